@@ -1,0 +1,155 @@
+/// A drift alert: raised when a detector fires and cleared when its condition ends.
+public struct DriftAlert: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        /// The inputs moved away from what the model has seen (Mahalanobis flags).
+        case inputDrift = "input-drift"
+        /// The prequential error rate went up (Page-Hinkley on the error stream).
+        case accuracyDrop = "accuracy-drop"
+    }
+
+    public var kind: Kind
+    /// Index (0-based, in the stream) of the event at which the alert was raised.
+    public var raisedAt: Int
+    /// Index of the event at which it cleared, nil while active.
+    public var clearedAt: Int?
+    /// The window statistic that raised it (flagged fraction or Page-Hinkley statistic).
+    public var value: Double
+    /// The level it crossed.
+    public var threshold: Double
+    /// value / threshold: how far past the threshold (>= 1).
+    public var severity: Double { threshold > 0 ? value / threshold : value }
+    /// Figures at clearing time (the window statistic), nil while active.
+    public var clearedValue: Double?
+
+    public init(kind: Kind, raisedAt: Int, value: Double, threshold: Double) {
+        self.kind = kind
+        self.raisedAt = raisedAt
+        self.value = value
+        self.threshold = threshold
+    }
+}
+
+/// Raises an alert when the fraction of flagged events over a sliding window of `window` events
+/// reaches `raiseLevel`, and clears it when the fraction falls to `clearLevel` (hysteresis).
+public struct FlaggedFractionDetector: Sendable {
+    public let window: Int
+    public let raiseLevel: Double
+    public let clearLevel: Double
+    private var flags: [Bool]
+    private var position = 0
+    private var filled = 0
+    private var flaggedInWindow = 0
+    public private(set) var isActive = false
+
+    public init(window: Int = 50, raiseLevel: Double = 0.3, clearLevel: Double = 0.1) {
+        precondition(window > 0 && clearLevel <= raiseLevel)
+        self.window = window
+        self.raiseLevel = raiseLevel
+        self.clearLevel = clearLevel
+        flags = Array(repeating: false, count: window)
+    }
+
+    public var fraction: Double { filled == 0 ? 0 : Double(flaggedInWindow) / Double(filled) }
+
+    /// Adds one event; returns `.raised` or `.cleared` when the state changes.
+    public mutating func observe(flagged: Bool) -> DetectorChange? {
+        if filled == window, flags[position] { flaggedInWindow -= 1 }
+        flags[position] = flagged
+        if flagged { flaggedInWindow += 1 }
+        position = (position + 1) % window
+        filled = min(window, filled + 1)
+        guard filled == window else { return nil }
+        if !isActive && fraction >= raiseLevel {
+            isActive = true
+            return .raised
+        }
+        if isActive && fraction <= clearLevel {
+            isActive = false
+            return .cleared
+        }
+        return nil
+    }
+}
+
+/// What a detector's state did on one observation.
+public enum DetectorChange: Sendable { case raised, cleared }
+
+/// Page-Hinkley test for an increase of the mean of a stream (Page 1954; Hinkley 1971), used on the
+/// prequential 0/1 error stream to detect an accuracy drop:
+///
+///     m_t = sum_{i <= t} (e_i - mean_i - delta),   M_t = min_{i <= t} m_i,   raise when m_t - M_t > threshold
+///
+/// After raising, the alert clears when the error rate over the last `window` events is back within
+/// `delta` of the error rate before the alert; the test then restarts.
+public struct PageHinkleyDetector: Sendable {
+    public let delta: Double
+    public let threshold: Double
+    public let minimumEvents: Int
+    public let window: Int
+    private var count = 0
+    private var mean = 0.0
+    private var cumulative = 0.0
+    private var minimum = 0.0
+    private var baseline = 0.0
+    private var meanAtMinimum = 0.0
+    private var recent: [Bool]
+    private var position = 0
+    private var filled = 0
+    private var recentErrors = 0
+    public private(set) var isActive = false
+
+    public init(delta: Double = 0.05, threshold: Double = 25, minimumEvents: Int = 100, window: Int = 200) {
+        self.delta = delta
+        self.threshold = threshold
+        self.minimumEvents = minimumEvents
+        self.window = window
+        recent = Array(repeating: false, count: window)
+    }
+
+    /// The Page-Hinkley statistic m_t - M_t.
+    public var statistic: Double { cumulative - minimum }
+    /// The error rate over the last `window` events.
+    public var recentErrorRate: Double { filled == 0 ? 0 : Double(recentErrors) / Double(filled) }
+
+    public mutating func observe(error: Bool) -> DetectorChange? {
+        if filled == window, recent[position] { recentErrors -= 1 }
+        recent[position] = error
+        if error { recentErrors += 1 }
+        position = (position + 1) % window
+        filled = min(window, filled + 1)
+
+        if isActive {
+            if filled == window && recentErrorRate <= baseline + delta {
+                isActive = false
+                restart()
+                return .cleared
+            }
+            return nil
+        }
+        let e = error ? 1.0 : 0.0
+        count += 1
+        mean += (e - mean) / Double(count)
+        cumulative += e - mean - delta
+        if cumulative < minimum {
+            minimum = cumulative
+            meanAtMinimum = mean  // the error rate before the change point
+        }
+        if count >= minimumEvents && statistic > threshold {
+            isActive = true
+            baseline = meanAtMinimum
+            filled = 0
+            recentErrors = 0
+            position = 0
+            return .raised
+        }
+        return nil
+    }
+
+    private mutating func restart() {
+        count = 0
+        mean = 0
+        cumulative = 0
+        minimum = 0
+        meanAtMinimum = 0
+    }
+}

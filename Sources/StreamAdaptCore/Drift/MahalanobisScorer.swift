@@ -1,0 +1,209 @@
+import Foundation
+
+/// Settings of the ``MahalanobisScorer``.
+public struct MahalanobisConfiguration: Sendable, Equatable {
+    /// Memory a of the shared covariance: Sigma <- a Sigma + (1 - a) d d'.
+    public var covarianceMemory = 0.998
+    /// Step r of the class means: mu_c <- mu_c + r (x - mu_c).
+    public var meanRate = 0.02
+    /// Prior covariance Sigma0 = priorVariance * I (per dimension, of normalised embeddings).
+    public var priorVariance = 1e-3
+    /// Ridge added before inversion, as a fraction of the mean diagonal of Sigma.
+    public var shrinkage = 0.05
+    /// Recompute the precision (Cholesky) every this many updates.
+    public var refreshInterval = 100
+    /// Events used only to learn means and covariance before calibration.
+    public var warmupEvents = 300
+    /// Events whose scores calibrate the threshold (after the warm-up).
+    public var referenceEvents = 500
+    /// Threshold quantile of the reference scores.
+    public var quantile = 0.99
+
+    public init() {}
+
+    public func validate() throws(ConfigurationError) {
+        func check(_ ok: Bool, _ field: String, _ reason: String) throws(ConfigurationError) {
+            if !ok { throw ConfigurationError(field: "drift.\(field)", reason: reason) }
+        }
+        try check(covarianceMemory > 0 && covarianceMemory < 1, "covarianceMemory", "must be in (0, 1)")
+        try check(meanRate > 0 && meanRate <= 1, "meanRate", "must be in (0, 1]")
+        try check(priorVariance > 0, "priorVariance", "must be positive")
+        try check(shrinkage >= 0, "shrinkage", "must be non-negative")
+        try check(refreshInterval >= 1, "refreshInterval", "must be at least 1")
+        try check(warmupEvents >= 0, "warmupEvents", "must be non-negative")
+        try check(referenceEvents >= 1, "referenceEvents", "must be at least 1")
+        try check(quantile > 0 && quantile < 1, "quantile", "must be in (0, 1)")
+    }
+}
+
+/// Online Mahalanobis drift scorer: class-conditional means with a shared covariance, both with
+/// forgetting (Lee et al., "A Simple Unified Framework for Detecting Out-of-Distribution Samples and
+/// Adversarial Attacks", NeurIPS 2018, made streaming).
+///
+///     score(x)  = min_c (x - mu_c)' Lambda (x - mu_c),   Lambda = (Sigma + eps I)^-1
+///
+/// computed in O(D^2 + CD) as x'Lambda x - 2 (Lambda mu_c)'x + mu_c'Lambda mu_c, with Lambda mu_c and
+/// mu_c'Lambda mu_c kept exact under mean updates while Lambda is fixed. Learning from class c
+/// (the label, or the predicted class for unlabelled events):
+///
+///     Sigma <- a Sigma + (1 - a) (x - mu_c)(x - mu_c)',   mu_c <- mu_c + r (x - mu_c)
+///
+/// Lambda is recomputed by a Cholesky factorisation (LAPACK dpotrf/dpotri) every `refreshInterval`
+/// updates, with eps = shrinkage * tr(Sigma) / D. After `warmupEvents` the scores of the next
+/// `referenceEvents` events calibrate the threshold as their empirical `quantile`; from then on each
+/// event is flagged when its score exceeds the threshold.
+public final class MahalanobisScorer {
+    public let configuration: MahalanobisConfiguration
+    public let classCount: Int
+    public let dimension: Int
+
+    /// Class means, C x D.
+    public let means: Matrix
+    private let covariance: Matrix  // upper triangle of Sigma_stored
+    private var covarianceScale = 1.0  // Sigma = covarianceScale * Sigma_stored
+    /// Lambda = (Sigma + eps I)^-1, D x D, both triangles filled.
+    public let precision: Matrix
+    private let precisionMeans: Matrix  // Lambda mu_c, C x D
+    private let meanQuadratic: Matrix  // mu_c' Lambda mu_c, C
+    private let work: Matrix  // D x D, inversion workspace
+    private var updatesSinceRefresh = 0
+
+    /// Events scored so far.
+    public private(set) var scoredEvents = 0
+    /// The calibrated threshold, nil until the reference window is complete.
+    public private(set) var threshold: Double?
+    private let referenceScores: Matrix
+    private var referenceCount = 0
+
+    // Per-event scratch: the last scored input and its products.
+    private let input: Matrix
+    private let precisionInput: Matrix  // Lambda x
+    private let crossTerms: Matrix  // (Lambda mu_c)' x, C
+    private let delta: Matrix
+    private var inputQuadratic = 0.0  // x' Lambda x
+    private var hasScore = false
+
+    public init(classes: ClassEmbeddings, configuration: MahalanobisConfiguration = .init()) {
+        self.configuration = configuration
+        classCount = classes.count
+        dimension = classes.dimension
+        let d = dimension
+        means = Matrix(copying: classes.normalized)
+        covariance = Matrix(rows: d, columns: d)
+        for i in 0..<d { covariance[i, i] = configuration.priorVariance }
+        precision = Matrix(rows: d, columns: d)
+        precisionMeans = Matrix(rows: classCount, columns: d)
+        meanQuadratic = Matrix(rows: classCount, columns: 1)
+        work = Matrix(rows: d, columns: d)
+        referenceScores = Matrix(rows: configuration.referenceEvents, columns: 1)
+        input = Matrix(rows: d, columns: 1)
+        precisionInput = Matrix(rows: d, columns: 1)
+        crossTerms = Matrix(rows: classCount, columns: 1)
+        delta = Matrix(rows: d, columns: 1)
+        refreshPrecision()
+    }
+
+    /// The ridge eps added to Sigma before inversion.
+    public var ridge: Double {
+        var t = 0.0
+        for i in 0..<dimension { t += covariance[i, i] }
+        return configuration.shrinkage * covarianceScale * t / Double(dimension)
+    }
+
+    /// Sigma(i, j), the current shared covariance.
+    public func covarianceEntry(_ i: Int, _ j: Int) -> Double {
+        covarianceScale * (i <= j ? covariance[i, j] : covariance[j, i])
+    }
+
+    /// Scores the normalised embedding `x`: returns the squared Mahalanobis distance to the nearest
+    /// class mean and that class. Also counts the event towards calibration.
+    public func score(_ x: UnsafePointer<Double>) -> (distance2: Double, nearest: Int) {
+        let d = dimension
+        input.pointer.update(from: x, count: d)
+        BLAS.symv(d, alpha: 1, precision.pointer, x, beta: 0, precisionInput.pointer)
+        inputQuadratic = BLAS.dot(d, x, precisionInput.pointer)
+        BLAS.gemv(classCount, d, alpha: 1, precisionMeans.pointer, x, beta: 0, crossTerms.pointer)
+        var best = Double.infinity
+        var nearest = 0
+        for c in 0..<classCount {
+            let v = inputQuadratic - 2 * crossTerms[c] + meanQuadratic[c]
+            if v < best {
+                best = v
+                nearest = c
+            }
+        }
+        best = max(0, best)
+        hasScore = true
+        scoredEvents += 1
+        if threshold == nil && scoredEvents > configuration.warmupEvents {
+            referenceScores[referenceCount] = best
+            referenceCount += 1
+            if referenceCount == configuration.referenceEvents { calibrate() }
+        }
+        return (best, nearest)
+    }
+
+    /// Whether `distance2` is beyond the calibrated threshold (false before calibration).
+    public func isDrifting(_ distance2: Double) -> Bool {
+        guard let threshold else { return false }
+        return distance2 > threshold
+    }
+
+    /// Learns that the input of the last ``score(_:)`` belongs to class `label`.
+    public func learn(label: Int) {
+        precondition(hasScore, "learn(label:) must follow score(_:)")
+        precondition(label >= 0 && label < classCount)
+        hasScore = false
+        let d = dimension
+        let a = configuration.covarianceMemory
+        let r = configuration.meanRate
+        let mean = means.row(label)
+        for i in 0..<d { delta[i] = input[i] - mean[i] }
+        covarianceScale *= a
+        BLAS.syr(d, alpha: (1 - a) / covarianceScale, delta.pointer, covariance.pointer)
+        if covarianceScale < 1e-8 {
+            BLAS.scal(covariance.count, alpha: covarianceScale, covariance.pointer)
+            covarianceScale = 1
+        }
+        // mu <- (1 - r) mu + r x, and the same for Lambda mu (exact while Lambda is fixed).
+        BLAS.axpy(d, alpha: r, delta.pointer, mean)
+        let pm = precisionMeans.row(label)
+        BLAS.scal(d, alpha: 1 - r, pm)
+        BLAS.axpy(d, alpha: r, precisionInput.pointer, pm)
+        meanQuadratic[label] =
+            (1 - r) * (1 - r) * meanQuadratic[label] + 2 * r * (1 - r) * crossTerms[label] + r * r * inputQuadratic
+        updatesSinceRefresh += 1
+        if updatesSinceRefresh >= configuration.refreshInterval { refreshPrecision() }
+    }
+
+    /// Recomputes Lambda = (Sigma + eps I)^-1, Lambda mu_c and mu_c' Lambda mu_c.
+    public func refreshPrecision() {
+        let d = dimension
+        let eps = ridge
+        for i in 0..<d {
+            for j in i..<d { work[i, j] = covarianceScale * covariance[i, j] }
+            work[i, i] += eps
+        }
+        if BLAS.invertSymmetricPositiveDefinite(d, work.pointer) {
+            for i in 0..<d {
+                for j in i..<d {
+                    precision[i, j] = work[i, j]
+                    precision[j, i] = work[i, j]
+                }
+            }
+        }  // else keep the previous precision: with eps > 0 this cannot happen for finite input.
+        BLAS.gemmTransposedB(classCount, d, d, alpha: 1, means.pointer, precision.pointer, beta: 0, precisionMeans.pointer)
+        for c in 0..<classCount { meanQuadratic[c] = BLAS.dot(d, means.row(c), precisionMeans.row(c)) }
+        updatesSinceRefresh = 0
+    }
+
+    private func calibrate() {
+        var scores = referenceScores.array
+        scores.sort()
+        let position = configuration.quantile * Double(scores.count - 1)
+        let low = Int(position.rounded(.down))
+        let high = min(scores.count - 1, low + 1)
+        let t = position - Double(low)
+        threshold = scores[low] * (1 - t) + scores[high] * t
+    }
+}

@@ -1,0 +1,65 @@
+/// Prequential ("test, then train") statistics of one head over a stream: accuracy overall and per
+/// segment, expected calibration error, and the distribution of update times.
+public struct PrequentialStatistics: Sendable {
+    public private(set) var events = 0
+    public private(set) var correct = 0
+    public private(set) var segmentEvents: [Int]
+    public private(set) var segmentCorrect: [Int]
+    private var binCount: [Int]
+    private var binConfidence: [Double]
+    private var binCorrect: [Int]
+    /// Update times in nanoseconds, one per update.
+    public private(set) var updateNanoseconds: [UInt64] = []
+
+    /// - Parameters:
+    ///   - segments: number of stream segments (e.g. one per `--data` source).
+    ///   - bins: equal-width confidence bins of the ECE.
+    public init(segments: Int, bins: Int = 15) {
+        segmentEvents = Array(repeating: 0, count: max(1, segments))
+        segmentCorrect = Array(repeating: 0, count: max(1, segments))
+        binCount = Array(repeating: 0, count: bins)
+        binConfidence = Array(repeating: 0, count: bins)
+        binCorrect = Array(repeating: 0, count: bins)
+    }
+
+    /// Records one prediction whose true class is known.
+    public mutating func record(segment: Int, isCorrect: Bool, confidence: Double, updateNanoseconds: UInt64?) {
+        events += 1
+        segmentEvents[segment] += 1
+        if isCorrect {
+            correct += 1
+            segmentCorrect[segment] += 1
+        }
+        let bins = binCount.count
+        let bin = min(bins - 1, max(0, Int(confidence * Double(bins))))
+        binCount[bin] += 1
+        binConfidence[bin] += confidence
+        if isCorrect { binCorrect[bin] += 1 }
+        if let updateNanoseconds { self.updateNanoseconds.append(updateNanoseconds) }
+    }
+
+    public var accuracy: Double { events == 0 ? 0 : Double(correct) / Double(events) }
+
+    public var segmentAccuracies: [Double] {
+        zip(segmentCorrect, segmentEvents).map { $1 == 0 ? 0 : Double($0) / Double($1) }
+    }
+
+    /// Expected calibration error: sum over bins of |accuracy - mean confidence| weighted by the bin's share.
+    public var expectedCalibrationError: Double {
+        guard events > 0 else { return 0 }
+        var total = 0.0
+        for b in 0..<binCount.count where binCount[b] > 0 {
+            let n = Double(binCount[b])
+            total += n / Double(events) * abs(Double(binCorrect[b]) / n - binConfidence[b] / n)
+        }
+        return total
+    }
+
+    /// The q-quantile (0...1) of the update times, in microseconds (nearest rank); nil without updates.
+    public func updateMicroseconds(quantile q: Double) -> Double? {
+        guard !updateNanoseconds.isEmpty else { return nil }
+        let sorted = updateNanoseconds.sorted()
+        let rank = min(sorted.count - 1, max(0, Int((q * Double(sorted.count)).rounded(.up)) - 1))
+        return Double(sorted[rank]) / 1000
+    }
+}

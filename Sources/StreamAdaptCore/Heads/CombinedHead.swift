@@ -1,0 +1,33 @@
+/// Several heads combined by summing their logits (e.g. `kalman+tip`): every part predicts the same
+/// input and learns the same label; the logit variance is the sum of the parts' variances.
+public final class CombinedHead: AdapterHead {
+    public let parts: [any AdapterHead]
+    public let name: String
+    public let classCount: Int
+    public let dimension: Int
+    public var updateCount: Int { parts.first?.updateCount ?? 0 }
+    private let scratch: Matrix
+
+    public init(_ parts: [any AdapterHead]) {
+        precondition(!parts.isEmpty, "a combined head needs at least one part")
+        precondition(parts.allSatisfy { $0.classCount == parts[0].classCount && $0.dimension == parts[0].dimension })
+        self.parts = parts
+        name = parts.map(\.name).joined(separator: "+")
+        classCount = parts[0].classCount
+        dimension = parts[0].dimension
+        scratch = Matrix(rows: classCount, columns: 1)
+    }
+
+    public func predict(_ x: UnsafePointer<Double>, logits: UnsafeMutablePointer<Double>) -> Double {
+        var variance = parts[0].predict(x, logits: logits)
+        for part in parts.dropFirst() {
+            variance += part.predict(x, logits: scratch.pointer)
+            BLAS.axpy(classCount, alpha: 1, scratch.pointer, logits)
+        }
+        return variance
+    }
+
+    public func learn(label: Int, context: LearnContext) {
+        for part in parts { part.learn(label: label, context: context) }
+    }
+}

@@ -1,0 +1,60 @@
+/// The hyper-parameters of every head, and the factory that builds heads by name.
+///
+/// Names: `zeroshot`, `kalman`, `kalman-diagonal` (the Kalman head with a diagonal covariance),
+/// `tip`, `tipx`, `clipood`, and sums of them joined by `+` (e.g. `kalman+tip`).
+public struct HeadSettings: Sendable, Equatable {
+    public var zeroShotTemperature = 100.0
+    public var kalman = KalmanConfiguration()
+    public var tip = TipAdapterConfiguration()
+    /// The Tip-X weight gamma used by the `tipx` head.
+    public var tipXWeight = 1.0
+    public var clipood = ClipoodConfiguration()
+
+    public init() {}
+
+    public static let knownNames = ["zeroshot", "kalman", "kalman-diagonal", "tip", "tipx", "clipood"]
+
+    public func validate() throws(ConfigurationError) {
+        try kalman.validate()
+        try tip.validate()
+        try clipood.validate()
+        if !(zeroShotTemperature > 0) {
+            throw ConfigurationError(field: "zeroshot.temperature", reason: "must be positive")
+        }
+        if !(tipXWeight > 0) { throw ConfigurationError(field: "tipx.gamma", reason: "must be positive") }
+    }
+
+    /// Builds the head called `spec` (a name, or names joined by `+`).
+    /// - Parameter projection: the optional TA++/TX++ map for the cache heads (D x D).
+    /// - Throws: ``ConfigurationError`` naming an unknown head.
+    public func makeHead(_ spec: String, classes: ClassEmbeddings, projection: Matrix? = nil) throws(ConfigurationError)
+        -> any AdapterHead
+    {
+        let names = spec.split(separator: "+", omittingEmptySubsequences: false).map(String.init)
+        var parts: [any AdapterHead] = []
+        for name in names {
+            switch name {
+            case "zeroshot": parts.append(ZeroShotHead(classes: classes, temperature: zeroShotTemperature))
+            case "kalman":
+                parts.append(KalmanHead(classes: classes, configuration: kalman))
+            case "kalman-diagonal":
+                var config = kalman
+                config.covariance = .diagonal
+                parts.append(KalmanHead(classes: classes, configuration: config, name: name))
+            case "tip":
+                var config = tip
+                config.tipXWeight = 0
+                parts.append(TipAdapterHead(classes: classes, configuration: config, projection: projection))
+            case "tipx":
+                var config = tip
+                config.tipXWeight = tipXWeight
+                parts.append(TipAdapterHead(classes: classes, configuration: config, projection: projection))
+            case "clipood": parts.append(ClipoodHead(classes: classes, configuration: clipood))
+            default:
+                throw ConfigurationError(
+                    field: "heads", reason: "unknown head \"\(name)\" (known: \(Self.knownNames.joined(separator: ", ")))")
+            }
+        }
+        return parts.count == 1 ? parts[0] : CombinedHead(parts)
+    }
+}

@@ -1,0 +1,317 @@
+import Foundation
+
+/// Settings of the ``KalmanHead``. The defaults are the product's defaults; `docs/heads.md`
+/// says how they were chosen.
+public struct KalmanConfiguration: Sendable, Equatable {
+    /// How a label is turned into an observation of the logits.
+    public enum Observation: String, Sendable, CaseIterable {
+        /// Linear-Gaussian: the logits observe `targetScale * onehot(label)` with noise variance R.
+        case gaussian
+        /// Categorical: innovation `onehot(label) - softmax(logits)`, Fisher-weighted precision
+        /// update (the natural-gradient form of the EKF, Ollivier 2018).
+        case softmax
+    }
+
+    /// The structure of the weight posterior's covariance.
+    public enum Covariance: String, Sendable, CaseIterable {
+        /// One D x D feature covariance shared by all classes (posterior of W = P kron I):
+        /// exact for the linear-Gaussian model, O(D^2 + CD) per update.
+        case full
+        /// One variance per weight (LoKO-style), O(CD) per update: for very large D or C.
+        case diagonal
+    }
+
+    public var observation: Observation = .softmax
+    public var covariance: Covariance = .full
+    /// Forgetting factor lambda in (0, 1]: P <- P / lambda before each update.
+    public var forgetting: Double = 0.999
+    /// Prior variance p0 of each weight: P0 = p0 * I.
+    public var priorVariance: Double = 1.0
+    /// Upper bound on trace(P), as a multiple of trace(P0); stops forgetting wind-up.
+    public var traceBound: Double = 1.0
+    /// Initial observation-noise variance R0.
+    public var initialNoise: Double = 1.0
+    /// Memory beta of the EMA of squared innovations that adapts R (1 keeps R fixed).
+    public var noiseMemory: Double = 0.99
+    /// Floor of R.
+    public var minimumNoise: Double = 1e-3
+    /// Mahalanobis scaling factor s: R_eff = R * (1 + s * d2 / D).
+    public var mahalanobisScaling: Double = 1.0
+    /// W starts as `initialScale * t^_c` (the normalised class embeddings).
+    public var initialScale: Double = 1.0
+    /// Gaussian observation: the target of the true class's logit (others: 0).
+    public var targetScale: Double = 1.0
+    /// Softmax observation: the logits fed to the softmax are `logitScale * W x`.
+    public var logitScale: Double = 1.0
+    /// Softmax observation: floor of the Fisher weight h.
+    public var minimumFisher: Double = 1e-3
+
+    public init() {}
+
+    /// Checks every field; returns the name of the first invalid one with the reason.
+    public func validate() throws(ConfigurationError) {
+        func check(_ ok: Bool, _ field: String, _ reason: String) throws(ConfigurationError) {
+            if !ok { throw ConfigurationError(field: "kalman.\(field)", reason: reason) }
+        }
+        try check(forgetting > 0 && forgetting <= 1, "forgetting", "must be in (0, 1]")
+        try check(priorVariance > 0 && priorVariance.isFinite, "priorVariance", "must be positive")
+        try check(traceBound >= 1, "traceBound", "must be at least 1 (a multiple of trace(P0))")
+        try check(initialNoise > 0 && initialNoise.isFinite, "initialNoise", "must be positive")
+        try check(noiseMemory >= 0 && noiseMemory <= 1, "noiseMemory", "must be in [0, 1]")
+        try check(minimumNoise > 0, "minimumNoise", "must be positive")
+        try check(mahalanobisScaling >= 0, "mahalanobisScaling", "must be non-negative")
+        try check(initialScale.isFinite, "initialScale", "must be finite")
+        try check(targetScale > 0, "targetScale", "must be positive")
+        try check(logitScale > 0, "logitScale", "must be positive")
+        try check(minimumFisher > 0, "minimumFisher", "must be positive")
+    }
+}
+
+/// A configuration value that is out of range; `field` names it.
+public struct ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var field: String
+    public var reason: String
+    public init(field: String, reason: String) {
+        self.field = field
+        self.reason = reason
+    }
+    public var description: String { "\(field): \(reason)" }
+}
+
+/// The Kalman head: a linear classifier W (C x D) on L2-normalised embeddings with a Gaussian
+/// posterior, updated per sample by a Kalman filter, i.e. online natural-gradient descent.
+///
+/// Method: Abdi, Sun, Pan, "Bayesian Natural Gradient Fine-Tuning of CLIP Models via Kalman
+/// Filtering" (ICDM 2025, arXiv 2511.01694), with its adaptive observation noise and Mahalanobis
+/// regulation; the EKF / natural-gradient equivalence and the forgetting factor as process noise
+/// proportional to P from Ollivier, arXiv 1703.00209 and 1901.00696; the diagonal variant after
+/// LoKO (Abdi et al., arXiv 2410.11551). The linear head and its posterior structure are our
+/// reconstruction (see `docs/heads.md`).
+///
+/// State: W (C x D), initialised to `initialScale * t^_c`; P (D x D), P0 = p0 * I, the shared feature
+/// covariance (posterior covariance of vec(W) = P kron I_C, exact for a linear-Gaussian observation of
+/// all C logits through the same x). For an input x (normalised) and label c:
+///
+///     predict:   z = W x,  u = P x,  q = x' P x        (q: predictive variance of each logit)
+///     forget:    P <- P / lambda_eff,  lambda_eff = max(lambda, min(1, tr(P)/(b tr(P0))))
+///                (process noise Q = (1/lambda - 1) P; b = traceBound keeps tr(P) <= b tr(P0))
+///     regulate:  R_eff = R (1 + s d2 / D),  d2 = squared Mahalanobis distance of x
+///     gaussian:  e = kappa onehot(c) - z,  S = q + R_eff
+///                W <- W + e u' / S,   P <- P - u u' / S
+///                R <- beta R + (1 - beta) max(r_min, |e|^2 / C - q)
+///     softmax:   p = softmax(a z),  e = onehot(c) - p,  h = max(h_min, p_c (1 - p_c))
+///                S = R_eff / a + h a q   (information form: P^-1 <- P^-1 + (h a^2 / R_eff) x x')
+///                W <- W + e u' / S,   P <- P - (h a) u u' / S       (a = logitScale)
+///
+/// P is Float64, only its upper triangle is stored and updated (so it is symmetric by construction),
+/// and it is kept as `scale * P_stored` so that forgetting costs O(1) instead of O(D^2). Per update:
+/// one `dsymv` (in predict), one `dsyr`, one `dger`: O(D^2 + CD), no allocation.
+///
+/// The diagonal variant keeps one variance per weight, P_cj, and updates each class row on its own:
+///
+///     q_c = sum_j P_cj x_j^2,  S_c = q_c + R_eff (gaussian; softmax: R_eff / a + h a q_c)
+///     W_cj <- W_cj + P_cj x_j e_c / S_c,  P_cj <- P_cj - g P_cj^2 x_j^2 / S_c   (g = 1, or h a)
+public final class KalmanHead: AdapterHead {
+    public let name: String
+    public let classCount: Int
+    public let dimension: Int
+    public let configuration: KalmanConfiguration
+    public private(set) var updateCount = 0
+    /// The current observation-noise variance R.
+    public private(set) var noise: Double
+
+    /// Weights W, C x D.
+    public let weights: Matrix
+    /// Full: upper triangle of P_stored (D x D). Diagonal: the per-weight variances (C x D).
+    private let covariance: Matrix
+    /// P = covarianceScale * P_stored.
+    private var covarianceScale = 1.0
+    /// trace(P_stored) (full) or sum of all variances (diagonal).
+    private var storedTrace: Double
+    private let traceLimit: Double
+
+    // Per-event scratch, allocated once.
+    private let input: Matrix  // x of the last predict
+    private let pX: Matrix  // u = P x (full) / per-class q_c (diagonal)
+    private let logits: Matrix  // z = W x of the last predict
+    private let innovation: Matrix  // e
+    private var lastVariance = 0.0  // q of the last predict
+    private var hasPrediction = false
+
+    public init(classes: ClassEmbeddings, configuration: KalmanConfiguration = .init(), name: String = "kalman") {
+        self.name = name
+        self.configuration = configuration
+        classCount = classes.count
+        dimension = classes.dimension
+        noise = configuration.initialNoise
+        weights = Matrix(copying: classes.normalized)
+        BLAS.scal(weights.count, alpha: configuration.initialScale, weights.pointer)
+        let d = dimension
+        switch configuration.covariance {
+        case .full:
+            covariance = Matrix(rows: d, columns: d)
+            for i in 0..<d { covariance[i, i] = configuration.priorVariance }
+            storedTrace = configuration.priorVariance * Double(d)
+            pX = Matrix(rows: d, columns: 1)
+        case .diagonal:
+            covariance = Matrix(rows: classCount, columns: d, value: configuration.priorVariance)
+            storedTrace = configuration.priorVariance * Double(d * classCount)
+            pX = Matrix(rows: classCount, columns: 1)
+        }
+        traceLimit = storedTrace * configuration.traceBound
+        input = Matrix(rows: d, columns: 1)
+        logits = Matrix(rows: classCount, columns: 1)
+        innovation = Matrix(rows: classCount, columns: 1)
+    }
+
+    /// trace(P) (full), or the sum of all weight variances (diagonal).
+    public var covarianceTrace: Double { covarianceScale * storedTrace }
+
+    /// P(i, j) of the full covariance (or the variance of weight (i, j) in the diagonal variant).
+    public func covarianceEntry(_ i: Int, _ j: Int) -> Double {
+        switch configuration.covariance {
+        case .full: covarianceScale * (i <= j ? covariance[i, j] : covariance[j, i])
+        case .diagonal: covarianceScale * covariance[i, j]
+        }
+    }
+
+    public func predict(_ x: UnsafePointer<Double>, logits out: UnsafeMutablePointer<Double>) -> Double {
+        let d = dimension
+        input.pointer.update(from: x, count: d)
+        BLAS.gemv(classCount, d, alpha: 1, weights.pointer, x, beta: 0, logits.pointer)
+        switch configuration.covariance {
+        case .full:
+            BLAS.symv(d, alpha: covarianceScale, covariance.pointer, x, beta: 0, pX.pointer)
+            lastVariance = BLAS.dot(d, x, pX.pointer)
+        case .diagonal:
+            var total = 0.0
+            for c in 0..<classCount {
+                let row = covariance.row(c)
+                var q = 0.0
+                for j in 0..<d { q += row[j] * x[j] * x[j] }
+                q *= covarianceScale
+                pX[c] = q
+                total += q
+            }
+            lastVariance = total / Double(classCount)
+        }
+        let scale = configuration.observation == .softmax ? configuration.logitScale : 1
+        for c in 0..<classCount { out[c] = scale * logits[c] }
+        hasPrediction = true
+        return scale * scale * lastVariance
+    }
+
+    public func learn(label: Int, context: LearnContext) {
+        precondition(hasPrediction, "learn(label:) must follow predict(_:logits:)")
+        precondition(label >= 0 && label < classCount, "label \(label) out of range")
+        hasPrediction = false
+        let c = classCount
+        let d = dimension
+        let config = configuration
+
+        // Forgetting (predict step): P <- P / lambda_eff, bounded trace.
+        let trace = covarianceTrace
+        let lambda = max(config.forgetting, min(1, trace / traceLimit))
+        covarianceScale /= lambda
+        var q = lastVariance / lambda
+        if config.covariance == .full {
+            BLAS.scal(d, alpha: 1 / lambda, pX.pointer)
+        } else {
+            BLAS.scal(c, alpha: 1 / lambda, pX.pointer)
+        }
+
+        // Mahalanobis regulation of the observation noise.
+        let d2 = context.mahalanobis2 ?? Double(d)
+        let noiseEffective = noise * (1 + config.mahalanobisScaling * max(0, d2) / Double(d))
+
+        // Innovation and its weight.
+        let e = innovation.pointer
+        var gain = 1.0  // factor on the covariance downdate (h a for softmax)
+        var innovationScale = 1.0  // S, for the full covariance
+        switch config.observation {
+        case .gaussian:
+            for k in 0..<c { e[k] = -logits[k] }
+            e[label] += config.targetScale
+            innovationScale = q + noiseEffective
+        case .softmax:
+            let a = config.logitScale
+            var maximum = -Double.infinity
+            for k in 0..<c { maximum = max(maximum, a * logits[k]) }
+            var sum = 0.0
+            for k in 0..<c {
+                let v = Foundation.exp(a * logits[k] - maximum)
+                e[k] = v
+                sum += v
+            }
+            for k in 0..<c { e[k] = -e[k] / sum }
+            let pc = -e[label]
+            e[label] += 1
+            let h = max(config.minimumFisher, pc * (1 - pc))
+            gain = h * a
+            innovationScale = noiseEffective / a + h * a * q
+        }
+
+        switch config.covariance {
+        case .full:
+            let u = pX.pointer
+            let s = innovationScale
+            BLAS.ger(c, d, alpha: 1 / s, e, u, weights.pointer)
+            let norm2 = BLAS.dot(d, u, u)
+            BLAS.syr(d, alpha: -gain / (s * covarianceScale), u, covariance.pointer)
+            storedTrace -= gain * norm2 / (s * covarianceScale)
+        case .diagonal:
+            let x = input.pointer
+            var removed = 0.0
+            for k in 0..<c {
+                let qk = pX[k]
+                let s: Double
+                if config.observation == .gaussian {
+                    s = qk + noiseEffective
+                } else {
+                    s = noiseEffective / config.logitScale + gain * qk
+                }
+                let w = weights.row(k)
+                let p = covariance.row(k)
+                let ek = e[k]
+                let scale = covarianceScale
+                for j in 0..<d {
+                    let px = scale * p[j] * x[j]
+                    w[j] += px * ek / s
+                    let drop = gain * px * px / (s * scale)
+                    p[j] -= drop
+                    removed += drop
+                }
+            }
+            storedTrace -= removed
+            q = lastVariance / lambda
+        }
+
+        // Adapt R from the squared innovation (Gaussian observation).
+        if config.observation == .gaussian && config.noiseMemory < 1 {
+            var e2 = 0.0
+            for k in 0..<c { e2 += e[k] * e[k] }
+            let sample = max(config.minimumNoise, e2 / Double(c) - q)
+            noise = max(config.minimumNoise, config.noiseMemory * noise + (1 - config.noiseMemory) * sample)
+        }
+
+        updateCount += 1
+        maintainCovariance()
+    }
+
+    /// Keeps the lazy scale in range and refreshes the running trace against drift.
+    private func maintainCovariance() {
+        if covarianceScale > 1e6 || covarianceScale < 1e-6 {
+            BLAS.scal(covariance.count, alpha: covarianceScale, covariance.pointer)
+            storedTrace *= covarianceScale
+            covarianceScale = 1
+        }
+        if updateCount % 1024 == 0 {
+            var t = 0.0
+            switch configuration.covariance {
+            case .full: for i in 0..<dimension { t += covariance[i, i] }
+            case .diagonal: for i in 0..<covariance.count { t += covariance[i] }
+            }
+            storedTrace = t
+        }
+    }
+}

@@ -1,0 +1,226 @@
+import Foundation
+
+/// Settings of the ``TipAdapterHead``.
+public struct TipAdapterConfiguration: Sendable, Equatable {
+    /// Which cached key a new labelled embedding replaces when its class is full.
+    public enum Eviction: String, Sendable, CaseIterable {
+        /// The oldest key of the class.
+        case fifo
+        /// Reservoir sampling: a uniform sample of all the class's embeddings seen so far (seeded).
+        case reservoir
+    }
+
+    /// Keys kept per class (K shots).
+    public var shotsPerClass = 16
+    public var eviction: Eviction = .fifo
+    /// Residual ratio alpha of the cache logits.
+    public var alpha = 1.17
+    /// Sharpness beta of the affinity exp(-beta (1 - x F')).
+    public var beta = 1.0
+    /// Scale of the zero-shot term (CLIP's logit scale).
+    public var temperature = 100.0
+    /// Tip-X: weight gamma of the KL-signature affinity (0 disables Tip-X).
+    public var tipXWeight = 0.0
+    /// Tip-X: temperature of the class-probability signatures.
+    public var signatureTemperature = 0.5
+    /// Seed of the reservoir sampler.
+    public var seed: UInt64 = 0x5EED
+
+    public init() {}
+
+    public func validate() throws(ConfigurationError) {
+        if shotsPerClass < 1 { throw ConfigurationError(field: "tip.shotsPerClass", reason: "must be at least 1") }
+        if !(alpha >= 0) { throw ConfigurationError(field: "tip.alpha", reason: "must be non-negative") }
+        if !(beta >= 0) { throw ConfigurationError(field: "tip.beta", reason: "must be non-negative") }
+        if !(temperature > 0) { throw ConfigurationError(field: "tip.temperature", reason: "must be positive") }
+        if !(tipXWeight >= 0) { throw ConfigurationError(field: "tip.gamma", reason: "must be non-negative") }
+        if !(signatureTemperature > 0) {
+            throw ConfigurationError(field: "tip.signatureTemperature", reason: "must be positive")
+        }
+    }
+}
+
+/// Tip-Adapter, training-free cache model (Zhang et al., "Tip-Adapter: Training-free Adaption of CLIP
+/// for Few-shot Classification", ECCV 2022), optionally with the Tip-X signature term (Udandarao et al.,
+/// "SuS-X: Training-Free Name-Only Transfer of Vision-Language Models", ICCV 2023), and optionally on
+/// embeddings corrected by a linear map for intra-modal overlap (TA++ / TX++: Kravets & Namboodiri,
+/// "CLIP Adaptation by Intra-modal Overlap Reduction", BMVC 2024).
+///
+/// Cache: keys F = normalised labelled embeddings (at most K per class, FIFO or reservoir),
+/// values L = their one-hot labels. For a normalised input x (y = normalise(M x) with the optional
+/// map M, else y = x):
+///
+///     A        = exp(-beta (1 - y F'))                               (affinity to every key)
+///     logits   = tau x T' + alpha A L                                (Tip-Adapter)
+///     s(f)     = softmax(f T' / tau_s)                               (class signature, tau_s = 0.5)
+///     kl_j     = -KL(s(x) || s(F_j)), min-max rescaled to [min_j yF_j', max_j yF_j']
+///     logits  += gamma kl L                                          (Tip-X)
+///
+/// Learning inserts the input into the cache. Cost per event: O(C K D) (+ O(C K C) for Tip-X).
+public final class TipAdapterHead: AdapterHead {
+    public let name: String
+    public let classCount: Int
+    public let dimension: Int
+    public let configuration: TipAdapterConfiguration
+    public private(set) var updateCount = 0
+
+    private let classes: Matrix  // T, C x D, normalised
+    private let projection: Matrix?  // M, D x D (TA++ / TX++)
+    private let keys: Matrix  // (C K) x D; slot c*K + i holds class c's i-th key
+    private let keyLogSignatures: Matrix  // (C K) x C, log s(F_j) (Tip-X only)
+    private var filled: [Int]  // keys held per class
+    private var seen: [Int]  // labelled embeddings seen per class (reservoir)
+    private var nextSlot: [Int]  // FIFO position per class
+    private var random: SplitMix64
+
+    private let query: Matrix  // y (D)
+    private let affinity: Matrix  // (C K)
+    private let signature: Matrix  // s(y) (C)
+    private let klAffinity: Matrix  // (C K)
+    private var hasPrediction = false
+
+    /// - Parameters:
+    ///   - projection: optional D x D map applied to embeddings before the cache (TA++ / TX++).
+    public init(
+        classes: ClassEmbeddings, configuration: TipAdapterConfiguration = .init(), projection: Matrix? = nil,
+        name: String? = nil
+    ) {
+        precondition(projection == nil || (projection!.rows == classes.dimension && projection!.columns == classes.dimension))
+        self.configuration = configuration
+        self.name = name ?? (configuration.tipXWeight > 0 ? "tipx" : "tip") + (projection == nil ? "" : "++")
+        self.classes = classes.normalized
+        self.projection = projection
+        classCount = classes.count
+        dimension = classes.dimension
+        let slots = classCount * configuration.shotsPerClass
+        keys = Matrix(rows: slots, columns: dimension)
+        keyLogSignatures = Matrix(rows: configuration.tipXWeight > 0 ? slots : 0, columns: classCount)
+        filled = Array(repeating: 0, count: classCount)
+        seen = Array(repeating: 0, count: classCount)
+        nextSlot = Array(repeating: 0, count: classCount)
+        random = SplitMix64(seed: configuration.seed)
+        query = Matrix(rows: dimension, columns: 1)
+        affinity = Matrix(rows: slots, columns: 1)
+        signature = Matrix(rows: classCount, columns: 1)
+        klAffinity = Matrix(rows: slots, columns: 1)
+    }
+
+    /// The number of keys currently cached for class `c`.
+    public func cachedKeys(of c: Int) -> Int { filled[c] }
+
+    public func predict(_ x: UnsafePointer<Double>, logits: UnsafeMutablePointer<Double>) -> Double {
+        let d = dimension
+        let k = configuration.shotsPerClass
+        BLAS.gemv(classCount, d, alpha: configuration.temperature, classes.pointer, x, beta: 0, logits)
+        if let projection {
+            BLAS.gemv(d, d, alpha: 1, projection.pointer, x, beta: 0, query.pointer)
+            let norm = BLAS.dot(d, query.pointer, query.pointer).squareRoot()
+            BLAS.scal(d, alpha: norm > 0 ? 1 / norm : 0, query.pointer)
+        } else {
+            query.pointer.update(from: x, count: d)
+        }
+        hasPrediction = true
+        BLAS.gemv(keys.rows, d, alpha: 1, keys.pointer, query.pointer, beta: 0, affinity.pointer)
+        let alpha = configuration.alpha
+        let beta = configuration.beta
+        var lowest = Double.infinity
+        var highest = -Double.infinity
+        for c in 0..<classCount {
+            var sum = 0.0
+            for i in 0..<filled[c] {
+                let a = affinity[c * k + i]
+                lowest = min(lowest, a)
+                highest = max(highest, a)
+                sum += Foundation.exp(-beta * (1 - a))
+            }
+            logits[c] += alpha * sum
+        }
+        guard configuration.tipXWeight > 0, highest >= lowest else { return 0 }
+
+        // Tip-X: -KL(s(y) || s(F_j)) = -sum_i s_i log s_i + sum_i s_i log s_j,i
+        writeLogSignature(of: query.pointer, into: signature.pointer)
+        var negativeEntropy = 0.0
+        for i in 0..<classCount {
+            let logS = signature[i]
+            signature[i] = Foundation.exp(logS)
+            negativeEntropy += signature[i] * logS
+        }
+        BLAS.gemv(keys.rows, classCount, alpha: 1, keyLogSignatures.pointer, signature.pointer, beta: 0, klAffinity.pointer)
+        var klLow = Double.infinity
+        var klHigh = -Double.infinity
+        for c in 0..<classCount {
+            for i in 0..<filled[c] {
+                let v = klAffinity[c * k + i] - negativeEntropy
+                klAffinity[c * k + i] = v
+                klLow = min(klLow, v)
+                klHigh = max(klHigh, v)
+            }
+        }
+        let span = klHigh - klLow
+        for c in 0..<classCount {
+            var sum = 0.0
+            for i in 0..<filled[c] {
+                let unit = span > 0 ? (klAffinity[c * k + i] - klLow) / span : 1
+                sum += lowest + unit * (highest - lowest)
+            }
+            logits[c] += configuration.tipXWeight * sum
+        }
+        return 0
+    }
+
+    public func learn(label: Int, context: LearnContext) {
+        precondition(hasPrediction, "learn(label:) must follow predict(_:logits:)")
+        precondition(label >= 0 && label < classCount, "label \(label) out of range")
+        hasPrediction = false
+        let k = configuration.shotsPerClass
+        seen[label] += 1
+        let slot: Int
+        if filled[label] < k {
+            slot = filled[label]
+            filled[label] += 1
+        } else {
+            switch configuration.eviction {
+            case .fifo:
+                slot = nextSlot[label]
+                nextSlot[label] = (slot + 1) % k
+            case .reservoir:
+                let r = Int(random.next() % UInt64(seen[label]))
+                guard r < k else {
+                    updateCount += 1
+                    return
+                }
+                slot = r
+            }
+        }
+        let row = label * k + slot
+        keys.row(row).update(from: query.pointer, count: dimension)
+        if configuration.tipXWeight > 0 {
+            writeLogSignature(of: query.pointer, into: keyLogSignatures.row(row))
+        }
+        updateCount += 1
+    }
+
+    /// log softmax(f T' / tau_s) into `out` (C entries).
+    private func writeLogSignature(of f: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
+        BLAS.gemv(classCount, dimension, alpha: 1 / configuration.signatureTemperature, classes.pointer, f, beta: 0, out)
+        var maximum = -Double.infinity
+        for i in 0..<classCount { maximum = max(maximum, out[i]) }
+        var sum = 0.0
+        for i in 0..<classCount { sum += Foundation.exp(out[i] - maximum) }
+        let logSum = maximum + Foundation.log(sum)
+        for i in 0..<classCount { out[i] -= logSum }
+    }
+}
+
+/// A small, fast, seedable generator (SplitMix64, Steele et al. 2014) for reproducible sampling.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public private(set) var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,95 @@
+import CBLAS
+
+/// Thin, typed wrappers over the OpenBLAS routines StreamAdapt uses. All matrices are row-major;
+/// symmetric matrices store (and are read from) their upper triangle only.
+public enum BLAS {
+    /// y <- alpha * A x + beta * y, A is m x n.
+    @inlinable public static func gemv(
+        _ m: Int, _ n: Int, alpha: Double, _ a: UnsafePointer<Double>, _ x: UnsafePointer<Double>,
+        beta: Double, _ y: UnsafeMutablePointer<Double>
+    ) {
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(n), x, 1, beta, y, 1)
+    }
+
+    /// y <- alpha * A' x + beta * y, A is m x n (so x has m entries and y has n).
+    @inlinable public static func gemvTransposed(
+        _ m: Int, _ n: Int, alpha: Double, _ a: UnsafePointer<Double>, _ x: UnsafePointer<Double>,
+        beta: Double, _ y: UnsafeMutablePointer<Double>
+    ) {
+        cblas_dgemv(CblasRowMajor, CblasTrans, Int32(m), Int32(n), alpha, a, Int32(n), x, 1, beta, y, 1)
+    }
+
+    /// y <- alpha * S x + beta * y, S symmetric n x n read from its upper triangle.
+    @inlinable public static func symv(
+        _ n: Int, alpha: Double, _ s: UnsafePointer<Double>, _ x: UnsafePointer<Double>,
+        beta: Double, _ y: UnsafeMutablePointer<Double>
+    ) {
+        cblas_dsymv(CblasRowMajor, CblasUpper, Int32(n), alpha, s, Int32(n), x, 1, beta, y, 1)
+    }
+
+    /// S <- S + alpha * x x' on the upper triangle of the symmetric n x n matrix S.
+    @inlinable public static func syr(
+        _ n: Int, alpha: Double, _ x: UnsafePointer<Double>, _ s: UnsafeMutablePointer<Double>
+    ) {
+        cblas_dsyr(CblasRowMajor, CblasUpper, Int32(n), alpha, x, 1, s, Int32(n))
+    }
+
+    /// A <- A + alpha * x y', A is m x n.
+    @inlinable public static func ger(
+        _ m: Int, _ n: Int, alpha: Double, _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>,
+        _ a: UnsafeMutablePointer<Double>
+    ) {
+        cblas_dger(CblasRowMajor, Int32(m), Int32(n), alpha, x, 1, y, 1, a, Int32(n))
+    }
+
+    /// C <- alpha * A B' + beta * C with A m x k, B n x k, C m x n.
+    @inlinable public static func gemmTransposedB(
+        _ m: Int, _ n: Int, _ k: Int, alpha: Double, _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
+        beta: Double, _ c: UnsafeMutablePointer<Double>
+    ) {
+        cblas_dgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), alpha, a, Int32(k), b, Int32(k),
+            beta, c, Int32(n))
+    }
+
+    @inlinable public static func dot(_ n: Int, _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>) -> Double {
+        cblas_ddot(Int32(n), x, 1, y, 1)
+    }
+
+    /// y <- alpha * x + y.
+    @inlinable public static func axpy(
+        _ n: Int, alpha: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>
+    ) {
+        cblas_daxpy(Int32(n), alpha, x, 1, y, 1)
+    }
+
+    /// x <- alpha * x.
+    @inlinable public static func scal(_ n: Int, alpha: Double, _ x: UnsafeMutablePointer<Double>) {
+        cblas_dscal(Int32(n), alpha, x, 1)
+    }
+
+    /// Replaces the upper triangle of the symmetric positive-definite n x n matrix `s` (row-major)
+    /// by the upper triangle of its inverse, through a Cholesky factorisation (LAPACK dpotrf + dpotri).
+    /// Returns false, leaving `s` in an unspecified state, when `s` is not positive definite.
+    public static func invertSymmetricPositiveDefinite(_ n: Int, _ s: UnsafeMutablePointer<Double>) -> Bool {
+        // LAPACK is column-major: the row-major upper triangle is the column-major lower one.
+        var uplo: CChar = 76  // "L"
+        var size = Int32(n)
+        var lda = Int32(n)
+        var info: Int32 = 0
+        dpotrf_(&uplo, &size, s, &lda, &info)
+        guard info == 0 else { return false }
+        dpotri_(&uplo, &size, s, &lda, &info)
+        return info == 0
+    }
+
+    /// Sets the number of OpenBLAS threads (per-sample level-2 work is fastest on one).
+    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+}
+
+/// Copies the upper triangle of the row-major symmetric n x n matrix into its lower triangle.
+public func symmetrizeFromUpper(_ n: Int, _ s: UnsafeMutablePointer<Double>) {
+    for i in 0..<n {
+        for j in (i + 1)..<n { s[j * n + i] = s[i * n + j] }
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+
+/// The settings of the drift side of a ``StreamModel``.
+public struct DriftSettings: Sendable, Equatable {
+    public var mahalanobis = MahalanobisConfiguration()
+    /// Input drift: sliding window (events) of the flagged fraction, and its raise and clear levels.
+    public var inputWindow = 50
+    public var inputRaiseLevel = 0.3
+    public var inputClearLevel = 0.1
+    /// Accuracy drop: Page-Hinkley tolerance delta, threshold, events before it may fire, clearing window.
+    public var accuracyDelta = 0.05
+    public var accuracyThreshold = 25.0
+    public var accuracyMinimumEvents = 200
+    public var accuracyWindow = 200
+
+    public init() {}
+
+    public func validate() throws(ConfigurationError) {
+        try mahalanobis.validate()
+        if inputWindow < 1 { throw ConfigurationError(field: "drift.inputWindow", reason: "must be at least 1") }
+        if !(inputClearLevel <= inputRaiseLevel && inputRaiseLevel <= 1 && inputClearLevel >= 0) {
+            throw ConfigurationError(field: "drift.inputRaiseLevel", reason: "need 0 <= clear level <= raise level <= 1")
+        }
+        if !(accuracyThreshold > 0) {
+            throw ConfigurationError(field: "drift.accuracyThreshold", reason: "must be positive")
+        }
+        if accuracyWindow < 1 { throw ConfigurationError(field: "drift.accuracyWindow", reason: "must be at least 1") }
+    }
+}
+
+/// What the model said about one event.
+public struct EventResult: Sendable, Equatable {
+    /// Predicted class index (argmax of the logits).
+    public var index: Int
+    /// Its calibrated probability.
+    public var probability: Double
+    /// Entropy (nats) of the calibrated class distribution.
+    public var entropy: Double
+    /// Predictive variance of a logit (0 for heads without a posterior).
+    public var variance: Double
+    /// Squared Mahalanobis distance of the event (see ``MahalanobisScorer``).
+    public var mahalanobis2: Double
+    /// Whether the event is beyond the calibrated drift threshold.
+    public var drifting: Bool
+    /// Whether the head learned from this event.
+    public var updated: Bool
+    /// Whether the prediction was right (nil for unlabelled events).
+    public var correct: Bool?
+    /// Wall time of the head's update in nanoseconds (0 when not updated).
+    public var updateNanoseconds: UInt64
+    /// Alerts raised or cleared by this event (indices into ``StreamModel/alerts``).
+    public var alertChanged: Bool
+}
+
+/// One adapter head with its drift monitoring: the unit that processes a stream event by event.
+///
+/// For each event, in order: validate and L2-normalise the embedding, score it for drift, predict,
+/// learn from the label if there is one (prequential), update the drift scorer (with the label, or the
+/// prediction for an unlabelled event) and the alert detectors. Invalid input throws before any state
+/// changes. The per-event path allocates nothing (except when an alert is raised).
+public final class StreamModel {
+    public let classes: ClassEmbeddings
+    public let head: any AdapterHead
+    public let scorer: MahalanobisScorer
+    public let drift: DriftSettings
+    public private(set) var alerts: [DriftAlert] = []
+    /// Events processed so far (the index of the next event).
+    public private(set) var eventCount = 0
+    private var inputDetector: FlaggedFractionDetector
+    private var accuracyDetector: PageHinkleyDetector
+    private var openAlert: [DriftAlert.Kind: Int] = [:]
+
+    private let input: Matrix
+    private let logits: Matrix
+    /// Calibrated class probabilities of the last event.
+    public let probabilities: Matrix
+
+    public init(classes: ClassEmbeddings, head: any AdapterHead, drift: DriftSettings = .init()) {
+        precondition(head.classCount == classes.count && head.dimension == classes.dimension)
+        self.classes = classes
+        self.head = head
+        self.drift = drift
+        scorer = MahalanobisScorer(classes: classes, configuration: drift.mahalanobis)
+        inputDetector = FlaggedFractionDetector(
+            window: drift.inputWindow, raiseLevel: drift.inputRaiseLevel, clearLevel: drift.inputClearLevel)
+        accuracyDetector = PageHinkleyDetector(
+            delta: drift.accuracyDelta, threshold: drift.accuracyThreshold,
+            minimumEvents: drift.accuracyMinimumEvents, window: drift.accuracyWindow)
+        input = Matrix(rows: classes.dimension, columns: 1)
+        logits = Matrix(rows: classes.count, columns: 1)
+        probabilities = Matrix(rows: classes.count, columns: 1)
+    }
+
+    public var dimension: Int { classes.dimension }
+    public var classCount: Int { classes.count }
+
+    /// Processes one event.
+    /// - Parameters:
+    ///   - embedding: the raw image embedding (D values, need not be normalised).
+    ///   - label: the class index, when the event is labelled.
+    /// - Throws: ``EmbeddingError`` for a bad embedding or label; the model is then unchanged.
+    public func process(_ embedding: UnsafeBufferPointer<Float>, label: Int?) throws(EmbeddingError) -> EventResult {
+        if let label, label < 0 || label >= classCount {
+            throw .labelOutOfRange(label: label, classCount: classCount)
+        }
+        try normalizeEmbedding(embedding, into: input.pointer, dimension: dimension)
+        let x = UnsafePointer(input.pointer)
+
+        let (d2, _) = scorer.score(x)
+        let calibrated = scorer.threshold != nil
+        let drifting = scorer.isDrifting(d2)
+        let variance = head.predict(x, logits: logits.pointer)
+
+        // Probit-adjusted softmax: p = softmax(z / sqrt(1 + pi v / 8)) (MacKay 1992).
+        let kappa = 1 / (1 + Double.pi * variance / 8).squareRoot()
+        var index = 0
+        var maximum = -Double.infinity
+        for c in 0..<classCount where logits[c] > maximum {
+            maximum = logits[c]
+            index = c
+        }
+        var sum = 0.0
+        for c in 0..<classCount {
+            let v = Foundation.exp(kappa * (logits[c] - maximum))
+            probabilities[c] = v
+            sum += v
+        }
+        var entropy = 0.0
+        for c in 0..<classCount {
+            let p = probabilities[c] / sum
+            probabilities[c] = p
+            if p > 0 { entropy -= p * Foundation.log(p) }
+        }
+
+        var nanoseconds: UInt64 = 0
+        if let label {
+            let start = monotonicNanoseconds()
+            head.learn(label: label, context: LearnContext(mahalanobis2: calibrated ? d2 : nil))
+            nanoseconds = monotonicNanoseconds() &- start
+        }
+        scorer.learn(label: label ?? index)
+
+        var changed = false
+        if calibrated, let change = inputDetector.observe(flagged: drifting) {
+            record(change, kind: .inputDrift, value: inputDetector.fraction, threshold: drift.inputRaiseLevel)
+            changed = true
+        }
+        if let label, let change = accuracyDetector.observe(error: label != index) {
+            let value = change == .raised ? accuracyDetector.statistic : accuracyDetector.recentErrorRate
+            record(change, kind: .accuracyDrop, value: value, threshold: drift.accuracyThreshold)
+            changed = true
+        }
+        eventCount += 1
+        return EventResult(
+            index: index, probability: probabilities[index], entropy: entropy, variance: variance, mahalanobis2: d2,
+            drifting: drifting, updated: label != nil, correct: label.map { $0 == index },
+            updateNanoseconds: nanoseconds, alertChanged: changed)
+    }
+
+    /// Processes one event given as a Swift array (convenience for tests and tools).
+    public func process(_ embedding: [Float], label: Int?) throws(EmbeddingError) -> EventResult {
+        try embedding.withUnsafeBufferPointer { (buffer) throws(EmbeddingError) in try process(buffer, label: label) }
+    }
+
+    /// The alerts that are raised and not yet cleared.
+    public var activeAlerts: [DriftAlert] { openAlert.values.sorted().map { alerts[$0] } }
+
+    private func record(_ change: DetectorChange, kind: DriftAlert.Kind, value: Double, threshold: Double) {
+        switch change {
+        case .raised:
+            openAlert[kind] = alerts.count
+            alerts.append(DriftAlert(kind: kind, raisedAt: eventCount, value: value, threshold: threshold))
+        case .cleared:
+            if let i = openAlert.removeValue(forKey: kind) {
+                alerts[i].clearedAt = eventCount
+                alerts[i].clearedValue = value
+            }
+        }
+    }
+}
+
+/// Nanoseconds of the monotonic clock.
+@inline(__always) func monotonicNanoseconds() -> UInt64 {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+}

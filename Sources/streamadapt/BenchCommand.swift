@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import StreamAdaptCore
+
+/// `streamadapt bench`: per-update time of each head on random unit vectors (release build).
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the per-update time of heads (predict + learn) at given D and C; prints medians.",
+        discussion: "Run a release build with OPENBLAS_NUM_THREADS=1. Times are per event: predict then learn."
+    )
+
+    @Option(help: "Comma-separated heads.")
+    var heads = "kalman,kalman-diagonal,tip,tipx,clipood"
+    @Option(help: "Comma-separated embedding dimensions.")
+    var dimensions = "512,1024"
+    @Option(help: "Comma-separated class counts.")
+    var classes = "10,100,1000"
+    @Option(help: "Timed events per configuration.")
+    var events = 2000
+    @Option(help: "Warm-up events per configuration.")
+    var warmup = 200
+    @Flag(help: "Also time the bare BLAS calls of the Kalman update (dsymv + dsyr + dger).")
+    var blas = false
+
+    func run() throws {
+        BLAS.setThreads(1)
+        let settings = HeadSettings()
+        let ds = dimensions.split(separator: ",").compactMap { Int($0) }
+        let cs = classes.split(separator: ",").compactMap { Int($0) }
+        print("head               D      C   learn p50 us  learn p99 us  predict+learn p50 us")
+        for d in ds {
+            for c in cs {
+                var random = SplitMix64(seed: 7)
+                let classValues = (0..<(c * d)).map { _ in Float(random.next() % 1000) / 1000 + 0.01 }
+                let names = (0..<c).map { "c\($0)" }
+                let classEmbeddings = try ClassEmbeddings(names: names, dimension: d, values: classValues)
+                let pool = 256
+                let inputs = Matrix(rows: pool, columns: d)
+                for i in 0..<inputs.count { inputs[i] = Double(random.next() % 1000) / 1000 }
+                for r in 0..<pool {
+                    let norm = BLAS.dot(d, inputs.row(r), inputs.row(r)).squareRoot()
+                    BLAS.scal(d, alpha: 1 / norm, inputs.row(r))
+                }
+                let logits = Matrix(rows: c, columns: 1)
+                for name in heads.split(separator: ",").map(String.init) {
+                    let head = try settings.makeHead(name, classes: classEmbeddings)
+                    var learn: [UInt64] = []
+                    var both: [UInt64] = []
+                    learn.reserveCapacity(events)
+                    both.reserveCapacity(events)
+                    let context = LearnContext(mahalanobis2: Double(d))
+                    for i in 0..<(warmup + events) {
+                        let t0 = now()
+                        _ = head.predict(inputs.row(i % pool), logits: logits.pointer)
+                        let t1 = now()
+                        head.learn(label: i % c, context: context)
+                        let t2 = now()
+                        if i >= warmup {
+                            learn.append(t2 - t1)
+                            both.append(t2 - t0)
+                        }
+                    }
+                    print(
+                        pad(name, 17) + pad(String(d), 7) + pad(String(c), 6) + pad(fmt(median(learn), 1), 14)
+                            + pad(fmt(quantile(learn, 0.99), 1), 14) + fmt(median(both), 1))
+                }
+                if blas { benchBLAS(d: d, c: c) }
+            }
+        }
+    }
+
+    /// Times the three BLAS calls of a full-covariance Kalman update alone (the floor of its cost).
+    private func benchBLAS(d: Int, c: Int) {
+        let p = Matrix(rows: d, columns: d)
+        for i in 0..<d { p[i, i] = 1 }
+        let w = Matrix(rows: c, columns: d)
+        let x = Matrix(rows: d, columns: 1, value: 1 / Double(d).squareRoot())
+        let u = Matrix(rows: d, columns: 1)
+        let e = Matrix(rows: c, columns: 1, value: 0.01)
+        var times: [UInt64] = []
+        for i in 0..<(warmup + events) {
+            let t0 = now()
+            BLAS.symv(d, alpha: 1, p.pointer, x.pointer, beta: 0, u.pointer)
+            BLAS.syr(d, alpha: -1e-9, u.pointer, p.pointer)
+            BLAS.ger(c, d, alpha: 1e-9, e.pointer, u.pointer, w.pointer)
+            let t1 = now()
+            if i >= warmup { times.append(t1 - t0) }
+        }
+        print(pad("blas-floor", 17) + pad(String(d), 7) + pad(String(c), 6) + pad(fmt(median(times), 1), 14) + fmt(quantile(times, 0.99), 1))
+    }
+}
+
+private func now() -> UInt64 {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+}
+
+private func quantile(_ values: [UInt64], _ q: Double) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return 0 }
+    return Double(sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))]) / 1000
+}
+
+private func median(_ values: [UInt64]) -> Double { quantile(values, 0.5) }

@@ -1,0 +1,98 @@
+import Foundation
+import StreamAdaptCore
+
+/// A directory of labelled embeddings in the StreamAdapt data format (see README, "Data format"):
+/// `images.f32` (N x D little-endian float32), `labels.txt` (N class indices), `text.f32` (C x D class
+/// embeddings), `classes.txt` (C names).
+struct EmbeddingDataset {
+    let directory: String
+    let dimension: Int
+    let classNames: [String]
+    let classValues: [Float]
+    let embeddings: [Float]
+    let labels: [Int]
+
+    var count: Int { labels.count }
+
+    struct LoadError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    init(directory: String) throws {
+        self.directory = directory
+        let url = URL(fileURLWithPath: directory)
+        func read(_ name: String) throws -> Data {
+            do { return try Data(contentsOf: url.appendingPathComponent(name)) } catch {
+                throw LoadError(description: "\(directory)/\(name): cannot read (\(error.localizedDescription))")
+            }
+        }
+        func lines(_ name: String) throws -> [String] {
+            guard let text = String(data: try read(name), encoding: .utf8) else {
+                throw LoadError(description: "\(directory)/\(name): not UTF-8 text")
+            }
+            return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }
+        }
+        classNames = try lines("classes.txt")
+        guard !classNames.isEmpty else { throw LoadError(description: "\(directory)/classes.txt: no classes") }
+        classValues = Self.floats(try read("text.f32"))
+        guard classValues.count % classNames.count == 0, !classValues.isEmpty else {
+            throw LoadError(
+                description: "\(directory)/text.f32: \(classValues.count) floats is not a multiple of \(classNames.count) classes")
+        }
+        dimension = classValues.count / classNames.count
+        embeddings = Self.floats(try read("images.f32"))
+        guard embeddings.count % dimension == 0 else {
+            throw LoadError(description: "\(directory)/images.f32: \(embeddings.count) floats is not a multiple of D = \(dimension)")
+        }
+        let labelLines = try lines("labels.txt")
+        var labels: [Int] = []
+        labels.reserveCapacity(labelLines.count)
+        for (i, line) in labelLines.enumerated() {
+            guard let v = Int(line), v >= 0, v < classNames.count else {
+                throw LoadError(description: "\(directory)/labels.txt line \(i + 1): \"\(line)\" is not a class index 0..<\(classNames.count)")
+            }
+            labels.append(v)
+        }
+        guard labels.count == embeddings.count / dimension else {
+            throw LoadError(description: "\(directory): \(labels.count) labels for \(embeddings.count / dimension) embeddings")
+        }
+        self.labels = labels
+    }
+
+    func classEmbeddings() throws -> ClassEmbeddings {
+        try ClassEmbeddings(names: classNames, dimension: dimension, values: classValues)
+    }
+
+    private static func floats(_ data: Data) -> [Float] {
+        data.withUnsafeBytes { raw in
+            (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+        }
+    }
+}
+
+/// A `--data DIR[@FROM:TO]` argument: a dataset and the row range to stream from it.
+struct DataSource {
+    let directory: String
+    let range: Range<Int>?
+
+    init(argument: String) throws {
+        guard let at = argument.lastIndex(of: "@") else {
+            directory = argument
+            range = nil
+            return
+        }
+        directory = String(argument[..<at])
+        let parts = argument[argument.index(after: at)...].split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let from = Int(parts[0]), let to = Int(parts[1]), from >= 0, to > from else {
+            throw EmbeddingDataset.LoadError(description: "--data \(argument): expected DIR@FROM:TO with 0 <= FROM < TO")
+        }
+        range = from..<to
+    }
+
+    var label: String {
+        let name = URL(fileURLWithPath: directory).lastPathComponent
+        guard let range else { return name }
+        return "\(name)@\(range.lowerBound):\(range.upperBound)"
+    }
+}

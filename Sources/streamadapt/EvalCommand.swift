@@ -1,0 +1,183 @@
+import ArgumentParser
+import Foundation
+import StreamAdaptCore
+
+/// `streamadapt eval`: offline prequential evaluation of heads on embedding files.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Stream embedding files through each head prequentially (predict, then learn) and report.",
+        discussion: """
+            Each --data source is a directory in the StreamAdapt data format, optionally with a row range \
+            (DIR@FROM:TO streams rows FROM..TO-1). Sources are streamed in order and reported as segments.
+            """
+    )
+
+    @Option(name: .customLong("data"), help: "A data directory, optionally DIR@FROM:TO. Repeat for segments.")
+    var data: [String]
+
+    @Option(help: "Comma-separated heads; join with + to sum logits (e.g. kalman+tip).")
+    var heads = "zeroshot,kalman,tip,tipx,clipood"
+
+    @Option(help: "Fraction of events that keep their label (a seeded random subset).")
+    var labelFraction = 1.0
+
+    @Option(help: "Seed of the label subset.")
+    var seed: UInt64 = 1
+
+    @Option(help: "TA++/TX++: a D x D little-endian float32 map applied to embeddings before the cache.")
+    var projection: String?
+
+    @Flag(help: "Print one JSON object instead of tables.")
+    var json = false
+
+    @OptionGroup var headOptions: HeadOptions
+
+    mutating func validate() throws {
+        guard !data.isEmpty else { throw ValidationError("give at least one --data DIR[@FROM:TO]") }
+        guard labelFraction >= 0 && labelFraction <= 1 else { throw ValidationError("--label-fraction must be in [0, 1]") }
+    }
+
+    func run() throws {
+        BLAS.setThreads(1)
+        let settings = try headOptions.settings()
+        let sources = try data.map(DataSource.init(argument:))
+        var datasets: [String: EmbeddingDataset] = [:]
+        for source in sources where datasets[source.directory] == nil {
+            datasets[source.directory] = try EmbeddingDataset(directory: source.directory)
+        }
+        let first = datasets[sources[0].directory]!
+        let classes = try first.classEmbeddings()
+        var segments: [Segment] = []
+        for source in sources {
+            let dataset = datasets[source.directory]!
+            guard dataset.dimension == first.dimension, dataset.classNames == first.classNames else {
+                throw ValidationError("\(source.directory): dimension or classes differ from \(sources[0].directory)")
+            }
+            let range = source.range ?? 0..<dataset.count
+            guard range.upperBound <= dataset.count else {
+                throw ValidationError("--data \(source.label): \(dataset.directory) has only \(dataset.count) rows")
+            }
+            segments.append(Segment(name: source.label, dataset: dataset, range: range))
+        }
+        let projectionMatrix = try projection.map { try loadProjection($0, dimension: classes.dimension) }
+
+        let total = segments.reduce(0) { $0 + $1.range.count }
+        var random = SplitMix64(seed: seed)
+        let keepsLabel = (0..<total).map { _ in Double(random.next() >> 11) / Double(1 << 53) < labelFraction }
+
+        let headNames = heads.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        var results: [HeadResult] = []
+        for name in headNames {
+            let head: any AdapterHead
+            do { head = try settings.makeHead(name, classes: classes, projection: projectionMatrix) } catch {
+                throw ValidationError(error.description)
+            }
+            let model = StreamModel(classes: classes, head: head)
+            var stats = PrequentialStatistics(segments: segments.count)
+            var event = 0
+            for (s, segment) in segments.enumerated() {
+                let d = segment.dataset.dimension
+                try segment.dataset.embeddings.withUnsafeBufferPointer { all in
+                    for row in segment.range {
+                        let x = UnsafeBufferPointer(rebasing: all[(row * d)..<((row + 1) * d)])
+                        let truth = segment.dataset.labels[row]
+                        let result = try model.process(x, label: keepsLabel[event] ? truth : nil)
+                        stats.record(
+                            segment: s, isCorrect: result.index == truth, confidence: result.probability,
+                            updateNanoseconds: result.updated ? result.updateNanoseconds : nil)
+                        event += 1
+                    }
+                }
+            }
+            results.append(HeadResult(name: head.name, statistics: stats, alerts: model.alerts))
+        }
+        let report = EvalReport(
+            events: total, segments: segments.map(\.name), labelFraction: labelFraction, heads: results)
+        if json {
+            print(report.json())
+        } else {
+            print(report.table())
+        }
+    }
+
+    private func loadProjection(_ path: String, dimension: Int) throws -> Matrix {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        guard data.count == dimension * dimension * 4 else {
+            throw ValidationError("--projection \(path): expected \(dimension * dimension) float32 values (D x D)")
+        }
+        let values: [Double] = data.withUnsafeBytes { raw in
+            (0..<(dimension * dimension)).map {
+                Double(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))))
+            }
+        }
+        return Matrix(rows: dimension, columns: dimension, values: values)
+    }
+}
+
+struct Segment {
+    let name: String
+    let dataset: EmbeddingDataset
+    let range: Range<Int>
+}
+
+struct HeadResult {
+    let name: String
+    let statistics: PrequentialStatistics
+    let alerts: [DriftAlert]
+}
+
+/// The `eval` report: a table for people, JSON for tools.
+struct EvalReport {
+    let events: Int
+    let segments: [String]
+    let labelFraction: Double
+    let heads: [HeadResult]
+
+    /// The stream's alerts: those of the first head's model (the drift scorer learns unlabelled events
+    /// from that head's predictions).
+    var alerts: [DriftAlert] { heads.first?.alerts ?? [] }
+
+    func table() -> String {
+        var lines: [String] = []
+        lines.append("events: \(events)  segments: \(segments.joined(separator: " | "))  label fraction: \(labelFraction)")
+        var header = pad("head", 18) + pad("accuracy", 10)
+        for i in segments.indices { header += pad("seg\(i + 1)", 9) }
+        header += pad("ECE", 8) + pad("upd p50 us", 12) + "upd p99 us"
+        lines.append(header)
+        for head in heads {
+            let s = head.statistics
+            var line = pad(head.name, 18) + pad(fmt(s.accuracy, 4), 10)
+            for a in s.segmentAccuracies { line += pad(fmt(a, 4), 9) }
+            line += pad(fmt(s.expectedCalibrationError, 4), 8)
+            line += pad(s.updateMicroseconds(quantile: 0.5).map { fmt($0, 1) } ?? "-", 12)
+            line += s.updateMicroseconds(quantile: 0.99).map { fmt($0, 1) } ?? "-"
+            lines.append(line)
+        }
+        lines.append("alerts (drift monitor of \(heads.first?.name ?? "-")):")
+        if alerts.isEmpty { lines.append("  none") }
+        for a in alerts {
+            let cleared = a.clearedAt.map { "cleared at event \($0)" } ?? "still active"
+            lines.append("  \(a.kind.rawValue): raised at event \(a.raisedAt) (value \(fmt(a.value, 3)), threshold \(fmt(a.threshold, 3))), \(cleared)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    func json() -> String {
+        func alertsJSON(_ alerts: [DriftAlert]) -> String {
+            "[" + alerts.map { a in
+                "{\"kind\": \"\(a.kind.rawValue)\", \"raised_at\": \(a.raisedAt), \"cleared_at\": \(a.clearedAt.map(String.init) ?? "null"), \"value\": \(num(a.value)), \"threshold\": \(num(a.threshold)), \"severity\": \(num(a.severity))}"
+            }.joined(separator: ", ") + "]"
+        }
+        let headsJSON = heads.map { h in
+            let s = h.statistics
+            return "{\"name\": \"\(h.name)\", \"prequential_accuracy\": \(num(s.accuracy)), \"segments\": [\(s.segmentAccuracies.map(num).joined(separator: ", "))], \"ece\": \(num(s.expectedCalibrationError)), \"updates\": \(s.updateNanoseconds.count), \"update_us_p50\": \(s.updateMicroseconds(quantile: 0.5).map(num) ?? "null"), \"update_us_p99\": \(s.updateMicroseconds(quantile: 0.99).map(num) ?? "null"), \"alerts\": \(alertsJSON(h.alerts))}"
+        }
+        let segmentNames = segments.map { "\"\($0)\"" }.joined(separator: ", ")
+        return "{\"events\": \(events), \"label_fraction\": \(num(labelFraction)), \"segment_names\": [\(segmentNames)], \"heads\": [\(headsJSON.joined(separator: ", "))], \"alerts\": \(alertsJSON(alerts))}"
+    }
+}
+
+func num(_ v: Double) -> String { v.isFinite ? String(format: "%.6g", v) : "null" }
+func fmt(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
+func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }

@@ -1,0 +1,38 @@
+import ArgumentParser
+import StreamAdaptCore
+
+@main
+struct StreamAdapt: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "streamadapt",
+        abstract: "Continuous adaptation of CLIP-based image classifiers on embedding streams.",
+        subcommands: [EvalCommand.self, BenchCommand.self]
+    )
+}
+
+/// Command-line overrides of head hyper-parameters shared by `eval` and `bench`.
+struct HeadOptions: ParsableArguments {
+    @Option(help: "Kalman observation model: softmax or gaussian.")
+    var kalmanObservation: String?
+    @Option(help: "Kalman forgetting factor lambda in (0, 1].")
+    var kalmanForgetting: Double?
+    @Option(help: "Kalman Mahalanobis scaling factor s.")
+    var kalmanScaling: Double?
+    @Option(help: "Tip-Adapter shots kept per class.")
+    var tipShots: Int?
+
+    func settings() throws -> HeadSettings {
+        var settings = HeadSettings()
+        if let kalmanObservation {
+            guard let o = KalmanConfiguration.Observation(rawValue: kalmanObservation) else {
+                throw ValidationError("--kalman-observation must be softmax or gaussian, not \(kalmanObservation)")
+            }
+            settings.kalman.observation = o
+        }
+        if let kalmanForgetting { settings.kalman.forgetting = kalmanForgetting }
+        if let kalmanScaling { settings.kalman.mahalanobisScaling = kalmanScaling }
+        if let tipShots { settings.tip.shotsPerClass = tipShots }
+        do { try settings.validate() } catch { throw ValidationError(error.description) }
+        return settings
+    }
+}

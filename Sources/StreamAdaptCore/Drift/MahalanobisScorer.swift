@@ -46,8 +46,12 @@ public struct MahalanobisConfiguration: Sendable, Equatable {
 /// mu_c'Lambda mu_c kept exact under mean updates while Lambda is fixed. Learning from class c
 /// (the label, or the predicted class for unlabelled events):
 ///
-///     Sigma <- a Sigma + (1 - a) (x - mu_c)(x - mu_c)',   mu_c <- mu_c + r (x - mu_c)
+///     Sigma <- a Sigma + (1 - a)(1 - r) (x - mu_c)(x - mu_c)',   mu_c <- mu_c + r (x - mu_c)
 ///
+/// ((1 - r) d d' = (x - mu_old)(x - mu_new)', Welford's form of the scatter update),
+/// with a = min(covarianceMemory, n/(n+1)) after n updates and r = max(meanRate, 1/(n_c+1)) after n_c
+/// updates of class c: plain running averages at first (the priors, Sigma0 = priorVariance I and the
+/// class embeddings, fade as 1/(n+1)), exponential forgetting once the memory is reached.
 /// Lambda is recomputed by a Cholesky factorisation (LAPACK dpotrf/dpotri) every `refreshInterval`
 /// updates, with eps = shrinkage * tr(Sigma) / D. After `warmupEvents` the scores of the next
 /// `referenceEvents` events calibrate the threshold as their empirical `quantile`; from then on each
@@ -67,6 +71,8 @@ public final class MahalanobisScorer {
     private let meanQuadratic: Matrix  // mu_c' Lambda mu_c, C
     private let work: Matrix  // D x D, inversion workspace
     private var updatesSinceRefresh = 0
+    private var covarianceUpdates = 0
+    private var classUpdates: [Int]
 
     /// Events scored so far.
     public private(set) var scoredEvents = 0
@@ -89,6 +95,7 @@ public final class MahalanobisScorer {
         dimension = classes.dimension
         let d = dimension
         means = Matrix(copying: classes.normalized)
+        classUpdates = Array(repeating: 0, count: classCount)
         covariance = Matrix(rows: d, columns: d)
         for i in 0..<d { covariance[i, i] = configuration.priorVariance }
         precision = Matrix(rows: d, columns: d)
@@ -155,12 +162,16 @@ public final class MahalanobisScorer {
         precondition(label >= 0 && label < classCount)
         hasScore = false
         let d = dimension
-        let a = configuration.covarianceMemory
-        let r = configuration.meanRate
+        // Running averages until the forgetting memory is reached, so the prior fades as 1/(n + 1).
+        covarianceUpdates += 1
+        classUpdates[label] += 1
+        let a = min(configuration.covarianceMemory, Double(covarianceUpdates) / Double(covarianceUpdates + 1))
+        let r = max(configuration.meanRate, 1 / Double(classUpdates[label] + 1))
         let mean = means.row(label)
         for i in 0..<d { delta[i] = input[i] - mean[i] }
         covarianceScale *= a
-        BLAS.syr(d, alpha: (1 - a) / covarianceScale, delta.pointer, covariance.pointer)
+        // (x - mu_old)(x - mu_new)' = (1 - r) d d': the within-class scatter without the mean's own noise.
+        BLAS.syr(d, alpha: (1 - a) * (1 - r) / covarianceScale, delta.pointer, covariance.pointer)
         if covarianceScale < 1e-8 {
             BLAS.scal(covariance.count, alpha: covarianceScale, covariance.pointer)
             covarianceScale = 1

@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+
+@testable import StreamAdaptCore
+
+@Suite struct TipAdapterTests {
+    let classes: ClassEmbeddings
+    let t: [[Double]]
+    init() throws {
+        classes = try ClassEmbeddings(names: ["a", "b"], dimension: 3, values: [3, 0, 4, 0, 1, 0])
+        t = [[0.6, 0, 0.8], [0, 1, 0]]
+    }
+
+    @Test func logitsEqualHandComputation() {
+        var config = TipAdapterConfiguration()
+        config.alpha = 2
+        config.beta = 5
+        config.shotsPerClass = 2
+        let head = TipAdapterHead(classes: classes, configuration: config)
+        let k1 = [1.0, 0, 0]
+        let k2 = [0.0, 0.6, 0.8]
+        let k3 = [0.0, 0.0, 1.0]
+        head.step(k1, label: 0)
+        head.step(k2, label: 1)
+        head.step(k3, label: 0)
+        let x = [0.48, 0.6, 0.64]
+        func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).map(*).reduce(0, +) }
+        func affinity(_ k: [Double]) -> Double { Foundation.exp(-5 * (1 - dot(x, k))) }
+        let expected = [
+            100 * dot(x, t[0]) + 2 * (affinity(k1) + affinity(k3)),
+            100 * dot(x, t[1]) + 2 * affinity(k2),
+        ]
+        let logits = head.logits(x)
+        #expect(abs(logits[0] - expected[0]) < 1e-12)
+        #expect(abs(logits[1] - expected[1]) < 1e-12)
+    }
+
+    @Test func fifoEvictsTheOldestKeyOfTheClass() {
+        var config = TipAdapterConfiguration()
+        config.shotsPerClass = 1
+        config.alpha = 1
+        config.beta = 1
+        let head = TipAdapterHead(classes: classes, configuration: config)
+        head.step([1, 0, 0], label: 0)
+        head.step([0, 0, 1], label: 0)  // replaces [1, 0, 0]
+        let x = [0.0, 0.0, 1.0]
+        let logits = head.logits(x)
+        #expect(head.cachedKeys(of: 0) == 1)
+        #expect(abs(logits[0] - (100 * 0.8 + 1)) < 1e-12)  // affinity exp(-1 (1 - 1)) = 1
+    }
+
+    @Test func tipXAddsTheRescaledSignatureAffinity() {
+        var config = TipAdapterConfiguration()
+        config.alpha = 1
+        config.beta = 1
+        config.tipXWeight = 3
+        let head = TipAdapterHead(classes: classes, configuration: config)
+        let keys: [([Double], Int)] = [([1, 0, 0], 0), ([0, 1, 0], 1), ([0, 0.6, 0.8], 1)]
+        for (k, label) in keys { head.step(k, label: label) }
+        let x = [0.8, 0.6, 0.0]
+        func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).map(*).reduce(0, +) }
+        func signature(_ f: [Double]) -> [Double] {
+            let z = t.map { dot(f, $0) / 0.5 }
+            let e = z.map { Foundation.exp($0) }
+            return e.map { $0 / e.reduce(0, +) }
+        }
+        let sx = signature(x)
+        let kl = keys.map { k in -zip(sx, signature(k.0)).map { $0 * Foundation.log($0 / $1) }.reduce(0, +) }
+        let aff = keys.map { dot(x, $0.0) }
+        let (lo, hi) = (aff.min()!, aff.max()!)
+        let (klLo, klHi) = (kl.min()!, kl.max()!)
+        let scaled = kl.map { lo + ($0 - klLo) / (klHi - klLo) * (hi - lo) }
+        var expected = t.map { 100 * dot(x, $0) }
+        for (j, k) in keys.enumerated() {
+            expected[k.1] += Foundation.exp(-(1 - aff[j])) + 3 * scaled[j]
+        }
+        let logits = head.logits(x)
+        #expect(abs(logits[0] - expected[0]) < 1e-10)
+        #expect(abs(logits[1] - expected[1]) < 1e-10)
+    }
+}
+
+@Suite struct ClipoodTests {
+    @Test func betaWeightsFollowTheBetaDensity() {
+        // Beta(1/2, 1/2).pdf(x) = 1 / (pi sqrt(x (1 - x))); Beta(2, 2).pdf(x) = 6 x (1 - x).
+        for step in [0, 1, 17, 250, 499] {
+            let x = (Double(step) + 0.5) / 501
+            let arcsine = 1 / (Double.pi * (x * (1 - x)).squareRoot())
+            #expect(abs(ClipoodHead.betaWeight(step: step, horizon: 500, shape: 0.5) - arcsine) < 1e-9 * arcsine)
+            let parabola = 6 * x * (1 - x)
+            #expect(abs(ClipoodHead.betaWeight(step: step, horizon: 500, shape: 2) - parabola) < 1e-9)
+        }
+    }
+
+    @Test func averageIsTheBetaWeightedMeanOfTheIterates() throws {
+        var random = TestRandom(seed: 31)
+        let classes = try random.classes(3, 4)
+        var config = ClipoodConfiguration()
+        config.horizon = 6
+        config.learningRate = 0.01
+        let head = ClipoodHead(classes: classes, configuration: config)
+        var iterates: [[Double]] = [head.weights.array]
+        var weights = [ClipoodHead.betaWeight(step: 0, horizon: 6, shape: 0.5)]
+        for t in 1...5 {
+            head.step(random.unitVector(4), label: t % 3)
+            iterates.append(head.weights.array)
+            weights.append(ClipoodHead.betaWeight(step: t, horizon: 6, shape: 0.5))
+        }
+        let total = weights.reduce(0, +)
+        let expected = (0..<12).map { i in zip(weights, iterates).map { $0 * $1[i] }.reduce(0, +) / total }
+        #expect(maxRelativeError(head.averageWeights.array, expected) < 1e-12)
+        // The sixth update starts a new horizon from the current weights.
+        head.step(random.unitVector(4), label: 0)
+        #expect(head.averageWeights.array == head.weights.array)
+    }
+
+    @Test func marginMakesTheTrainingStepPushHarderThanPlainSoftmax() throws {
+        var random = TestRandom(seed: 32)
+        let classes = try random.classes(3, 4)
+        var withMargin = ClipoodConfiguration()
+        withMargin.margin = 0.3
+        withMargin.temperature = 5
+        var without = withMargin
+        without.margin = 0
+        let a = ClipoodHead(classes: classes, configuration: withMargin)
+        let b = ClipoodHead(classes: classes, configuration: without)
+        let x = random.unitVector(4)
+        a.step(x, label: 1)
+        b.step(x, label: 1)
+        let w0 = try ClipoodHead(classes: classes).weights.array
+        let moveA = zip(a.weights.array, w0).map { abs($0 - $1) }.reduce(0, +)
+        let moveB = zip(b.weights.array, w0).map { abs($0 - $1) }.reduce(0, +)
+        #expect(moveA > moveB)
+    }
+}

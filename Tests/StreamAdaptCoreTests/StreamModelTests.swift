@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+
+@testable import StreamAdaptCore
+
+@Suite struct StreamModelTests {
+    /// Everything a bad event could touch, as plain values.
+    func snapshot(_ model: StreamModel) -> [Double] {
+        var values: [Double] = []
+        if let kalman = model.head as? KalmanHead {
+            values += kalman.weights.array
+            for i in 0..<kalman.dimension { for j in 0..<kalman.dimension { values.append(kalman.covarianceEntry(i, j)) } }
+            values += [kalman.noise, kalman.covarianceTrace, Double(kalman.updateCount)]
+        }
+        values += model.scorer.means.array + model.scorer.precision.array
+        for i in 0..<model.dimension { for j in 0..<model.dimension { values.append(model.scorer.covarianceEntry(i, j)) } }
+        values += [Double(model.eventCount), Double(model.scorer.scoredEvents), model.scorer.threshold ?? -1]
+        return values
+    }
+
+    @Test func badInputsThrowTypedErrorsAndLeaveStateBitIdentical() throws {
+        var random = TestRandom(seed: 41)
+        let classes = try random.classes(3, 8)
+        let model = StreamModel(classes: classes, head: KalmanHead(classes: classes))
+        for t in 0..<50 { _ = try model.process(random.unitVector(8).map(Float.init), label: t % 3) }
+        let before = snapshot(model)
+        var nan = random.unitVector(8).map(Float.init)
+        nan[5] = .nan
+        var inf = random.unitVector(8).map(Float.init)
+        inf[2] = -.infinity
+        let cases: [([Float], Int?, EmbeddingError)] = [
+            (Array(repeating: 0.1, count: 7), 0, .wrongDimension(expected: 8, actual: 7)),
+            (nan, 1, .nonFinite(index: 5)),
+            (inf, nil, .nonFinite(index: 2)),
+            (Array(repeating: 0, count: 8), 2, .zeroVector),
+            (random.unitVector(8).map(Float.init), 3, .labelOutOfRange(label: 3, classCount: 3)),
+            (random.unitVector(8).map(Float.init), -1, .labelOutOfRange(label: -1, classCount: 3)),
+        ]
+        for (embedding, label, expected) in cases {
+            #expect(throws: expected) { try model.process(embedding, label: label) }
+        }
+        let after = snapshot(model)
+        #expect(before.count == after.count)
+        #expect(zip(before, after).allSatisfy { $0.bitPattern == $1.bitPattern })
+    }
+
+    @Test func unknownClassNameIsATypedError() throws {
+        let classes = try ClassEmbeddings(names: ["cat", "dog"], dimension: 2, values: [1, 0, 0, 1])
+        #expect(classes.index(of: "dog") == 1)
+        #expect(classes.index(of: "cow") == nil)
+        #expect(EmbeddingError.unknownClassName("cow").code == "unknown-class")
+    }
+
+    @Test func probabilitiesAreCalibratedByTheLogitVariance() throws {
+        // The probit adjustment flattens the distribution by 1 / sqrt(1 + pi v / 8).
+        let classes = try ClassEmbeddings(names: ["a", "b"], dimension: 2, values: [1, 0, 0, 1])
+        var config = KalmanConfiguration()
+        config.logitScale = 10
+        config.priorVariance = 2
+        let model = StreamModel(classes: classes, head: KalmanHead(classes: classes, configuration: config))
+        let result = try model.process([1, 0], label: nil)
+        let v = 100.0 * 2  // a^2 x'Px
+        let kappa = 1 / (1 + Double.pi * v / 8).squareRoot()
+        let expected = 1 / (1 + Foundation.exp(-kappa * 10))
+        #expect(abs(result.variance - v) < 1e-12)
+        #expect(abs(result.probability - expected) < 1e-12)
+        #expect(result.index == 0)
+        #expect(result.updated == false && result.correct == nil)
+    }
+
+    @Test func inputDriftIsRaisedOnAShiftAndNotBefore() throws {
+        // Two well separated clusters; the stream switches from one to the other at event 1500.
+        var random = TestRandom(seed: 43)
+        let d = 16
+        var centres = [Float](repeating: 0, count: 2 * d)
+        centres[0] = 1
+        centres[d + 1] = 1
+        let classes = try ClassEmbeddings(names: ["a", "b"], dimension: d, values: centres)
+        var drift = DriftSettings()
+        drift.mahalanobis.warmupEvents = 200
+        drift.mahalanobis.referenceEvents = 300
+        let model = StreamModel(classes: classes, head: ZeroShotHead(classes: classes), drift: drift)
+        for t in 0..<2000 {
+            var x = random.unitVector(d).map { 0.05 * $0 }
+            let label = t % 2
+            x[label + (t >= 1500 ? 8 : 0)] += 1
+            _ = try model.process(x.map(Float.init), label: label)
+        }
+        let input = model.alerts.filter { $0.kind == .inputDrift }
+        #expect(input.count >= 1)
+        #expect((1500..<1560).contains(input.first?.raisedAt ?? -1), "alerts: \(model.alerts)")
+    }
+}

@@ -8,10 +8,13 @@ public struct DriftSettings: Sendable, Equatable {
     public var inputRaiseLevel = 0.3
     public var inputClearLevel = 0.1
     /// Accuracy drop: Page-Hinkley tolerance delta, threshold, events before it may fire, clearing window.
-    public var accuracyDelta = 0.05
-    public var accuracyThreshold = 25.0
-    public var accuracyMinimumEvents = 200
+    public var accuracyDelta = 0.01
+    public var accuracyThreshold = 30.0
+    public var accuracyMinimumEvents = 100
     public var accuracyWindow = 200
+    /// Step size (1: full Gauss-Newton steps) of the online temperature calibration of the
+    /// probabilities; 0 turns it off.
+    public var calibrationRate = 1.0
 
     public init() {}
 
@@ -69,6 +72,10 @@ public final class StreamModel {
     private var inputDetector: FlaggedFractionDetector
     private var accuracyDetector: PageHinkleyDetector
     private var openAlert: [DriftAlert.Kind: Int] = [:]
+    /// The temperature a of the calibrated probabilities, learned online from labelled events.
+    public private(set) var probabilityScale = 1.0
+    private var calibrationPrecision = 0.0
+    private var meanVariance = 0.0
 
     private let input: Matrix
     private let logits: Matrix
@@ -111,8 +118,12 @@ public final class StreamModel {
         let drifting = scorer.isDrifting(d2)
         let variance = head.predict(x, logits: logits.pointer)
 
-        // Probit-adjusted softmax: p = softmax(z / sqrt(1 + pi v / 8)) (MacKay 1992).
-        let kappa = 1 / (1 + Double.pi * variance / 8).squareRoot()
+        // Probit-adjusted softmax at the learned temperature: p = softmax(a z / sqrt(1 + pi v / (8 vbar))).
+        if variance > 0 {
+            meanVariance = eventCount == 0 ? variance : 0.999 * meanVariance + 0.001 * variance
+        }
+        let relativeVariance = meanVariance > 0 ? variance / meanVariance : 0
+        let kappa = probabilityScale / (1 + Double.pi * relativeVariance / 8).squareRoot()
         var index = 0
         var maximum = -Double.infinity
         for c in 0..<classCount where logits[c] > maximum {
@@ -134,8 +145,9 @@ public final class StreamModel {
 
         var nanoseconds: UInt64 = 0
         if let label {
+            calibrateScale(label: label, kappa: kappa, maximum: maximum)
             let start = monotonicNanoseconds()
-            head.learn(label: label, context: LearnContext(mahalanobis2: calibrated ? d2 : nil))
+            head.learn(label: label, context: LearnContext(mahalanobis2: d2))
             nanoseconds = monotonicNanoseconds() &- start
         }
         scorer.learn(label: label ?? index)
@@ -164,6 +176,34 @@ public final class StreamModel {
 
     /// The alerts that are raised and not yet cleared.
     public var activeAlerts: [DriftAlert] { openAlert.values.sorted().map { alerts[$0] } }
+
+    /// Online temperature scaling (Guo et al., "On Calibration of Modern Neural Networks", ICML 2017,
+    /// made streaming) as a scalar Gauss-Newton (Kalman) filter on the temperature a. The probabilities
+    /// are p = softmax(k z) with k = a f and the probit factor f = 1 / sqrt(1 + pi v / (8 vbar)) (MacKay
+    /// 1992), where v is the event's logit variance and vbar its running mean: an event the head is
+    /// more unsure of than usual gets a flatter distribution, and a absorbs the overall scale. They are
+    /// computed before the head learns the label, so calibration is prequential too. The NLL is convex
+    /// in k; per labelled event
+    ///
+    ///     g = f (E_p[z] - z_y),   H <- rho H + f^2 Var_p(z),   a <- a - g / H
+    ///
+    /// (rho = 0.95; a step moves a by at most half its value).
+    private func calibrateScale(label: Int, kappa: Double, maximum: Double) {
+        guard drift.calibrationRate > 0 else { return }
+        let a = probabilityScale
+        let f = kappa / a
+        var mean = 0.0
+        var second = 0.0
+        for c in 0..<classCount {
+            let z = logits[c] - maximum
+            mean += probabilities[c] * z
+            second += probabilities[c] * z * z
+        }
+        let gradient = (mean - (logits[label] - maximum)) * f
+        calibrationPrecision = 0.95 * calibrationPrecision + max(0, second - mean * mean) * f * f
+        let step = drift.calibrationRate * gradient / max(calibrationPrecision, 1e-12)
+        probabilityScale = max(1e-3, a - max(-0.5 * a, min(0.5 * a, step)))
+    }
 
     private func record(_ change: DetectorChange, kind: DriftAlert.Kind, value: Double, threshold: Double) {
         switch change {

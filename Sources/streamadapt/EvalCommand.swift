@@ -31,6 +31,9 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of tables.")
     var json = false
 
+    @Option(help: "Write a per-event CSV trace of the first head to this file.")
+    var trace: String?
+
     @OptionGroup var headOptions: HeadOptions
 
     mutating func validate() throws {
@@ -68,6 +71,7 @@ struct EvalCommand: ParsableCommand {
 
         let headNames = heads.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         var results: [HeadResult] = []
+        var traceLines: [String] = []
         for name in headNames {
             let head: any AdapterHead
             do { head = try settings.makeHead(name, classes: classes, projection: projectionMatrix) } catch {
@@ -83,6 +87,10 @@ struct EvalCommand: ParsableCommand {
                         let x = UnsafeBufferPointer(rebasing: all[(row * d)..<((row + 1) * d)])
                         let truth = segment.dataset.labels[row]
                         let result = try model.process(x, label: keepsLabel[event] ? truth : nil)
+                        if trace != nil && results.isEmpty {
+                            traceLines.append(
+                                "\(event),\(s),\(truth),\(result.index),\(num(result.probability)),\(num(result.variance)),\(num(result.mahalanobis2)),\(result.drifting ? 1 : 0),\(result.updated ? 1 : 0)")
+                        }
                         stats.record(
                             segment: s, isCorrect: result.index == truth, confidence: result.probability,
                             updateNanoseconds: result.updated ? result.updateNanoseconds : nil)
@@ -91,6 +99,10 @@ struct EvalCommand: ParsableCommand {
                 }
             }
             results.append(HeadResult(name: head.name, statistics: stats, alerts: model.alerts))
+        }
+        if let trace {
+            let header = "event,segment,label,predicted,probability,variance,mahalanobis2,drifting,updated\n"
+            try (header + traceLines.joined(separator: "\n") + "\n").write(toFile: trace, atomically: true, encoding: .utf8)
         }
         let report = EvalReport(
             events: total, segments: segments.map(\.name), labelFraction: labelFraction, heads: results)

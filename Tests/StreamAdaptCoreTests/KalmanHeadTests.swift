@@ -8,6 +8,7 @@ import Testing
     func rlsConfiguration(forgetting: Double) -> KalmanConfiguration {
         var config = KalmanConfiguration()
         config.observation = .gaussian
+        config.target = .oneHot
         config.forgetting = forgetting
         config.priorVariance = 0.5
         config.traceBound = 1e12
@@ -100,8 +101,7 @@ import Testing
         let c = 3
         var random = TestRandom(seed: 3)
         let classes = try random.classes(c, d)
-        var config = KalmanConfiguration()
-        config.observation = .softmax
+        var config = KalmanConfiguration.softmaxDefaults
         config.forgetting = 1
         config.priorVariance = 0.7
         config.initialNoise = 0.4
@@ -166,8 +166,10 @@ import Testing
     @Test func mahalanobisRegulationShrinksTheStep() throws {
         var random = TestRandom(seed: 5)
         let classes = try random.classes(3, 8)
-        let near = KalmanHead(classes: classes)
-        let far = KalmanHead(classes: classes)
+        var config = KalmanConfiguration()
+        config.initialNoise = 0.01  // R comparable to x'P x, so the inflation shows
+        let near = KalmanHead(classes: classes, configuration: config)
+        let far = KalmanHead(classes: classes, configuration: config)
         let w0 = near.weights.array
         let x = random.unitVector(8)
         near.step(x, label: 2, context: LearnContext(mahalanobis2: 8))

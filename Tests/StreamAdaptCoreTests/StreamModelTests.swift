@@ -51,21 +51,36 @@ import Testing
         #expect(EmbeddingError.unknownClassName("cow").code == "unknown-class")
     }
 
-    @Test func probabilitiesAreCalibratedByTheLogitVariance() throws {
-        // The probit adjustment flattens the distribution by 1 / sqrt(1 + pi v / 8).
+    @Test func probabilitiesAreFlattenedByRelativeLogitVariance() throws {
+        // p = softmax(a z / sqrt(1 + pi v / (8 vbar))): the first event has v = vbar and a = 1.
         let classes = try ClassEmbeddings(names: ["a", "b"], dimension: 2, values: [1, 0, 0, 1])
         var config = KalmanConfiguration()
-        config.logitScale = 10
         config.priorVariance = 2
         let model = StreamModel(classes: classes, head: KalmanHead(classes: classes, configuration: config))
-        let result = try model.process([1, 0], label: nil)
-        let v = 100.0 * 2  // a^2 x'Px
-        let kappa = 1 / (1 + Double.pi * v / 8).squareRoot()
-        let expected = 1 / (1 + Foundation.exp(-kappa * 10))
-        #expect(abs(result.variance - v) < 1e-12)
-        #expect(abs(result.probability - expected) < 1e-12)
-        #expect(result.index == 0)
-        #expect(result.updated == false && result.correct == nil)
+        let first = try model.process([1, 0], label: nil)
+        let kappa = 1 / (1 + Double.pi / 8).squareRoot()
+        #expect(abs(first.variance - 2) < 1e-12)  // x'P x with P = 2 I
+        #expect(abs(first.probability - 1 / (1 + Foundation.exp(-kappa))) < 1e-12)
+        #expect(first.index == 0)
+        #expect(first.updated == false && first.correct == nil)
+        // A second, less certain event (larger x'P x relative to the running mean) is flattened more.
+        let second = try model.process([0.6, 0.8], label: nil)
+        #expect(abs(second.variance - 2) < 1e-12)
+        #expect(second.index == 1)
+    }
+
+    @Test func temperatureIsLearnedFromLabels() throws {
+        // A perfectly separable stream: the learned temperature must grow far above 1 and the
+        // probability of the right class approach 1.
+        let classes = try ClassEmbeddings(names: ["a", "b"], dimension: 2, values: [1, 0, 0, 1])
+        let model = StreamModel(classes: classes, head: ZeroShotHead(classes: classes, temperature: 1))
+        var last = 0.0
+        for t in 0..<200 {
+            let label = t % 2
+            last = try model.process(label == 0 ? [1, 0.2] : [0.2, 1], label: label).probability
+        }
+        #expect(model.probabilityScale > 4)
+        #expect(last > 0.98)
     }
 
     @Test func inputDriftIsRaisedOnAShiftAndNotBefore() throws {

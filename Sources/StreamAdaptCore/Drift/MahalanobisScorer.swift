@@ -5,17 +5,19 @@ public struct MahalanobisConfiguration: Sendable, Equatable {
     /// Memory a of the shared covariance: Sigma <- a Sigma + (1 - a) d d'.
     public var covarianceMemory = 0.998
     /// Step r of the class means: mu_c <- mu_c + r (x - mu_c).
-    public var meanRate = 0.02
+    public var meanRate = 0.01
     /// Prior covariance Sigma0 = priorVariance * I (per dimension, of normalised embeddings).
-    public var priorVariance = 1e-3
+    public var priorVariance = 1e-4
+    /// Weight of the prior covariance, in events: the memory starts at n0/(n0 + 1).
+    public var priorEvents = 20
     /// Ridge added before inversion, as a fraction of the mean diagonal of Sigma.
-    public var shrinkage = 0.05
+    public var shrinkage = 0.1
     /// Recompute the precision (Cholesky) every this many updates.
     public var refreshInterval = 100
     /// Events used only to learn means and covariance before calibration.
-    public var warmupEvents = 300
+    public var warmupEvents = 500
     /// Events whose scores calibrate the threshold (after the warm-up).
-    public var referenceEvents = 500
+    public var referenceEvents = 1000
     /// Threshold quantile of the reference scores.
     public var quantile = 0.99
 
@@ -28,6 +30,7 @@ public struct MahalanobisConfiguration: Sendable, Equatable {
         try check(covarianceMemory > 0 && covarianceMemory < 1, "covarianceMemory", "must be in (0, 1)")
         try check(meanRate > 0 && meanRate <= 1, "meanRate", "must be in (0, 1]")
         try check(priorVariance > 0, "priorVariance", "must be positive")
+        try check(priorEvents >= 0, "priorEvents", "must be non-negative")
         try check(shrinkage >= 0, "shrinkage", "must be non-negative")
         try check(refreshInterval >= 1, "refreshInterval", "must be at least 1")
         try check(warmupEvents >= 0, "warmupEvents", "must be non-negative")
@@ -46,12 +49,12 @@ public struct MahalanobisConfiguration: Sendable, Equatable {
 /// mu_c'Lambda mu_c kept exact under mean updates while Lambda is fixed. Learning from class c
 /// (the label, or the predicted class for unlabelled events):
 ///
-///     Sigma <- a Sigma + (1 - a)(1 - r) (x - mu_c)(x - mu_c)',   mu_c <- mu_c + r (x - mu_c)
+///     mu_c <- mu_c + r (x - mu_c),   Sigma <- a Sigma + (1 - a) (x - mu_c)(x - mu_c)'  (with the new mu_c)
 ///
-/// ((1 - r) d d' = (x - mu_old)(x - mu_new)', Welford's form of the scatter update),
-/// with a = min(covarianceMemory, n/(n+1)) after n updates and r = max(meanRate, 1/(n_c+1)) after n_c
-/// updates of class c: plain running averages at first (the priors, Sigma0 = priorVariance I and the
-/// class embeddings, fade as 1/(n+1)), exponential forgetting once the memory is reached.
+/// with r = max(meanRate, 1/(n_c+1)) after n_c updates of class c and a = min(covarianceMemory,
+/// (n0+n)/(n0+n+1)) after n updates: running averages at first (the priors, the class embeddings and
+/// Sigma0 = priorVariance I with a weight of n0 = priorEvents events, fade as 1/n), exponential
+/// forgetting once the memory is reached.
 /// Lambda is recomputed by a Cholesky factorisation (LAPACK dpotrf/dpotri) every `refreshInterval`
 /// updates, with eps = shrinkage * tr(Sigma) / D. After `warmupEvents` the scores of the next
 /// `referenceEvents` events calibrate the threshold as their empirical `quantile`; from then on each
@@ -165,13 +168,14 @@ public final class MahalanobisScorer {
         // Running averages until the forgetting memory is reached, so the prior fades as 1/(n + 1).
         covarianceUpdates += 1
         classUpdates[label] += 1
-        let a = min(configuration.covarianceMemory, Double(covarianceUpdates) / Double(covarianceUpdates + 1))
+        let n = Double(configuration.priorEvents + covarianceUpdates - 1)
+        let a = min(configuration.covarianceMemory, n / (n + 1))
         let r = max(configuration.meanRate, 1 / Double(classUpdates[label] + 1))
         let mean = means.row(label)
         for i in 0..<d { delta[i] = input[i] - mean[i] }
         covarianceScale *= a
-        // (x - mu_old)(x - mu_new)' = (1 - r) d d': the within-class scatter without the mean's own noise.
-        BLAS.syr(d, alpha: (1 - a) * (1 - r) / covarianceScale, delta.pointer, covariance.pointer)
+        // x - mu_new = (1 - r) d: the scatter around the updated mean.
+        BLAS.syr(d, alpha: (1 - a) * (1 - r) * (1 - r) / covarianceScale, delta.pointer, covariance.pointer)
         if covarianceScale < 1e-8 {
             BLAS.scal(covariance.count, alpha: covarianceScale, covariance.pointer)
             covarianceScale = 1

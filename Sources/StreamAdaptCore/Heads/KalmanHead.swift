@@ -21,32 +21,54 @@ public struct KalmanConfiguration: Sendable, Equatable {
         case diagonal
     }
 
-    public var observation: Observation = .softmax
+    /// What the Gaussian observation regresses the logits on.
+    public enum Target: String, Sendable, CaseIterable {
+        /// y = mean(z) 1 + kappa_y (onehot(c) - 1/C): only the contrasts between classes are learned,
+        /// the common level of the logits is left where it is (the default; safe with sparse labels).
+        case centred
+        /// y = kappa_y onehot(c): plain linear regression on a scaled one-hot target (ridge regression).
+        case oneHot = "onehot"
+    }
+
+    public var observation: Observation = .gaussian
+    public var target: Target = .centred
     public var covariance: Covariance = .full
     /// Forgetting factor lambda in (0, 1]: P <- P / lambda before each update.
     public var forgetting: Double = 0.999
     /// Prior variance p0 of each weight: P0 = p0 * I.
-    public var priorVariance: Double = 1.0
+    public var priorVariance: Double = 0.01
     /// Upper bound on trace(P), as a multiple of trace(P0); stops forgetting wind-up.
     public var traceBound: Double = 1.0
     /// Initial observation-noise variance R0.
-    public var initialNoise: Double = 1.0
+    public var initialNoise: Double = 1e-3
     /// Memory beta of the EMA of squared innovations that adapts R (1 keeps R fixed).
     public var noiseMemory: Double = 0.99
     /// Floor of R.
-    public var minimumNoise: Double = 1e-3
+    public var minimumNoise: Double = 1e-4
     /// Mahalanobis scaling factor s: R_eff = R * (1 + s * d2 / D).
     public var mahalanobisScaling: Double = 1.0
     /// W starts as `initialScale * t^_c` (the normalised class embeddings).
     public var initialScale: Double = 1.0
-    /// Gaussian observation: the target of the true class's logit (others: 0).
-    public var targetScale: Double = 1.0
+    /// Gaussian observation: the target margin kappa_y of the true class's logit.
+    public var targetScale: Double = 0.02
     /// Softmax observation: the logits fed to the softmax are `logitScale * W x`.
     public var logitScale: Double = 1.0
     /// Softmax observation: floor of the Fisher weight h.
     public var minimumFisher: Double = 1e-3
 
+    /// The Gaussian defaults (the product's default head; see `docs/heads.md`).
     public init() {}
+
+    /// Defaults for the softmax observation: R = 1 fixed, W0 = 30 t^_c, p0 = 10.
+    public static var softmaxDefaults: KalmanConfiguration {
+        var config = KalmanConfiguration()
+        config.observation = .softmax
+        config.initialNoise = 1
+        config.noiseMemory = 1
+        config.initialScale = 30
+        config.priorVariance = 10
+        return config
+    }
 
     /// Checks every field; returns the name of the first invalid one with the reason.
     public func validate() throws(ConfigurationError) {
@@ -96,7 +118,8 @@ public struct ConfigurationError: Error, Equatable, Sendable, CustomStringConver
 ///     forget:    P <- P / lambda_eff,  lambda_eff = max(lambda, min(1, tr(P)/(b tr(P0))))
 ///                (process noise Q = (1/lambda - 1) P; b = traceBound keeps tr(P) <= b tr(P0))
 ///     regulate:  R_eff = R (1 + s d2 / D),  d2 = squared Mahalanobis distance of x
-///     gaussian:  e = kappa onehot(c) - z,  S = q + R_eff
+///     gaussian:  y = mean(z) 1 + kappa (onehot(c) - 1/C)  (centred target; or y = kappa onehot(c))
+///                e = y - z,  S = q + R_eff
 ///                W <- W + e u' / S,   P <- P - u u' / S
 ///                R <- beta R + (1 - beta) max(r_min, |e|^2 / C - q)
 ///     softmax:   p = softmax(a z),  e = onehot(c) - p,  h = max(h_min, p_c (1 - p_c))
@@ -230,7 +253,12 @@ public final class KalmanHead: AdapterHead {
         var innovationScale = 1.0  // S, for the full covariance
         switch config.observation {
         case .gaussian:
-            for k in 0..<c { e[k] = -logits[k] }
+            var level = 0.0
+            if config.target == .centred {
+                for k in 0..<c { level += logits[k] }
+                level = level / Double(c) - config.targetScale / Double(c)
+            }
+            for k in 0..<c { e[k] = level - logits[k] }
             e[label] += config.targetScale
             innovationScale = q + noiseEffective
         case .softmax:

@@ -87,6 +87,18 @@ struct BenchCommand: ParsableCommand {
             let t1 = now()
             if i >= warmup { times.append(t1 - t0) }
         }
+        let packed = Matrix(rows: d * (d + 1) / 2, columns: 1)
+        for i in 0..<d { packed[BLAS.packedIndex(d, i, i)] = 1 }
+        var packedTimes: [UInt64] = []
+        for i in 0..<(warmup + events) {
+            let t0 = now()
+            BLAS.spmv(d, alpha: 1, packed.pointer, x.pointer, beta: 0, u.pointer)
+            BLAS.spr(d, alpha: -1e-9, u.pointer, packed.pointer)
+            BLAS.ger(c, d, alpha: 1e-9, e.pointer, u.pointer, w.pointer)
+            let t1 = now()
+            if i >= warmup { packedTimes.append(t1 - t0) }
+        }
+        print(pad("blas-floor-packed", 17) + pad(String(d), 7) + pad(String(c), 6) + pad(fmt(median(packedTimes), 1), 14) + fmt(quantile(packedTimes, 0.99), 1))
         print(pad("blas-floor", 17) + pad(String(d), 7) + pad(String(c), 6) + pad(fmt(median(times), 1), 14) + fmt(quantile(times, 0.99), 1))
     }
 }

@@ -44,6 +44,7 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         BLAS.setThreads(1)
         let settings = try headOptions.settings()
+        let drift = try headOptions.driftSettings()
         let sources = try data.map(DataSource.init(argument:))
         var datasets: [String: EmbeddingDataset] = [:]
         for source in sources where datasets[source.directory] == nil {
@@ -77,7 +78,7 @@ struct EvalCommand: ParsableCommand {
             do { head = try settings.makeHead(name, classes: classes, projection: projectionMatrix) } catch {
                 throw ValidationError(error.description)
             }
-            let model = StreamModel(classes: classes, head: head)
+            let model = StreamModel(classes: classes, head: head, drift: drift)
             var stats = PrequentialStatistics(segments: segments.count)
             var event = 0
             for (s, segment) in segments.enumerated() {

@@ -20,6 +20,18 @@ struct HeadOptions: ParsableArguments {
     var kalmanScaling: Double?
     @Option(help: "Tip-Adapter shots kept per class.")
     var tipShots: Int?
+    @Option(help: "Drift scorer: events that only train it before calibration (default 500).")
+    var driftWarmup: Int?
+    @Option(help: "Drift scorer: events whose scores calibrate the threshold (default 1000).")
+    var driftReference: Int?
+
+    func driftSettings() throws -> DriftSettings {
+        var drift = DriftSettings()
+        if let driftWarmup { drift.mahalanobis.warmupEvents = driftWarmup }
+        if let driftReference { drift.mahalanobis.referenceEvents = driftReference }
+        do { try drift.validate() } catch { throw ValidationError(error.description) }
+        return drift
+    }
 
     func settings() throws -> HeadSettings {
         var settings = HeadSettings()
@@ -27,7 +39,7 @@ struct HeadOptions: ParsableArguments {
             guard let o = KalmanConfiguration.Observation(rawValue: kalmanObservation) else {
                 throw ValidationError("--kalman-observation must be softmax or gaussian, not \(kalmanObservation)")
             }
-            settings.kalman.observation = o
+            if o == .softmax { settings.kalman = .softmaxDefaults }
         }
         if let kalmanForgetting { settings.kalman.forgetting = kalmanForgetting }
         if let kalmanScaling { settings.kalman.mahalanobisScaling = kalmanScaling }

@@ -11,7 +11,7 @@ public struct MahalanobisConfiguration: Sendable, Equatable {
     /// Weight of the prior covariance, in events: the memory starts at n0/(n0 + 1).
     public var priorEvents = 20
     /// Ridge added before inversion, as a fraction of the mean diagonal of Sigma.
-    public var shrinkage = 0.1
+    public var shrinkage = 1.0
     /// Recompute the precision (Cholesky) every this many updates.
     public var refreshInterval = 100
     /// Events used only to learn means and covariance before calibration.
@@ -20,6 +20,9 @@ public struct MahalanobisConfiguration: Sendable, Equatable {
     public var referenceEvents = 1000
     /// Threshold quantile of the reference scores.
     public var quantile = 0.99
+    /// Step of the multiplicative median tracker that lets the threshold follow the slow decline (or
+    /// growth) of in-distribution scores after calibration; 0 freezes the threshold.
+    public var thresholdTracking = 0.01
 
     public init() {}
 
@@ -36,6 +39,7 @@ public struct MahalanobisConfiguration: Sendable, Equatable {
         try check(warmupEvents >= 0, "warmupEvents", "must be non-negative")
         try check(referenceEvents >= 1, "referenceEvents", "must be at least 1")
         try check(quantile > 0 && quantile < 1, "quantile", "must be in (0, 1)")
+        try check(thresholdTracking >= 0 && thresholdTracking < 1, "thresholdTracking", "must be in [0, 1)")
     }
 }
 
@@ -58,7 +62,11 @@ public struct MahalanobisConfiguration: Sendable, Equatable {
 /// Lambda is recomputed by a Cholesky factorisation (LAPACK dpotrf/dpotri) every `refreshInterval`
 /// updates, with eps = shrinkage * tr(Sigma) / D. After `warmupEvents` the scores of the next
 /// `referenceEvents` events calibrate the threshold as their empirical `quantile`; from then on each
-/// event is flagged when its score exceeds the threshold.
+/// event is flagged when its score exceeds the threshold. The threshold then follows the median m_t of
+/// the unflagged events' scores, threshold_t = threshold_0 m_t / m_0, tracked multiplicatively
+/// (m <- m (1 + eta) when a score is above m, m <- m / (1 + eta) otherwise): in-distribution scores
+/// keep falling for a while as the covariance estimate converges, while a sudden shift, whose events
+/// are flagged, does not move the threshold.
 public final class MahalanobisScorer {
     public let configuration: MahalanobisConfiguration
     public let classCount: Int
@@ -80,7 +88,10 @@ public final class MahalanobisScorer {
     /// Events scored so far.
     public private(set) var scoredEvents = 0
     /// The calibrated threshold, nil until the reference window is complete.
-    public private(set) var threshold: Double?
+    public var threshold: Double? { calibratedThreshold.map { $0 * trackedMedian / calibratedMedian } }
+    private var calibratedThreshold: Double?
+    private var calibratedMedian = 1.0
+    private var trackedMedian = 1.0
     private let referenceScores: Matrix
     private var referenceCount = 0
 
@@ -145,7 +156,13 @@ public final class MahalanobisScorer {
         best = max(0, best)
         hasScore = true
         scoredEvents += 1
-        if threshold == nil && scoredEvents > configuration.warmupEvents {
+        if let threshold {
+            // Follow the median of the scores of unflagged events (multiplicative quantile tracking).
+            if best <= threshold {
+                let step = configuration.thresholdTracking
+                trackedMedian *= best > trackedMedian ? 1 + step : 1 / (1 + step)
+            }
+        } else if scoredEvents > configuration.warmupEvents {
             referenceScores[referenceCount] = best
             referenceCount += 1
             if referenceCount == configuration.referenceEvents { calibrate() }
@@ -219,6 +236,8 @@ public final class MahalanobisScorer {
         let low = Int(position.rounded(.down))
         let high = min(scores.count - 1, low + 1)
         let t = position - Double(low)
-        threshold = scores[low] * (1 - t) + scores[high] * t
+        calibratedThreshold = scores[low] * (1 - t) + scores[high] * t
+        calibratedMedian = max(scores[scores.count / 2], 1e-300)
+        trackedMedian = calibratedMedian
     }
 }

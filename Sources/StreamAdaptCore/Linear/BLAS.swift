@@ -34,6 +34,26 @@ public enum BLAS {
         cblas_dsyr(CblasRowMajor, CblasUpper, Int32(n), alpha, x, 1, s, Int32(n))
     }
 
+    /// y <- alpha * S x + beta * y, S symmetric n x n in packed upper storage (n (n + 1) / 2 entries).
+    @inlinable public static func spmv(
+        _ n: Int, alpha: Double, _ s: UnsafePointer<Double>, _ x: UnsafePointer<Double>,
+        beta: Double, _ y: UnsafeMutablePointer<Double>
+    ) {
+        cblas_dspmv(CblasRowMajor, CblasUpper, Int32(n), alpha, s, x, 1, beta, y, 1)
+    }
+
+    /// S <- S + alpha * x x', S symmetric n x n in packed upper storage.
+    @inlinable public static func spr(
+        _ n: Int, alpha: Double, _ x: UnsafePointer<Double>, _ s: UnsafeMutablePointer<Double>
+    ) {
+        cblas_dspr(CblasRowMajor, CblasUpper, Int32(n), alpha, x, 1, s)
+    }
+
+    /// Index of entry (i, j), i <= j, of a symmetric n x n matrix in packed upper row-major storage.
+    @inlinable public static func packedIndex(_ n: Int, _ i: Int, _ j: Int) -> Int {
+        i * n - i * (i - 1) / 2 + (j - i)
+    }
+
     /// A <- A + alpha * x y', A is m x n.
     @inlinable public static func ger(
         _ m: Int, _ n: Int, alpha: Double, _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>,

@@ -41,9 +41,10 @@ let package = Package(
             name: "StreamAdaptCoreTests",
             dependencies: ["StreamAdaptCore"]
         ),
+        // Runs the built `streamadapt` binary as a separate process.
         .testTarget(
             name: "StreamAdaptCLITests",
-            dependencies: [],
+            dependencies: ["streamadapt"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -28,7 +28,7 @@ struct BenchCommand: ParsableCommand {
         let settings = HeadSettings()
         let ds = dimensions.split(separator: ",").compactMap { Int($0) }
         let cs = classes.split(separator: ",").compactMap { Int($0) }
-        print("head               D      C   learn p50 us  learn p99 us  predict+learn p50 us")
+        emit("head               D      C   learn p50 us  learn p99 us  predict+learn p50 us")
         for d in ds {
             for c in cs {
                 var random = SplitMix64(seed: 7)
@@ -61,7 +61,7 @@ struct BenchCommand: ParsableCommand {
                             both.append(t2 - t0)
                         }
                     }
-                    print(
+                    emit(
                         pad(name, 17) + pad(String(d), 7) + pad(String(c), 6) + pad(fmt(median(learn), 1), 14)
                             + pad(fmt(quantile(learn, 0.99), 1), 14) + fmt(median(both), 1))
                 }
@@ -98,8 +98,8 @@ struct BenchCommand: ParsableCommand {
             let t1 = now()
             if i >= warmup { packedTimes.append(t1 - t0) }
         }
-        print(pad("blas-floor-packed", 17) + pad(String(d), 7) + pad(String(c), 6) + pad(fmt(median(packedTimes), 1), 14) + fmt(quantile(packedTimes, 0.99), 1))
-        print(pad("blas-floor", 17) + pad(String(d), 7) + pad(String(c), 6) + pad(fmt(median(times), 1), 14) + fmt(quantile(times, 0.99), 1))
+        emit(pad("blas-floor-packed", 17) + pad(String(d), 7) + pad(String(c), 6) + pad(fmt(median(packedTimes), 1), 14) + fmt(quantile(packedTimes, 0.99), 1))
+        emit(pad("blas-floor", 17) + pad(String(d), 7) + pad(String(c), 6) + pad(fmt(median(times), 1), 14) + fmt(quantile(times, 0.99), 1))
     }
 }
 
@@ -116,3 +116,8 @@ private func quantile(_ values: [UInt64], _ q: Double) -> Double {
 }
 
 private func median(_ values: [UInt64]) -> Double { quantile(values, 0.5) }
+
+/// Writes a line to standard output at once (unbuffered), so that a long benchmark shows progress.
+private func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

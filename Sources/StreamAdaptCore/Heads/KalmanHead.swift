@@ -158,6 +158,7 @@ public final class KalmanHead: AdapterHead {
     private let pX: Matrix  // u = P x (full) / per-class q_c (diagonal)
     private let logits: Matrix  // z = W x of the last predict
     private let innovation: Matrix  // e
+    private let squaredInput: Matrix  // x_j^2 (diagonal covariance)
     private var lastVariance = 0.0  // q of the last predict
     private var hasPrediction = false
 
@@ -185,6 +186,7 @@ public final class KalmanHead: AdapterHead {
         input = Matrix(rows: d, columns: 1)
         logits = Matrix(rows: classCount, columns: 1)
         innovation = Matrix(rows: classCount, columns: 1)
+        squaredInput = Matrix(rows: configuration.covariance == .diagonal ? d : 0, columns: 1)
     }
 
     /// trace(P) (full), or the sum of all weight variances (diagonal).
@@ -207,15 +209,10 @@ public final class KalmanHead: AdapterHead {
             BLAS.symv(d, alpha: covarianceScale, covariance.pointer, x, beta: 0, pX.pointer)
             lastVariance = BLAS.dot(d, x, pX.pointer)
         case .diagonal:
+            for j in 0..<d { squaredInput[j] = x[j] * x[j] }
+            BLAS.gemv(classCount, d, alpha: covarianceScale, covariance.pointer, squaredInput.pointer, beta: 0, pX.pointer)
             var total = 0.0
-            for c in 0..<classCount {
-                let row = covariance.row(c)
-                var q = 0.0
-                for j in 0..<d { q += row[j] * x[j] * x[j] }
-                q *= covarianceScale
-                pX[c] = q
-                total += q
-            }
+            for c in 0..<classCount { total += pX[c] }
             lastVariance = total / Double(classCount)
         }
         let scale = configuration.observation == .softmax ? configuration.logitScale : 1
@@ -288,27 +285,13 @@ public final class KalmanHead: AdapterHead {
             BLAS.syr(d, alpha: -gain / (s * covarianceScale), u, covariance.pointer)
             storedTrace -= gain * norm2 / (s * covarianceScale)
         case .diagonal:
-            let x = input.pointer
             var removed = 0.0
             for k in 0..<c {
                 let qk = pX[k]
-                let s: Double
-                if config.observation == .gaussian {
-                    s = qk + noiseEffective
-                } else {
-                    s = noiseEffective / config.logitScale + gain * qk
-                }
-                let w = weights.row(k)
-                let p = covariance.row(k)
-                let ek = e[k]
-                let scale = covarianceScale
-                for j in 0..<d {
-                    let px = scale * p[j] * x[j]
-                    w[j] += px * ek / s
-                    let drop = gain * px * px / (s * scale)
-                    p[j] -= drop
-                    removed += drop
-                }
+                let s = config.observation == .gaussian ? qk + noiseEffective : noiseEffective / config.logitScale + gain * qk
+                removed += diagonalRowUpdate(
+                    weights: weights.row(k), variances: covariance.row(k), weightStep: covarianceScale * e[k] / s,
+                    varianceStep: gain * covarianceScale / s)
             }
             storedTrace -= removed
             q = lastVariance / lambda
@@ -324,6 +307,44 @@ public final class KalmanHead: AdapterHead {
 
         updateCount += 1
         maintainCovariance()
+    }
+
+    /// One class row of the diagonal filter, vectorised: with p the stored variances,
+    /// w_j += a p_j x_j and p_j -= b p_j^2 x_j^2; returns sum_j b p_j^2 x_j^2 (the trace removed).
+    private func diagonalRowUpdate(
+        weights w: UnsafeMutablePointer<Double>, variances p: UnsafeMutablePointer<Double>, weightStep a: Double,
+        varianceStep b: Double
+    ) -> Double {
+        let x = UnsafeRawPointer(input.pointer)
+        let x2 = UnsafeRawPointer(squaredInput.pointer)
+        let wRaw = UnsafeMutableRawPointer(w)
+        let pRaw = UnsafeMutableRawPointer(p)
+        let d = dimension
+        let stride = MemoryLayout<SIMD4<Double>>.stride
+        var removed = SIMD4<Double>(repeating: 0)
+        var j = 0
+        while j + 4 <= d {
+            let offset = j * 8
+            let pv = pRaw.loadUnaligned(fromByteOffset: offset, as: SIMD4<Double>.self)
+            let xv = x.loadUnaligned(fromByteOffset: offset, as: SIMD4<Double>.self)
+            let x2v = x2.loadUnaligned(fromByteOffset: offset, as: SIMD4<Double>.self)
+            let wv = wRaw.loadUnaligned(fromByteOffset: offset, as: SIMD4<Double>.self)
+            wRaw.storeBytes(of: wv + a * pv * xv, toByteOffset: offset, as: SIMD4<Double>.self)
+            let drop = b * pv * pv * x2v
+            pRaw.storeBytes(of: pv - drop, toByteOffset: offset, as: SIMD4<Double>.self)
+            removed += drop
+            j += stride / 8
+        }
+        var tail = removed.sum()
+        while j < d {
+            let pj = p[j]
+            w[j] += a * pj * input[j]
+            let drop = b * pj * pj * squaredInput[j]
+            p[j] = pj - drop
+            tail += drop
+            j += 1
+        }
+        return tail
     }
 
     /// Keeps the lazy scale in range and refreshes the running trace against drift.

@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+
+/// `streamadapt eval` end to end, as a separate process, on the bundled sample.
+@Suite struct EvalCommandTests {
+    static let sample = ["--data", "samples/fmnist-drift@0:600", "--data", "samples/fmnist-drift@600:1200",
+                         "--drift-warmup", "150", "--drift-reference", "300"]
+
+    func head(_ report: [String: Any], _ name: String) -> [String: Any]? {
+        (report["heads"] as? [[String: Any]])?.first { $0["name"] as? String == name }
+    }
+
+    @Test func jsonReportOnTheBundledSample() throws {
+        let output = try CommandRunner.run(["eval", "--json"] + Self.sample)
+        #expect(output.status == 0, "stderr: \(output.stderr)")
+        let report = try output.json()
+        #expect(report["events"] as? Int == 1200)
+        let names = (report["heads"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+        #expect(names == ["zeroshot", "kalman", "tip", "tipx", "clipood"])
+        let zeroshot = try #require(head(report, "zeroshot"))
+        let kalman = try #require(head(report, "kalman"))
+        // Zero-shot nearest-prototype accuracy of these 1200 rows, and the adapted head well above it.
+        #expect(abs((zeroshot["prequential_accuracy"] as? Double ?? 0) - 0.43) < 0.01)
+        #expect((kalman["prequential_accuracy"] as? Double ?? 0) > 0.65)
+        let segments = try #require(kalman["segments"] as? [Double])
+        #expect(segments.count == 2)
+        #expect(segments[1] > 0.5)  // after the shift; zero-shot gets 0.10 there
+        #expect((kalman["ece"] as? Double ?? 1) < 0.15)
+        #expect((kalman["update_us_p50"] as? Double ?? 0) > 0)
+        #expect(zeroshot["update_us_p50"] is Double)
+        // The drift alert comes soon after the shift at 600, none before.
+        let alerts = try #require(report["alerts"] as? [[String: Any]])
+        let input = alerts.filter { $0["kind"] as? String == "input-drift" }
+        #expect(input.count >= 1)
+        let raised = input.compactMap { $0["raised_at"] as? Int }
+        #expect(raised.allSatisfy { $0 >= 600 }, "raised at \(raised)")
+        #expect(raised.contains { (600..<700).contains($0) }, "raised at \(raised)")
+        #expect(input.first.map { $0.keys.contains("cleared_at") } == true)
+    }
+
+    @Test func tableReportNamesHeadsAndAlerts() throws {
+        let output = try CommandRunner.run(["eval", "--heads", "kalman,kalman+tip"] + Self.sample)
+        #expect(output.status == 0, "stderr: \(output.stderr)")
+        #expect(output.stdout.contains("events: 1200"))
+        #expect(output.stdout.contains("\nkalman "))
+        #expect(output.stdout.contains("\nkalman+tip "))
+        #expect(output.stdout.contains("input-drift: raised at event"))
+    }
+
+    @Test func sparseLabelsKeepTheCleanSegmentAtZeroShot() throws {
+        let output = try CommandRunner.run(
+            ["eval", "--json", "--heads", "zeroshot,kalman", "--label-fraction", "0.1"] + Self.sample)
+        #expect(output.status == 0, "stderr: \(output.stderr)")
+        let report = try output.json()
+        let zeroshot = try #require(head(report, "zeroshot")?["segments"] as? [Double])
+        let kalman = try #require(head(report, "kalman")?["segments"] as? [Double])
+        #expect(kalman[0] >= zeroshot[0] - 0.02, "clean: kalman \(kalman[0]) vs zero-shot \(zeroshot[0])")
+        #expect(kalman[1] > zeroshot[1] + 0.1, "corrupted: kalman \(kalman[1]) vs zero-shot \(zeroshot[1])")
+        #expect(report["label_fraction"] as? Double == 0.1)
+    }
+
+    @Test func badArgumentsFailWithAMessageNamingThem() throws {
+        let missing = try CommandRunner.run(["eval", "--data", "no/such/dir"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("no/such/dir/classes.txt"))
+
+        let head = try CommandRunner.run(["eval", "--heads", "kalman,bogus", "--data", "samples/fmnist-drift@0:10"])
+        #expect(head.status != 0)
+        #expect(head.stderr.contains("unknown head \"bogus\""))
+
+        let range = try CommandRunner.run(["eval", "--data", "samples/fmnist-drift@0:5000"])
+        #expect(range.status != 0)
+        #expect(range.stderr.contains("has only 1200 rows"))
+
+        let fraction = try CommandRunner.run(["eval", "--data", "samples/fmnist-drift", "--label-fraction", "2"])
+        #expect(fraction.status != 0)
+        #expect(fraction.stderr.contains("--label-fraction"))
+    }
+}
+
+/// The acceptance stream of the shared data (clean 0..2999 then corrupted 3000..5999), when present.
+@Suite(.enabled(if: CommandRunner.sharedData != nil, "needs ../shared/data"))
+struct SharedDataAcceptanceTests {
+    func stream() -> [String] {
+        let data = CommandRunner.sharedData!.path
+        return ["--data", "\(data)/fmnist_opennsfw_clean@0:3000", "--data", "\(data)/fmnist_opennsfw_corrupted@3000:6000"]
+    }
+
+    func accuracies(_ report: [String: Any]) -> [String: (Double, [Double])] {
+        var result: [String: (Double, [Double])] = [:]
+        for head in report["heads"] as? [[String: Any]] ?? [] {
+            result[head["name"] as! String] = (head["prequential_accuracy"] as! Double, head["segments"] as! [Double])
+        }
+        return result
+    }
+
+    @Test func kalmanWinsWithAllLabelsAndDriftIsDetected() throws {
+        let output = try CommandRunner.run(["eval", "--json"] + stream())
+        #expect(output.status == 0, "stderr: \(output.stderr)")
+        let report = try output.json()
+        let acc = accuracies(report)
+        let kalman = try #require(acc["kalman"]).0
+        #expect(kalman >= 0.72)
+        for (name, value) in acc where name != "kalman" { #expect(kalman > value.0, "kalman \(kalman) vs \(name) \(value.0)") }
+        #expect(abs(try #require(acc["zeroshot"]).0 - 0.43) < 0.005)
+        let input = (report["alerts"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "input-drift" }
+        let raised = input.compactMap { $0["raised_at"] as? Int }
+        #expect(raised.allSatisfy { $0 >= 3000 }, "raised at \(raised)")
+        #expect(raised.contains { (3000..<3200).contains($0) }, "raised at \(raised)")
+    }
+
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func sparseLabelsDoNotHurt(seed: UInt64) throws {
+        let output = try CommandRunner.run(
+            ["eval", "--json", "--heads", "zeroshot,kalman", "--label-fraction", "0.1", "--seed", "\(seed)"] + stream())
+        #expect(output.status == 0, "stderr: \(output.stderr)")
+        let acc = accuracies(try output.json())
+        let zeroshot = try #require(acc["zeroshot"]).1
+        let kalman = try #require(acc["kalman"]).1
+        #expect(kalman[0] >= zeroshot[0] - 0.01, "clean: \(kalman[0]) vs \(zeroshot[0])")
+        #expect(kalman[1] > zeroshot[1], "corrupted: \(kalman[1]) vs \(zeroshot[1])")
+    }
+}

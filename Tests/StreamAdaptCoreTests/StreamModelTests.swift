@@ -56,6 +56,7 @@ import Testing
         let classes = try ClassEmbeddings(names: ["a", "b"], dimension: 2, values: [1, 0, 0, 1])
         var config = KalmanConfiguration()
         config.priorVariance = 2
+        config.outputScale = 1
         let model = StreamModel(classes: classes, head: KalmanHead(classes: classes, configuration: config))
         let first = try model.process([1, 0], label: nil)
         let kappa = 1 / (1 + Double.pi / 8).squareRoot()

@@ -1,7 +1,9 @@
 /// The hyper-parameters of every head, and the factory that builds heads by name.
 ///
 /// Names: `zeroshot`, `kalman`, `kalman-diagonal` (the Kalman head with a diagonal covariance),
-/// `tip`, `tipx`, `clipood`, and sums of them joined by `+` (e.g. `kalman+tip`).
+/// `tip`, `tipx`, `clipood`, and sums of them joined by `+` (e.g. `kalman+tip`). In a sum, the cache
+/// heads contribute their cache terms only: the zero-shot prior comes from the other part (the Kalman
+/// head starts at it; use `zeroshot+tip` for plain Tip-Adapter as a sum).
 public struct HeadSettings: Sendable, Equatable {
     public var zeroShotTemperature = 100.0
     public var kalman = KalmanConfiguration()
@@ -44,10 +46,12 @@ public struct HeadSettings: Sendable, Equatable {
             case "tip":
                 var config = tip
                 config.tipXWeight = 0
+                config.includeZeroShot = names.count == 1
                 parts.append(TipAdapterHead(classes: classes, configuration: config, projection: projection))
             case "tipx":
                 var config = tip
                 config.tipXWeight = tipXWeight
+                config.includeZeroShot = names.count == 1
                 parts.append(TipAdapterHead(classes: classes, configuration: config, projection: projection))
             case "clipood": parts.append(ClipoodHead(classes: classes, configuration: clipood))
             default:

@@ -53,6 +53,9 @@ public struct KalmanConfiguration: Sendable, Equatable {
     public var targetScale: Double = 0.02
     /// Softmax observation: the logits fed to the softmax are `logitScale * W x`.
     public var logitScale: Double = 1.0
+    /// Gaussian observation: `predict` reports `outputScale * W x`. 100, CLIP's logit scale, puts the
+    /// logits on the zero-shot scale so that they can be summed with zero-shot or cache logits.
+    public var outputScale: Double = 100
     /// Softmax observation: floor of the Fisher weight h.
     public var minimumFisher: Double = 1e-3
 
@@ -85,6 +88,7 @@ public struct KalmanConfiguration: Sendable, Equatable {
         try check(initialScale.isFinite, "initialScale", "must be finite")
         try check(targetScale > 0, "targetScale", "must be positive")
         try check(logitScale > 0, "logitScale", "must be positive")
+        try check(outputScale > 0, "outputScale", "must be positive")
         try check(minimumFisher > 0, "minimumFisher", "must be positive")
     }
 }
@@ -215,7 +219,7 @@ public final class KalmanHead: AdapterHead {
             for c in 0..<classCount { total += pX[c] }
             lastVariance = total / Double(classCount)
         }
-        let scale = configuration.observation == .softmax ? configuration.logitScale : 1
+        let scale = configuration.observation == .softmax ? configuration.logitScale : configuration.outputScale
         for c in 0..<classCount { out[c] = scale * logits[c] }
         hasPrediction = true
         return scale * scale * lastVariance

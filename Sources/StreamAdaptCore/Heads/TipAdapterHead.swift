@@ -19,6 +19,9 @@ public struct TipAdapterConfiguration: Sendable, Equatable {
     public var beta = 1.0
     /// Scale of the zero-shot term (CLIP's logit scale).
     public var temperature = 100.0
+    /// Whether the logits include the zero-shot term; false when the head is summed with another head
+    /// that supplies the zero-shot prior (e.g. `kalman+tip`), so it is not counted twice.
+    public var includeZeroShot = true
     /// Tip-X: weight gamma of the KL-signature affinity (0 disables Tip-X).
     public var tipXWeight = 0.0
     /// Tip-X: temperature of the class-probability signatures.
@@ -111,7 +114,9 @@ public final class TipAdapterHead: AdapterHead {
     public func predict(_ x: UnsafePointer<Double>, logits: UnsafeMutablePointer<Double>) -> Double {
         let d = dimension
         let k = configuration.shotsPerClass
-        BLAS.gemv(classCount, d, alpha: configuration.temperature, classes.pointer, x, beta: 0, logits)
+        BLAS.gemv(
+            classCount, d, alpha: configuration.includeZeroShot ? configuration.temperature : 0, classes.pointer, x,
+            beta: 0, logits)
         if let projection {
             BLAS.gemv(d, d, alpha: 1, projection.pointer, x, beta: 0, query.pointer)
             let norm = BLAS.dot(d, query.pointer, query.pointer).squareRoot()

@@ -10,6 +10,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // OpenBLAS (CBLAS + the LAPACK Cholesky routines). apt: libopenblas-dev.
@@ -29,17 +35,47 @@ let package = Package(
             name: "StreamAdaptCore",
             dependencies: ["CBLAS"]
         ),
-        // The command-line tool: `streamadapt eval`, `streamadapt bench`.
+        // Kafka I/O: producer, consumer, embedded mock broker (librdkafka).
+        .target(
+            name: "StreamAdaptKafka",
+            dependencies: ["CRdkafka"]
+        ),
+        // The daemon: event formats, pipeline files, the consume-predict-learn-publish loop,
+        // checkpoints, metrics and health endpoints.
+        .target(
+            name: "StreamAdaptDaemon",
+            dependencies: [
+                "StreamAdaptCore",
+                "StreamAdaptKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // The command-line tool: `streamadapt run|demo|broker|eval|bench`.
         .executableTarget(
             name: "streamadapt",
             dependencies: [
                 "StreamAdaptCore",
+                "StreamAdaptKafka",
+                "StreamAdaptDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
             name: "StreamAdaptCoreTests",
             dependencies: ["StreamAdaptCore"]
+        ),
+        .testTarget(
+            name: "StreamAdaptDaemonTests",
+            dependencies: ["StreamAdaptDaemon", "StreamAdaptKafka", "StreamAdaptCore"]
         ),
         // Runs the built `streamadapt` binary as a separate process.
         .testTarget(

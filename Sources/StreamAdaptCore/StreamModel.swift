@@ -225,3 +225,153 @@ public final class StreamModel {
     clock_gettime(CLOCK_MONOTONIC, &t)
     return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
 }
+
+// MARK: - Checkpoint
+
+extension StreamModel: Checkpointable {
+    /// Writes the whole model state into `writer`: the class names, dimension and a fingerprint of the
+    /// class embeddings, the drift settings, the head, the drift scorer, both detectors, the alerts
+    /// (and which are open), the event count and the probability calibration. The caller may append
+    /// its own fields after it (the daemon's partition offsets) and seal the payload with
+    /// ``Checkpoint/seal(payload:)``.
+    ///
+    /// Per-event scratch (the normalised input, the logits and ``probabilities`` of the last event) is
+    /// not saved: checkpoints are taken between events and every event overwrites it before reading it.
+    public func save(to writer: inout CheckpointWriter) {
+        writer.writeSection("StreamModel")
+        writer.writeUInt64(UInt64(classes.names.count))
+        for name in classes.names { writer.writeString(name) }
+        writer.writeInt(classes.dimension)
+        writer.writeUInt64(Checkpoint.fingerprint(classes.normalized))
+        writer.writeConfiguration(drift, prefix: "drift")
+        head.save(to: &writer)
+        scorer.save(to: &writer)
+        inputDetector.save(to: &writer)
+        accuracyDetector.save(to: &writer)
+        writer.writeUInt64(UInt64(alerts.count))
+        for alert in alerts {
+            writer.writeString(alert.kind.rawValue)
+            writer.writeInt(alert.raisedAt)
+            writer.writeOptionalInt(alert.clearedAt)
+            writer.writeDouble(alert.value)
+            writer.writeDouble(alert.threshold)
+            writer.writeOptionalDouble(alert.clearedValue)
+        }
+        let open = openAlert.sorted { $0.key.rawValue < $1.key.rawValue }
+        writer.writeUInt64(UInt64(open.count))
+        for (kind, index) in open {
+            writer.writeString(kind.rawValue)
+            writer.writeInt(index)
+        }
+        writer.writeInt(eventCount)
+        writer.writeDouble(probabilityScale)
+        writer.writeDouble(calibrationPrecision)
+        writer.writeDouble(meanVariance)
+    }
+
+    /// Reads and checks a model state written by ``save(to:)`` without changing the model; the returned
+    /// commit installs it. The model must have been built with the same classes (names, dimension,
+    /// embeddings), head (kind, name, configuration) and drift settings: any difference throws
+    /// ``CheckpointError`` naming the field (`classes.names`, `classes.dimension`, `head`,
+    /// `kalman.forgetting`, `drift.inputWindow`, ...). The daemon reads its own fields from the same
+    /// reader after this returns and applies the commit only when everything has been read.
+    public func prepareRestore(from reader: inout CheckpointReader) throws(CheckpointError) -> CheckpointCommit {
+        try reader.expectSection("StreamModel")
+        let storedClassCount = try reader.readUInt64()
+        guard storedClassCount <= UInt64(reader.remaining) else {
+            throw .truncated(needed: Int(clamping: storedClassCount), at: reader.offset, available: reader.remaining)
+        }
+        var storedNames: [String] = []
+        for _ in 0..<Int(storedClassCount) { storedNames.append(try reader.readString()) }
+        if storedNames != classes.names {
+            let first =
+                zip(storedNames, classes.names).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                ?? min(storedNames.count, classes.count)
+            func describe(_ names: [String]) -> String {
+                "\(names.count) classes" + (first < names.count ? " (class \(first) \"\(names[first])\")" : "")
+            }
+            throw .configuration("classes.names", expected: describe(classes.names), found: describe(storedNames))
+        }
+        try reader.expectShape(classes.dimension, field: "classes.dimension")
+        try reader.expectFingerprint(Checkpoint.fingerprint(classes.normalized), field: "classes.embeddings")
+        try reader.expectConfiguration(drift, prefix: "drift")
+        let headCommit = try head.prepareRestore(from: &reader)
+        let scorerCommit = try scorer.prepareRestore(from: &reader)
+        var storedInput = inputDetector
+        try storedInput.restore(from: &reader)
+        var storedAccuracy = accuracyDetector
+        try storedAccuracy.restore(from: &reader)
+
+        let alertCount = try reader.readUInt64()
+        guard alertCount <= UInt64(reader.remaining) else {
+            throw .truncated(needed: Int(clamping: alertCount), at: reader.offset, available: reader.remaining)
+        }
+        var storedAlerts: [DriftAlert] = []
+        for _ in 0..<Int(alertCount) {
+            let kind = try Self.readAlertKind(from: &reader)
+            let raisedAt = try reader.readInt()
+            let clearedAt = try reader.readOptionalInt()
+            let value = try reader.readDouble()
+            let threshold = try reader.readDouble()
+            let clearedValue = try reader.readOptionalDouble()
+            var alert = DriftAlert(kind: kind, raisedAt: raisedAt, value: value, threshold: threshold)
+            alert.clearedAt = clearedAt
+            alert.clearedValue = clearedValue
+            storedAlerts.append(alert)
+        }
+        let openCount = try reader.readUInt64()
+        guard openCount <= UInt64(DriftAlert.Kind.allCases.count) else {
+            throw .corrupt("openAlerts", "\(openCount) open alerts, there are \(DriftAlert.Kind.allCases.count) kinds")
+        }
+        var storedOpen: [DriftAlert.Kind: Int] = [:]
+        for _ in 0..<Int(openCount) {
+            let kind = try Self.readAlertKind(from: &reader)
+            let index = try reader.readInt()
+            guard (0..<storedAlerts.count).contains(index), storedAlerts[index].kind == kind,
+                storedAlerts[index].clearedAt == nil
+            else { throw .corrupt("openAlerts", "open \(kind.rawValue) alert \(index) is not an uncleared alert of that kind") }
+            storedOpen[kind] = index
+        }
+        let storedEventCount = try reader.readInt()
+        let storedScale = try reader.readDouble()
+        let storedPrecision = try reader.readDouble()
+        let storedMeanVariance = try reader.readDouble()
+        guard storedEventCount >= 0 else { throw .corrupt("eventCount", "negative event count \(storedEventCount)") }
+
+        return CheckpointCommit { [self] in
+            headCommit.apply()
+            scorerCommit.apply()
+            inputDetector = storedInput
+            accuracyDetector = storedAccuracy
+            alerts = storedAlerts
+            openAlert = storedOpen
+            eventCount = storedEventCount
+            probabilityScale = storedScale
+            calibrationPrecision = storedPrecision
+            meanVariance = storedMeanVariance
+        }
+    }
+
+    /// The model state alone as a payload (``save(to:)`` into a new writer); seal it with
+    /// ``Checkpoint/seal(payload:)`` to store it.
+    public func checkpointPayload() -> [UInt8] {
+        var writer = CheckpointWriter()
+        save(to: &writer)
+        return writer.bytes
+    }
+
+    /// Restores a payload that holds exactly a model state (as ``checkpointPayload()`` returns); on
+    /// error the model is unchanged.
+    public func restore(payload: [UInt8]) throws(CheckpointError) {
+        var reader = CheckpointReader(payload)
+        let commit = try prepareRestore(from: &reader)
+        try reader.finish()
+        commit.apply()
+    }
+
+    private static func readAlertKind(from reader: inout CheckpointReader) throws(CheckpointError) -> DriftAlert.Kind {
+        let raw = try reader.readString()
+        guard let kind = DriftAlert.Kind(rawValue: raw) else { throw .corrupt("alerts", "unknown alert kind \"\(raw)\"") }
+        return kind
+    }
+}

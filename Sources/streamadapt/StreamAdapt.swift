@@ -2,11 +2,11 @@ import ArgumentParser
 import StreamAdaptCore
 
 @main
-struct StreamAdapt: ParsableCommand {
+struct StreamAdapt: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "streamadapt",
         abstract: "Continuous adaptation of CLIP-based image classifiers on embedding streams.",
-        subcommands: [EvalCommand.self, BenchCommand.self]
+        subcommands: [RunCommand.self, DemoCommand.self, BrokerCommand.self, EvalCommand.self, BenchCommand.self]
     )
 }
 

@@ -153,3 +153,127 @@ public struct PageHinkleyDetector: Sendable {
         meanAtMinimum = 0
     }
 }
+
+// MARK: - Checkpoint
+
+extension FlaggedFractionDetector {
+    /// Writes the settings (checked on restore) and the whole window state.
+    public func save(to writer: inout CheckpointWriter) {
+        writer.writeSection("FlaggedFractionDetector")
+        writer.writeInt(window)
+        writer.writeDouble(raiseLevel)
+        writer.writeDouble(clearLevel)
+        writer.writeBools(flags)
+        writer.writeInt(position)
+        writer.writeInt(filled)
+        writer.writeInt(flaggedInWindow)
+        writer.writeBool(isActive)
+    }
+
+    /// Restores a state written by ``save(to:)`` into a detector with the same settings; on error the
+    /// detector is unchanged.
+    public mutating func restore(from reader: inout CheckpointReader) throws(CheckpointError) {
+        try reader.expectSection("FlaggedFractionDetector")
+        let storedWindow = try reader.readInt()
+        let storedRaise = try reader.readDouble()
+        let storedClear = try reader.readDouble()
+        if storedWindow != window {
+            throw .configuration("flaggedFraction.window", expected: "\(window)", found: "\(storedWindow)")
+        }
+        if storedRaise.bitPattern != raiseLevel.bitPattern {
+            throw .configuration("flaggedFraction.raiseLevel", expected: "\(raiseLevel)", found: "\(storedRaise)")
+        }
+        if storedClear.bitPattern != clearLevel.bitPattern {
+            throw .configuration("flaggedFraction.clearLevel", expected: "\(clearLevel)", found: "\(storedClear)")
+        }
+        let storedFlags = try reader.readBools(count: window, field: "flaggedFraction.flags")
+        let storedPosition = try reader.readInt()
+        let storedFilled = try reader.readInt()
+        let storedFlagged = try reader.readInt()
+        let storedActive = try reader.readBool()
+        guard (0..<window).contains(storedPosition), (0...window).contains(storedFilled),
+            (0...storedFilled).contains(storedFlagged)
+        else {
+            throw .corrupt(
+                "flaggedFraction", "position \(storedPosition), filled \(storedFilled), flagged \(storedFlagged) in a window of \(window)")
+        }
+        flags = storedFlags
+        position = storedPosition
+        filled = storedFilled
+        flaggedInWindow = storedFlagged
+        isActive = storedActive
+    }
+}
+
+extension PageHinkleyDetector {
+    /// Writes the settings (checked on restore) and the whole test and window state.
+    public func save(to writer: inout CheckpointWriter) {
+        writer.writeSection("PageHinkleyDetector")
+        writer.writeDouble(delta)
+        writer.writeDouble(threshold)
+        writer.writeInt(minimumEvents)
+        writer.writeInt(window)
+        writer.writeInt(count)
+        writer.writeDouble(mean)
+        writer.writeDouble(cumulative)
+        writer.writeDouble(minimum)
+        writer.writeDouble(baseline)
+        writer.writeDouble(meanAtMinimum)
+        writer.writeBools(recent)
+        writer.writeInt(position)
+        writer.writeInt(filled)
+        writer.writeInt(recentErrors)
+        writer.writeBool(isActive)
+    }
+
+    /// Restores a state written by ``save(to:)`` into a detector with the same settings; on error the
+    /// detector is unchanged.
+    public mutating func restore(from reader: inout CheckpointReader) throws(CheckpointError) {
+        try reader.expectSection("PageHinkleyDetector")
+        let storedDelta = try reader.readDouble()
+        let storedThreshold = try reader.readDouble()
+        let storedMinimumEvents = try reader.readInt()
+        let storedWindow = try reader.readInt()
+        if storedDelta.bitPattern != delta.bitPattern {
+            throw .configuration("pageHinkley.delta", expected: "\(delta)", found: "\(storedDelta)")
+        }
+        if storedThreshold.bitPattern != threshold.bitPattern {
+            throw .configuration("pageHinkley.threshold", expected: "\(threshold)", found: "\(storedThreshold)")
+        }
+        if storedMinimumEvents != minimumEvents {
+            throw .configuration(
+                "pageHinkley.minimumEvents", expected: "\(minimumEvents)", found: "\(storedMinimumEvents)")
+        }
+        if storedWindow != window {
+            throw .configuration("pageHinkley.window", expected: "\(window)", found: "\(storedWindow)")
+        }
+        let storedCount = try reader.readInt()
+        let storedMean = try reader.readDouble()
+        let storedCumulative = try reader.readDouble()
+        let storedMinimum = try reader.readDouble()
+        let storedBaseline = try reader.readDouble()
+        let storedMeanAtMinimum = try reader.readDouble()
+        let storedRecent = try reader.readBools(count: window, field: "pageHinkley.recent")
+        let storedPosition = try reader.readInt()
+        let storedFilled = try reader.readInt()
+        let storedErrors = try reader.readInt()
+        let storedActive = try reader.readBool()
+        guard storedCount >= 0, (0..<window).contains(storedPosition), (0...window).contains(storedFilled),
+            (0...storedFilled).contains(storedErrors)
+        else {
+            throw .corrupt(
+                "pageHinkley", "count \(storedCount), position \(storedPosition), filled \(storedFilled), errors \(storedErrors) in a window of \(window)")
+        }
+        count = storedCount
+        mean = storedMean
+        cumulative = storedCumulative
+        minimum = storedMinimum
+        baseline = storedBaseline
+        meanAtMinimum = storedMeanAtMinimum
+        recent = storedRecent
+        position = storedPosition
+        filled = storedFilled
+        recentErrors = storedErrors
+        isActive = storedActive
+    }
+}

@@ -241,3 +241,89 @@ public final class MahalanobisScorer {
         trackedMedian = calibratedMedian
     }
 }
+
+// MARK: - Checkpoint
+
+extension MahalanobisScorer: Checkpointable {
+    /// Writes the scorer: configuration, C and D, the means, Sigma_stored (whole D x D array, upper
+    /// triangle used) and its scale, Lambda, Lambda mu_c, mu_c' Lambda mu_c, the refresh and update
+    /// counters, the calibration (threshold, medians, reference scores) and the scored-event count.
+    /// Lambda and its products are saved, not recomputed, because between refreshes they are updated
+    /// incrementally and a recomputation would differ in the last bits. The scratch of the last `score`
+    /// is not saved (checkpoints are taken between events).
+    public func save(to writer: inout CheckpointWriter) {
+        writer.writeSection("MahalanobisScorer")
+        writer.writeConfiguration(configuration, prefix: "drift.mahalanobis")
+        writer.writeInt(classCount)
+        writer.writeInt(dimension)
+        writer.writeMatrix(means)
+        writer.writeMatrix(covariance)
+        writer.writeDouble(covarianceScale)
+        writer.writeMatrix(precision)
+        writer.writeMatrix(precisionMeans)
+        writer.writeMatrix(meanQuadratic)
+        writer.writeInt(updatesSinceRefresh)
+        writer.writeInt(covarianceUpdates)
+        writer.writeInts(classUpdates)
+        writer.writeInt(scoredEvents)
+        writer.writeOptionalDouble(calibratedThreshold)
+        writer.writeDouble(calibratedMedian)
+        writer.writeDouble(trackedMedian)
+        writer.writeMatrix(referenceScores)
+        writer.writeInt(referenceCount)
+    }
+
+    public func prepareRestore(from reader: inout CheckpointReader) throws(CheckpointError) -> CheckpointCommit {
+        try reader.expectSection("MahalanobisScorer")
+        try reader.expectConfiguration(configuration, prefix: "drift.mahalanobis")
+        try reader.expectShape(classCount, field: "scorer.classCount")
+        try reader.expectShape(dimension, field: "scorer.dimension")
+        let storedMeans = try reader.readMatrix(like: means, field: "scorer.means")
+        let storedCovariance = try reader.readMatrix(like: covariance, field: "scorer.covariance")
+        let storedScale = try reader.readDouble()
+        let storedPrecision = try reader.readMatrix(like: precision, field: "scorer.precision")
+        let storedPrecisionMeans = try reader.readMatrix(like: precisionMeans, field: "scorer.precisionMeans")
+        let storedQuadratic = try reader.readMatrix(like: meanQuadratic, field: "scorer.meanQuadratic")
+        let storedSinceRefresh = try reader.readInt()
+        let storedCovarianceUpdates = try reader.readInt()
+        let storedClassUpdates = try reader.readInts(count: classCount, field: "scorer.classUpdates")
+        let storedScored = try reader.readInt()
+        let storedThreshold = try reader.readOptionalDouble()
+        let storedCalibratedMedian = try reader.readDouble()
+        let storedTrackedMedian = try reader.readDouble()
+        let storedReference = try reader.readMatrix(like: referenceScores, field: "scorer.referenceScores")
+        let storedReferenceCount = try reader.readInt()
+
+        guard storedScale > 0, storedScale.isFinite else {
+            throw .corrupt("scorer.covarianceScale", "\(storedScale) is not a positive finite scale")
+        }
+        guard storedSinceRefresh >= 0, storedCovarianceUpdates >= 0, storedScored >= 0,
+            storedClassUpdates.allSatisfy({ $0 >= 0 })
+        else { throw .corrupt("scorer", "negative counter") }
+        let limit = configuration.referenceEvents - (storedThreshold == nil ? 1 : 0)
+        guard (0...limit).contains(storedReferenceCount) else {
+            throw .corrupt(
+                "scorer.referenceCount",
+                "\(storedReferenceCount) reference scores with \(configuration.referenceEvents) in the window, "
+                    + (storedThreshold == nil ? "not calibrated" : "calibrated"))
+        }
+        return CheckpointCommit { [self] in
+            means.assign(storedMeans)
+            covariance.assign(storedCovariance)
+            covarianceScale = storedScale
+            precision.assign(storedPrecision)
+            precisionMeans.assign(storedPrecisionMeans)
+            meanQuadratic.assign(storedQuadratic)
+            updatesSinceRefresh = storedSinceRefresh
+            covarianceUpdates = storedCovarianceUpdates
+            classUpdates = storedClassUpdates
+            scoredEvents = storedScored
+            calibratedThreshold = storedThreshold
+            calibratedMedian = storedCalibratedMedian
+            trackedMedian = storedTrackedMedian
+            referenceScores.assign(storedReference)
+            referenceCount = storedReferenceCount
+            hasScore = false
+        }
+    }
+}

@@ -5,7 +5,10 @@
 /// then, optionally, ``learn(label:context:)`` for that same event. `learn` always applies to the
 /// input of the most recent `predict`, which lets a head reuse what it computed while predicting
 /// (the Kalman head reuses P x). Both calls work on preallocated buffers and allocate nothing.
-public protocol AdapterHead: AnyObject {
+///
+/// Every head is ``Checkpointable``: its complete state can be saved and restored exactly (see
+/// `docs/checkpoints.md`), so a new head must say what its state is.
+public protocol AdapterHead: Checkpointable {
     /// The head's name as used on the command line and in reports (`kalman`, `tip`, ...).
     var name: String { get }
     var classCount: Int { get }

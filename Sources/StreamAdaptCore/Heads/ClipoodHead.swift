@@ -133,3 +133,49 @@ public final class ClipoodHead: AdapterHead {
         }
     }
 }
+
+// MARK: - Checkpoint
+
+extension ClipoodHead {
+    /// Writes the head: kind and name, configuration, C and D, a fingerprint of the class margins (built
+    /// from the class embeddings, not restored), W, the Beta moving average and its mass, the step in the
+    /// horizon and the update count. The scratch of the last `predict` is not saved (checkpoints are
+    /// taken between events).
+    public func save(to writer: inout CheckpointWriter) {
+        writer.writeHeadHeader(kind: .clipood, name: name)
+        writer.writeConfiguration(configuration, prefix: name)
+        writer.writeInt(classCount)
+        writer.writeInt(dimension)
+        writer.writeUInt64(Checkpoint.fingerprint(margins))
+        writer.writeMatrix(weights)
+        writer.writeMatrix(averageWeights)
+        writer.writeDouble(averageMass)
+        writer.writeInt(horizonStep)
+        writer.writeInt(updateCount)
+    }
+
+    public func prepareRestore(from reader: inout CheckpointReader) throws(CheckpointError) -> CheckpointCommit {
+        try reader.expectHeadHeader(kind: .clipood, name: name)
+        try reader.expectConfiguration(configuration, prefix: name)
+        try reader.expectShape(classCount, field: "\(name).classCount")
+        try reader.expectShape(dimension, field: "\(name).dimension")
+        try reader.expectFingerprint(Checkpoint.fingerprint(margins), field: "\(name).classEmbeddings")
+        let storedWeights = try reader.readMatrix(like: weights, field: "\(name).weights")
+        let storedAverage = try reader.readMatrix(like: averageWeights, field: "\(name).averageWeights")
+        let storedMass = try reader.readDouble()
+        let storedStep = try reader.readInt()
+        let storedUpdates = try reader.readInt()
+        guard (0..<configuration.horizon).contains(storedStep) else {
+            throw .corrupt("\(name).horizonStep", "\(storedStep) is outside 0..<\(configuration.horizon)")
+        }
+        guard storedUpdates >= 0 else { throw .corrupt("\(name).updateCount", "negative update count \(storedUpdates)") }
+        return CheckpointCommit { [self] in
+            weights.assign(storedWeights)
+            averageWeights.assign(storedAverage)
+            averageMass = storedMass
+            horizonStep = storedStep
+            updateCount = storedUpdates
+            hasPrediction = false
+        }
+    }
+}

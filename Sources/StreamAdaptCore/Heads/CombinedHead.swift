@@ -31,3 +31,24 @@ public final class CombinedHead: AdapterHead {
         for part in parts { part.learn(label: label, context: context) }
     }
 }
+
+// MARK: - Checkpoint
+
+extension CombinedHead {
+    /// Writes the kind and name, the number of parts, then each part in order (each with its own kind,
+    /// name and state).
+    public func save(to writer: inout CheckpointWriter) {
+        writer.writeHeadHeader(kind: .combined, name: name)
+        writer.writeInt(parts.count)
+        for part in parts { part.save(to: &writer) }
+    }
+
+    /// Prepares every part before any is changed: a failure in the last part leaves the first ones intact.
+    public func prepareRestore(from reader: inout CheckpointReader) throws(CheckpointError) -> CheckpointCommit {
+        try reader.expectHeadHeader(kind: .combined, name: name)
+        try reader.expectShape(parts.count, field: "\(name).parts")
+        var commits: [CheckpointCommit] = []
+        for part in parts { commits.append(try part.prepareRestore(from: &reader)) }
+        return CheckpointCommit(commits)
+    }
+}

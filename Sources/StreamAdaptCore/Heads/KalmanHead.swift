@@ -368,3 +368,50 @@ public final class KalmanHead: AdapterHead {
         }
     }
 }
+
+// MARK: - Checkpoint
+
+extension KalmanHead {
+    /// Writes the head: kind and name, configuration, C and D, W, P_stored (the whole D x D array, of
+    /// which the upper triangle is used; or the C x D variances), the lazy scale of P, the running trace,
+    /// R and the update count. The scratch of the last `predict` is not saved (checkpoints are taken
+    /// between events, and `learn` only uses what the `predict` of the same event wrote).
+    public func save(to writer: inout CheckpointWriter) {
+        writer.writeHeadHeader(kind: .kalman, name: name)
+        writer.writeConfiguration(configuration, prefix: name)
+        writer.writeInt(classCount)
+        writer.writeInt(dimension)
+        writer.writeMatrix(weights)
+        writer.writeMatrix(covariance)
+        writer.writeDouble(covarianceScale)
+        writer.writeDouble(storedTrace)
+        writer.writeDouble(noise)
+        writer.writeInt(updateCount)
+    }
+
+    public func prepareRestore(from reader: inout CheckpointReader) throws(CheckpointError) -> CheckpointCommit {
+        try reader.expectHeadHeader(kind: .kalman, name: name)
+        try reader.expectConfiguration(configuration, prefix: name)
+        try reader.expectShape(classCount, field: "\(name).classCount")
+        try reader.expectShape(dimension, field: "\(name).dimension")
+        let storedWeights = try reader.readMatrix(like: weights, field: "\(name).weights")
+        let storedCovariance = try reader.readMatrix(like: covariance, field: "\(name).covariance")
+        let storedScale = try reader.readDouble()
+        let storedTraceValue = try reader.readDouble()
+        let storedNoise = try reader.readDouble()
+        let storedUpdates = try reader.readInt()
+        guard storedScale > 0, storedScale.isFinite else {
+            throw .corrupt("\(name).covarianceScale", "\(storedScale) is not a positive finite scale")
+        }
+        guard storedUpdates >= 0 else { throw .corrupt("\(name).updateCount", "negative update count \(storedUpdates)") }
+        return CheckpointCommit { [self] in
+            weights.assign(storedWeights)
+            covariance.assign(storedCovariance)
+            covarianceScale = storedScale
+            storedTrace = storedTraceValue
+            noise = storedNoise
+            updateCount = storedUpdates
+            hasPrediction = false
+        }
+    }
+}

@@ -229,3 +229,70 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 }
+
+// MARK: - Checkpoint
+
+extension TipAdapterHead {
+    /// Writes the head: kind and name, configuration, C and D, fingerprints of the class embeddings and
+    /// of the projection (which the model is rebuilt with, not restored from), the cache (keys, Tip-X
+    /// key signatures, per-class fill, seen and FIFO counters), the sampler state and the update count.
+    /// The scratch of the last `predict` is not saved (checkpoints are taken between events).
+    public func save(to writer: inout CheckpointWriter) {
+        writer.writeHeadHeader(kind: .tipAdapter, name: name)
+        writer.writeConfiguration(configuration, prefix: name)
+        writer.writeInt(classCount)
+        writer.writeInt(dimension)
+        writer.writeUInt64(Checkpoint.fingerprint(classes))
+        writer.writeBool(projection != nil)
+        if let projection { writer.writeUInt64(Checkpoint.fingerprint(projection)) }
+        writer.writeMatrix(keys)
+        writer.writeMatrix(keyLogSignatures)
+        writer.writeInts(filled)
+        writer.writeInts(seen)
+        writer.writeInts(nextSlot)
+        writer.writeUInt64(random.state)
+        writer.writeInt(updateCount)
+    }
+
+    public func prepareRestore(from reader: inout CheckpointReader) throws(CheckpointError) -> CheckpointCommit {
+        try reader.expectHeadHeader(kind: .tipAdapter, name: name)
+        try reader.expectConfiguration(configuration, prefix: name)
+        try reader.expectShape(classCount, field: "\(name).classCount")
+        try reader.expectShape(dimension, field: "\(name).dimension")
+        try reader.expectFingerprint(Checkpoint.fingerprint(classes), field: "\(name).classEmbeddings")
+        let storedHasProjection = try reader.readBool()
+        if storedHasProjection != (projection != nil) {
+            throw .configuration(
+                "\(name).projection", expected: projection == nil ? "no projection" : "a projection",
+                found: storedHasProjection ? "a projection" : "no projection")
+        }
+        if let projection { try reader.expectFingerprint(Checkpoint.fingerprint(projection), field: "\(name).projection") }
+        let storedKeys = try reader.readMatrix(like: keys, field: "\(name).keys")
+        let storedSignatures = try reader.readMatrix(like: keyLogSignatures, field: "\(name).keyLogSignatures")
+        let storedFilled = try reader.readInts(count: classCount, field: "\(name).filled")
+        let storedSeen = try reader.readInts(count: classCount, field: "\(name).seen")
+        let storedNextSlot = try reader.readInts(count: classCount, field: "\(name).nextSlot")
+        let storedRandom = try reader.readUInt64()
+        let storedUpdates = try reader.readInt()
+        let k = configuration.shotsPerClass
+        for c in 0..<classCount {
+            guard (0...k).contains(storedFilled[c]), storedSeen[c] >= storedFilled[c], (0..<k).contains(storedNextSlot[c])
+            else {
+                throw .corrupt(
+                    "\(name).filled", "class \(c): filled \(storedFilled[c]), seen \(storedSeen[c]), next slot "
+                        + "\(storedNextSlot[c]) with \(k) shots")
+            }
+        }
+        guard storedUpdates >= 0 else { throw .corrupt("\(name).updateCount", "negative update count \(storedUpdates)") }
+        return CheckpointCommit { [self] in
+            keys.assign(storedKeys)
+            keyLogSignatures.assign(storedSignatures)
+            filled = storedFilled
+            seen = storedSeen
+            nextSlot = storedNextSlot
+            random = SplitMix64(seed: storedRandom)  // SplitMix64's state is its seed
+            updateCount = storedUpdates
+            hasPrediction = false
+        }
+    }
+}

@@ -28,3 +28,29 @@ public final class ZeroShotHead: AdapterHead {
 
     public func learn(label: Int, context: LearnContext) {}
 }
+
+// MARK: - Checkpoint
+
+extension ZeroShotHead {
+    /// The zero-shot head has no learned state: the checkpoint holds its kind and name, temperature,
+    /// C and D, and a fingerprint of the class embeddings, so that a mismatch is refused.
+    public func save(to writer: inout CheckpointWriter) {
+        writer.writeHeadHeader(kind: .zeroShot, name: name)
+        writer.writeDouble(temperature)
+        writer.writeInt(classCount)
+        writer.writeInt(dimension)
+        writer.writeUInt64(Checkpoint.fingerprint(classes))
+    }
+
+    public func prepareRestore(from reader: inout CheckpointReader) throws(CheckpointError) -> CheckpointCommit {
+        try reader.expectHeadHeader(kind: .zeroShot, name: name)
+        let storedTemperature = try reader.readDouble()
+        if storedTemperature.bitPattern != temperature.bitPattern {
+            throw .configuration("\(name).temperature", expected: "\(temperature)", found: "\(storedTemperature)")
+        }
+        try reader.expectShape(classCount, field: "\(name).classCount")
+        try reader.expectShape(dimension, field: "\(name).dimension")
+        try reader.expectFingerprint(Checkpoint.fingerprint(classes), field: "\(name).classEmbeddings")
+        return CheckpointCommit {}
+    }
+}

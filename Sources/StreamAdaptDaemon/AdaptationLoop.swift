@@ -1,0 +1,410 @@
+import Foundation
+import Logging
+import Metrics
+import StreamAdaptCore
+import StreamAdaptKafka
+
+/// The daemon's single writer: consumes input events in partition order, and for each one predicts,
+/// publishes the prediction, learns when labelled, scores drift and publishes alert changes. Unusable
+/// input goes to the dead-letter topic with its reason. The model and the per-partition next offsets
+/// are checkpointed together (after flushing the producer, so every event before a checkpoint has its
+/// outputs delivered), which makes the model state exactly-once across crashes; outputs are
+/// at-least-once (events after the last checkpoint are replayed and give identical records).
+///
+/// It runs on one thread (see ``DaemonService``); librdkafka batches the I/O underneath.
+public final class AdaptationLoop {
+    public let configuration: PipelineConfiguration
+    public let classes: ClassEmbeddings
+    public private(set) var model: StreamModel
+    private let logger: Logger
+    private let health: HealthState
+    private let consumer: KafkaConsumer
+    private let producer: KafkaProducer
+    private let decoder: EventDecoder
+    private var writer = JSONWriter()
+    private let store: CheckpointStore?
+    /// Next offset to read per input partition (what a checkpoint stores).
+    public private(set) var nextOffsets: [Int32: Int64] = [:]
+    private var partitions: [Int32] = []
+    /// Alerts of the model already published (raised: count; cleared: indices).
+    private var publishedRaised = 0
+    private var publishedCleared = Set<Int>()
+    private var recentOffsets: [(Int32, Int64)]
+    private var recentPosition = 0
+    // Checkpoint pacing.
+    private var eventsSinceCheckpoint = 0
+    private var lastCheckpoint = monotonicNow()
+    // Rolling prequential accuracy over the last labelled events.
+    private var recentCorrect: [Bool]
+    private var recentCorrectPosition = 0
+    private var recentCorrectFilled = 0
+    private var recentCorrectCount = 0
+    /// Input messages handled (predicted or dead-lettered) since start.
+    public private(set) var handled = 0
+    private let metrics: DaemonMetrics
+    /// Called after each predicted event with its result (for the demo's summary and for tools).
+    public var observer: ((EventResult) -> Void)?
+
+    /// Builds the model (restoring the checkpoint when there is one) and connects to Kafka.
+    /// - Parameter fresh: set a refused checkpoint aside and start from scratch instead of failing.
+    public init(configuration: PipelineConfiguration, logger: Logger, health: HealthState, fresh: Bool = false) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.logger = logger
+        self.health = health
+        classes = try ClassFile.load(directory: configuration.classesDirectory)
+        model = try Self.makeModel(configuration, classes)
+        decoder = EventDecoder(dimension: classes.dimension, maximumBytes: configuration.maximumMessageBytes)
+        recentOffsets = Array(repeating: (0, 0), count: max(1, configuration.drift.inputWindow))
+        recentCorrect = Array(repeating: false, count: 500)
+        metrics = DaemonMetrics()
+        store = configuration.checkpointDirectory.map(CheckpointStore.init(directory:))
+
+        var kafka = configuration.kafkaProperties
+        kafka["bootstrap.servers"] = configuration.bootstrapServers
+        var producerProperties = kafka
+        producerProperties["linger.ms"] = producerProperties["linger.ms"] ?? "5"
+        producerProperties["enable.idempotence"] = producerProperties["enable.idempotence"] ?? "true"
+        producer = try KafkaProducer(configuration: KafkaConfiguration(producerProperties))
+        consumer = try KafkaConsumer(configuration: KafkaConfiguration(kafka))
+
+        if let store {
+            do {
+                if let bytes = try store.read() {
+                    try restore(bytes)
+                    logger.info(
+                        "restored checkpoint", metadata: ["path": "\(store.path)", "events": "\(model.eventCount)",
+                                                          "offsets": "\(nextOffsets)"])
+                }
+            } catch {
+                guard fresh else {
+                    throw CheckpointFileError(
+                        "checkpoint \(store.path) refused: \(error). Fix or remove it, or start with --fresh to set it aside and start from scratch.")
+                }
+                let aside = try store.setAside()
+                logger.warning("checkpoint refused, starting fresh", metadata: ["error": "\(error)", "moved-to": "\(aside ?? "-")"])
+                model = try Self.makeModel(configuration, classes)
+                nextOffsets = [:]
+            }
+        }
+        partitions = try consumer.partitions(of: configuration.inputTopic)
+        var start: [Int32: Int64?] = [:]
+        for p in partitions { start[p] = nextOffsets[p] }
+        try consumer.assign(topic: configuration.inputTopic, startOffsets: start)
+        publishedRaised = model.alerts.count
+        publishedCleared = Set(model.alerts.indices.filter { model.alerts[$0].clearedAt != nil })
+        logger.info(
+            "consuming", metadata: ["topic": "\(configuration.inputTopic)", "partitions": "\(partitions)",
+                                    "head": "\(model.head.name)", "classes": "\(classes.count)", "dimension": "\(classes.dimension)"])
+    }
+
+    static func makeModel(_ configuration: PipelineConfiguration, _ classes: ClassEmbeddings) throws -> StreamModel {
+        let head = try configuration.heads.makeHead(configuration.head, classes: classes)
+        return StreamModel(classes: classes, head: head, drift: configuration.drift)
+    }
+
+    /// Runs until `shouldStop()` returns true (checked after every poll batch, at least every 100 ms)
+    /// or `maximumEvents` input messages were handled; then flushes and writes a final checkpoint.
+    public func run(maximumEvents: Int? = nil, shouldStop: () -> Bool) throws {
+        health.setReady(true)
+        defer { health.setReady(false) }
+        var lastLag = monotonicNow()
+        while !shouldStop() {
+            if let maximumEvents, handled >= maximumEvents { break }
+            health.beat()
+            let (_, errors) = try consumer.poll(timeoutMilliseconds: 100) { message in
+                try handle(message)
+            }
+            for error in errors { logger.warning("consumer transport error (librdkafka retries)", metadata: ["error": "\(error)"]) }
+            producer.poll()
+            if producer.failedCount > 0 {
+                throw KafkaError("\(producer.failedCount) output messages could not be delivered: \(producer.lastDeliveryError ?? "?")")
+            }
+            if eventsSinceCheckpoint >= configuration.checkpointEveryEvents
+                || (eventsSinceCheckpoint > 0
+                    && Double(monotonicNow() &- lastCheckpoint) / 1e9 >= configuration.checkpointEverySeconds)
+            {
+                try checkpoint()
+            }
+            if monotonicNow() &- lastLag > 1_000_000_000 {
+                lastLag = monotonicNow()
+                var lag: Int64 = 0
+                for p in partitions {
+                    if let high = consumer.highWatermark(topic: configuration.inputTopic, partition: p) {
+                        lag += max(0, high - (nextOffsets[p] ?? 0))
+                    }
+                }
+                metrics.consumerLag.record(lag)
+            }
+        }
+        try producer.flush(timeoutMilliseconds: 30_000)
+        try checkpoint()
+        logger.info("stopped", metadata: ["handled": "\(handled)", "events": "\(model.eventCount)"])
+    }
+
+    /// Handles one input message.
+    func handle(_ message: KafkaMessage) throws {
+        let start = monotonicNow()
+        defer {
+            nextOffsets[message.partition] = message.offset + 1
+            handled += 1
+            eventsSinceCheckpoint += 1
+            metrics.latency.recordNanoseconds(Int64(monotonicNow() &- start))
+        }
+        metrics.eventsIn.increment()
+        let event: DecodedEvent
+        let label: Int?
+        do {
+            event = try decode(message)
+            switch event.label {
+            case .none: label = nil
+            case .index(let i): label = i
+            case .name(let name):
+                guard let i = classes.index(of: name) else {
+                    throw InputError(EmbeddingError.unknownClassName(name))
+                }
+                label = i
+            }
+        } catch let error as InputError {
+            try deadLetter(message, error)
+            return
+        }
+        let result: EventResult
+        do {
+            result = try decoder.embedding.withUnsafeBufferPointer { buffer throws(EmbeddingError) in
+                try model.process(UnsafeBufferPointer(rebasing: buffer[0..<classes.dimension]), label: label)
+            }
+        } catch {
+            try deadLetter(message, InputError(error))
+            return
+        }
+        recentOffsets[recentPosition] = (message.partition, message.offset)
+        recentPosition = (recentPosition + 1) % recentOffsets.count
+        observer?(result)
+        if result.updated { metrics.updates.increment() }
+        if result.drifting { metrics.driftFlags.increment() }
+        if let correct = result.correct { recordCorrect(correct) }
+        try publishPrediction(event, result, message)
+        if result.alertChanged { try publishAlerts(message) }
+    }
+
+    private func decode(_ message: KafkaMessage) throws(InputError) -> DecodedEvent {
+        if let type = message.header("content-type"),
+            String(decoding: type, as: UTF8.self) == EventDecoder.binaryContentType
+        {
+            let id = message.header("id").map { String(decoding: $0, as: UTF8.self) }
+                ?? (message.key.isEmpty ? nil : String(decoding: message.key, as: UTF8.self))
+                ?? "\(message.partition)-\(message.offset)"
+            let label = message.header("label").map { String(decoding: $0, as: UTF8.self) }
+            return try decoder.decodeBinary(message.value, id: id, label: label, timestamp: message.timestamp)
+        }
+        return try decoder.decodeJSON(message.value)
+    }
+
+    private func publishPrediction(_ event: DecodedEvent, _ result: EventResult, _ message: KafkaMessage) throws {
+        writer.reset()
+        writer.raw("{")
+        writer.key("id"); writer.string(event.id)
+        writer.raw(","); writer.key("ts")
+        if let ts = event.timestamp ?? message.timestamp { writer.number(ts) } else { writer.raw("null") }
+        writer.raw(","); writer.key("label"); writer.string(classes.names[result.index])
+        writer.raw(","); writer.key("index"); writer.number(result.index)
+        writer.raw(","); writer.key("probability"); writer.number(result.probability)
+        writer.raw(","); writer.key("top"); writer.raw("[")
+        writeTop()
+        writer.raw("],"); writer.key("uncertainty")
+        writer.raw("{"); writer.key("entropy"); writer.number(result.entropy)
+        writer.raw(","); writer.key("variance"); writer.number(result.variance); writer.raw("}")
+        writer.raw(","); writer.key("mahalanobis"); writer.number(result.mahalanobis2)
+        writer.raw(","); writer.key("drifting"); writer.bool(result.drifting)
+        writer.raw(","); writer.key("updated"); writer.bool(result.updated)
+        writer.raw(","); writer.key("model_version"); writer.number(model.head.updateCount)
+        writer.raw(","); writer.key("head"); writer.string(model.head.name)
+        writer.raw(","); writer.key("offset"); writer.number(message.offset)
+        writer.raw(","); writer.key("partition"); writer.number(Int(message.partition))
+        writer.raw("}")
+        try writer.bytes.withUnsafeBytes {
+            try producer.sendWaiting(topic: configuration.predictionsTopic, key: Array(event.id.utf8), value: $0)
+        }
+        metrics.predictionsOut.increment()
+    }
+
+    /// The `topClasses` most probable classes, best first (a partial selection, no sort of all C).
+    private func writeTop() {
+        let k = min(configuration.topClasses, classes.count)
+        var chosen = (0, 0, 0, 0, 0)  // up to 5 without allocating; more falls back to a sort
+        if k <= 5 {
+            var picked = 0
+            withUnsafeMutableBytes(of: &chosen) { raw in
+                let slots = raw.bindMemory(to: Int.self)
+                for _ in 0..<k {
+                    var best = -1
+                    for c in 0..<classes.count where !slots[0..<picked].contains(c) {
+                        if best < 0 || model.probabilities[c] > model.probabilities[best] { best = c }
+                    }
+                    slots[picked] = best
+                    picked += 1
+                }
+                for i in 0..<picked {
+                    if i > 0 { writer.raw(",") }
+                    writer.raw("{"); writer.key("label"); writer.string(classes.names[slots[i]])
+                    writer.raw(","); writer.key("p"); writer.number(model.probabilities[slots[i]]); writer.raw("}")
+                }
+            }
+        } else {
+            let order = (0..<classes.count).sorted { model.probabilities[$0] > model.probabilities[$1] }.prefix(k)
+            for (i, c) in order.enumerated() {
+                if i > 0 { writer.raw(",") }
+                writer.raw("{"); writer.key("label"); writer.string(classes.names[c])
+                writer.raw(","); writer.key("p"); writer.number(model.probabilities[c]); writer.raw("}")
+            }
+        }
+    }
+
+    private func publishAlerts(_ message: KafkaMessage) throws {
+        let alerts = model.alerts
+        for i in alerts.indices {
+            let alert = alerts[i]
+            if i >= publishedRaised {
+                try publishAlert(alert, state: "raised", message)
+                metrics.alerts(alert.kind.rawValue).increment()
+                publishedRaised = i + 1
+            }
+            if alert.clearedAt != nil, !publishedCleared.contains(i) {
+                try publishAlert(alert, state: "cleared", message)
+                publishedCleared.insert(i)
+            }
+        }
+    }
+
+    private func publishAlert(_ alert: DriftAlert, state: StaticString, _ message: KafkaMessage) throws {
+        var ranges: [Int32: (Int64, Int64)] = [:]
+        let window = min(recentOffsets.count, model.eventCount)
+        for j in 0..<window {
+            let (p, o) = recentOffsets[(recentPosition - 1 - j + recentOffsets.count * 2) % recentOffsets.count]
+            let r = ranges[p] ?? (o, o)
+            ranges[p] = (min(r.0, o), max(r.1, o))
+        }
+        var w = JSONWriter()
+        w.raw("{"); w.key("kind"); w.string(alert.kind.rawValue)
+        w.raw(","); w.key("state"); w.raw("\""); w.raw(state); w.raw("\"")
+        w.raw(","); w.key("raised_at_event"); w.number(alert.raisedAt)
+        w.raw(","); w.key("cleared_at_event")
+        if let c = alert.clearedAt { w.number(c) } else { w.raw("null") }
+        w.raw(","); w.key("value"); w.number(alert.value)
+        w.raw(","); w.key("threshold"); w.number(alert.threshold)
+        w.raw(","); w.key("severity"); w.number(alert.severity)
+        w.raw(","); w.key("cleared_value")
+        if let v = alert.clearedValue { w.number(v) } else { w.raw("null") }
+        w.raw(","); w.key("window_events"); w.number(window)
+        w.raw(","); w.key("model_version"); w.number(model.head.updateCount)
+        w.raw(","); w.key("topic"); w.string(configuration.inputTopic)
+        w.raw(","); w.key("offsets"); w.raw("[")
+        for (n, (p, r)) in ranges.sorted(by: { $0.key < $1.key }).enumerated() {
+            if n > 0 { w.raw(",") }
+            w.raw("{"); w.key("partition"); w.number(Int(p))
+            w.raw(","); w.key("from"); w.number(r.0)
+            w.raw(","); w.key("to"); w.number(r.1); w.raw("}")
+        }
+        w.raw("]}")
+        try w.bytes.withUnsafeBytes {
+            try producer.sendWaiting(topic: configuration.alertsTopic, key: Array(alert.kind.rawValue.utf8), value: $0)
+        }
+        logger.notice(
+            "drift alert \(state)", metadata: ["kind": "\(alert.kind.rawValue)", "event": "\(alert.raisedAt)",
+                                              "value": "\(alert.value)", "threshold": "\(alert.threshold)"])
+    }
+
+    private func deadLetter(_ message: KafkaMessage, _ error: InputError) throws {
+        var headers = message.headers.filter { !$0.0.hasPrefix("streamadapt-") }
+        headers.append(("streamadapt-reason", Array(error.code.utf8)))
+        headers.append(("streamadapt-error", Array(error.message.utf8)))
+        headers.append(("streamadapt-source-topic", Array(configuration.inputTopic.utf8)))
+        headers.append(("streamadapt-source-partition", Array(String(message.partition).utf8)))
+        headers.append(("streamadapt-source-offset", Array(String(message.offset).utf8)))
+        let key = message.key.isEmpty ? nil : Array(message.key)
+        try producer.sendWaiting(topic: configuration.deadLetterTopic, key: key, value: message.value, headers: headers)
+        metrics.deadLetters(error.code).increment()
+        logger.debug("dead letter", metadata: ["reason": "\(error.code)", "offset": "\(message.offset)"])
+    }
+
+    private func recordCorrect(_ correct: Bool) {
+        if recentCorrectFilled == recentCorrect.count, recentCorrect[recentCorrectPosition] { recentCorrectCount -= 1 }
+        recentCorrect[recentCorrectPosition] = correct
+        if correct { recentCorrectCount += 1 }
+        recentCorrectPosition = (recentCorrectPosition + 1) % recentCorrect.count
+        recentCorrectFilled = min(recentCorrect.count, recentCorrectFilled + 1)
+        metrics.accuracy.record(Double(recentCorrectCount) / Double(recentCorrectFilled))
+    }
+}
+
+/// The daemon's metrics, created once (swift-metrics handles; exported by the Prometheus backend).
+final class DaemonMetrics {
+    let eventsIn = Counter(label: "streamadapt_events_in_total")
+    let predictionsOut = Counter(label: "streamadapt_predictions_out_total")
+    let updates = Counter(label: "streamadapt_updates_total")
+    let driftFlags = Counter(label: "streamadapt_drift_flags_total")
+    let accuracy = Gauge(label: "streamadapt_prequential_accuracy")
+    let consumerLag = Gauge(label: "streamadapt_consumer_lag")
+    let latency = Metrics.Timer(label: "streamadapt_event_latency_seconds")
+    let checkpoints = Counter(label: "streamadapt_checkpoints_total")
+    private var deadLetterCounters: [String: Counter] = [:]
+    private var alertCounters: [String: Counter] = [:]
+
+    func deadLetters(_ reason: String) -> Counter {
+        if let c = deadLetterCounters[reason] { return c }
+        let c = Counter(label: "streamadapt_dead_letters_total", dimensions: [("reason", reason)])
+        deadLetterCounters[reason] = c
+        return c
+    }
+
+    func alerts(_ kind: String) -> Counter {
+        if let c = alertCounters[kind] { return c }
+        let c = Counter(label: "streamadapt_alerts_total", dimensions: [("kind", kind)])
+        alertCounters[kind] = c
+        return c
+    }
+}
+
+extension AdaptationLoop {
+    /// Flushes the producer (so every event up to here has its outputs delivered), then writes the
+    /// model state and the per-partition next offsets in one sealed file, atomically.
+    public func checkpoint() throws {
+        guard let store else { return }
+        try producer.flush(timeoutMilliseconds: 30_000)
+        var writer = CheckpointWriter(reservingCapacity: 1 << 20)
+        model.save(to: &writer)
+        writer.writeString(configuration.inputTopic)
+        writer.writeInt(nextOffsets.count)
+        for (partition, offset) in nextOffsets.sorted(by: { $0.key < $1.key }) {
+            writer.writeInt(Int(partition))
+            writer.writeInt(Int(offset))
+        }
+        try store.write(Checkpoint.seal(payload: writer.bytes))
+        eventsSinceCheckpoint = 0
+        lastCheckpoint = monotonicNow()
+        metrics.checkpoints.increment()
+    }
+
+    /// Restores a sealed checkpoint: nothing changes unless all of it reads and matches.
+    func restore(_ bytes: [UInt8]) throws {
+        var reader = try CheckpointReader(sealed: bytes)
+        let commit = try model.prepareRestore(from: &reader)
+        let topic = try reader.readString()
+        guard topic == configuration.inputTopic else {
+            throw CheckpointError(
+                code: .configurationMismatch, field: "topics.input",
+                message: "the checkpoint is for input topic \(topic), the pipeline reads \(configuration.inputTopic)")
+        }
+        var offsets: [Int32: Int64] = [:]
+        let count = try reader.readInt()
+        for _ in 0..<max(0, count) {
+            let partition = try reader.readInt()
+            let offset = try reader.readInt()
+            offsets[Int32(partition)] = Int64(offset)
+        }
+        try reader.finish()
+        commit.apply()
+        nextOffsets = offsets
+    }
+}

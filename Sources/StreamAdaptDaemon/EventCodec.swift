@@ -1,0 +1,388 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StreamAdaptCore
+
+/// Why an input message cannot be used; `code` goes into the dead-letter record's `reason` header.
+public struct InputError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var code: String
+    public var message: String
+
+    public init(_ code: String, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public init(_ error: EmbeddingError) {
+        code = error.code
+        message = error.description
+    }
+
+    public var description: String { "\(code): \(message)" }
+
+    static func unparseable(_ message: String) -> InputError { InputError("unparseable", message) }
+}
+
+/// The label an input event carries.
+public enum EventLabel: Equatable, Sendable {
+    case none
+    case index(Int)
+    case name(String)
+}
+
+/// The fields of a decoded input event; the embedding itself is in ``EventDecoder/embedding``.
+public struct DecodedEvent: Equatable, Sendable {
+    public var id: String
+    public var label: EventLabel
+    public var timestamp: Int64?
+}
+
+/// Decodes input events into a reusable embedding buffer, without Foundation's JSONDecoder.
+///
+/// JSON: `{"id": "...", "embedding": [D numbers], "label": 3 | "sandal" | null, "ts": ms}` (other
+/// keys are ignored). Binary: the value is D little-endian float32 and the message has the header
+/// `content-type: application/x-embedding-f32`; `id` and `label` come from headers (a label header is a
+/// class name, or a decimal index).
+public final class EventDecoder {
+    public static let binaryContentType = "application/x-embedding-f32"
+
+    public let dimension: Int
+    public let maximumBytes: Int
+    /// The embedding of the last decoded event; valid entries: ``count``.
+    public private(set) var embedding: [Float]
+    /// Number of values in the last decoded embedding (may differ from `dimension` only when decoding
+    /// failed with a wrong dimension).
+    public private(set) var count = 0
+
+    public init(dimension: Int, maximumBytes: Int = 1 << 20) {
+        self.dimension = dimension
+        self.maximumBytes = maximumBytes
+        embedding = Array(repeating: 0, count: dimension)
+    }
+
+    /// Decodes a binary event (`application/x-embedding-f32`).
+    public func decodeBinary(
+        _ value: UnsafeRawBufferPointer, id: String, label: String?, timestamp: Int64?
+    ) throws(InputError) -> DecodedEvent {
+        guard value.count <= maximumBytes else {
+            throw InputError("oversized", "message of \(value.count) bytes exceeds the limit of \(maximumBytes)")
+        }
+        guard value.count == dimension * 4 else {
+            throw InputError(
+                "wrong-dimension",
+                "binary embedding has \(value.count) bytes, expected \(dimension * 4) (\(dimension) float32 values)")
+        }
+        embedding.withUnsafeMutableBufferPointer { out in
+            for i in 0..<dimension {
+                out[i] = Float(bitPattern: UInt32(littleEndian: value.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+            }
+        }
+        count = dimension
+        var eventLabel = EventLabel.none
+        if let label, !label.isEmpty {
+            eventLabel = Int(label).map(EventLabel.index) ?? .name(label)
+        }
+        return DecodedEvent(id: id, label: eventLabel, timestamp: timestamp)
+    }
+
+    /// Decodes a JSON event.
+    public func decodeJSON(_ value: UnsafeRawBufferPointer) throws(InputError) -> DecodedEvent {
+        guard value.count <= maximumBytes else {
+            throw InputError("oversized", "message of \(value.count) bytes exceeds the limit of \(maximumBytes)")
+        }
+        var parser = JSONScanner(value)
+        var id: String?
+        var label = EventLabel.none
+        var timestamp: Int64?
+        var sawEmbedding = false
+        count = 0
+        try parser.expect(UInt8(ascii: "{"))
+        if !parser.consume(UInt8(ascii: "}")) {
+            repeat {
+                let key = try parser.string()
+                try parser.expect(UInt8(ascii: ":"))
+                switch key {
+                case "id":
+                    if parser.peek == UInt8(ascii: "\"") {
+                        id = try parser.string()
+                    } else {
+                        id = try parser.numberText()
+                    }
+                case "embedding":
+                    sawEmbedding = true
+                    try readEmbedding(&parser)
+                case "label":
+                    if parser.peek == UInt8(ascii: "\"") {
+                        label = .name(try parser.string())
+                    } else if parser.consumeLiteral("null") {
+                        label = .none
+                    } else {
+                        let number = try parser.number()
+                        guard number == number.rounded(), abs(number) < 1e15 else {
+                            throw .unparseable("label \(number) is not an integer class index")
+                        }
+                        label = .index(Int(number))
+                    }
+                case "ts":
+                    if !parser.consumeLiteral("null") {
+                        let number = try parser.number()
+                        guard abs(number) < 9e18 else { throw .unparseable("ts \(number) is out of range") }
+                        timestamp = Int64(number)
+                    }
+                default:
+                    try parser.skipValue()
+                }
+            } while parser.consume(UInt8(ascii: ","))
+            try parser.expect(UInt8(ascii: "}"))
+        }
+        guard parser.atEnd else { throw .unparseable("trailing characters after the JSON object") }
+        guard sawEmbedding else { throw InputError("missing-embedding", "the event has no \"embedding\" array") }
+        guard count == dimension else {
+            throw InputError("wrong-dimension", "embedding has \(count) values, the model expects \(dimension)")
+        }
+        guard let id, !id.isEmpty else { throw InputError("missing-id", "the event has no \"id\"") }
+        return DecodedEvent(id: id, label: label, timestamp: timestamp)
+    }
+
+    private func readEmbedding(_ parser: inout JSONScanner) throws(InputError) {
+        try parser.expect(UInt8(ascii: "["))
+        if parser.consume(UInt8(ascii: "]")) { return }
+        var n = 0
+        repeat {
+            let v = try parser.number()
+            if n < dimension { embedding[n] = Float(v) }
+            n += 1
+        } while parser.consume(UInt8(ascii: ","))
+        try parser.expect(UInt8(ascii: "]"))
+        count = n
+    }
+}
+
+/// A minimal, allocation-light JSON scanner over raw bytes.
+struct JSONScanner {
+    let bytes: UnsafeRawBufferPointer
+    var position = 0
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+        skipSpace()
+    }
+
+    var atEnd: Bool { position >= bytes.count }
+    var peek: UInt8? { position < bytes.count ? bytes[position] : nil }
+
+    mutating func skipSpace() {
+        while position < bytes.count {
+            switch bytes[position] {
+            case 0x20, 0x09, 0x0A, 0x0D: position += 1
+            default: return
+            }
+        }
+    }
+
+    mutating func consume(_ c: UInt8) -> Bool {
+        guard peek == c else { return false }
+        position += 1
+        skipSpace()
+        return true
+    }
+
+    mutating func expect(_ c: UInt8) throws(InputError) {
+        guard consume(c) else {
+            let found = peek.map { "'\(Character(UnicodeScalar($0)))'" } ?? "end of input"
+            throw .unparseable("expected '\(Character(UnicodeScalar(c)))' at byte \(position), found \(found)")
+        }
+    }
+
+    mutating func consumeLiteral(_ literal: StaticString) -> Bool {
+        let n = literal.utf8CodeUnitCount
+        guard position + n <= bytes.count else { return false }
+        let p = literal.utf8Start
+        for i in 0..<n where bytes[position + i] != p[i] { return false }
+        position += n
+        skipSpace()
+        return true
+    }
+
+    mutating func string() throws(InputError) -> String {
+        guard peek == UInt8(ascii: "\"") else { throw .unparseable("expected a string at byte \(position)") }
+        position += 1
+        let start = position
+        // Fast path: no escapes.
+        while position < bytes.count, bytes[position] != UInt8(ascii: "\""), bytes[position] != UInt8(ascii: "\\") {
+            position += 1
+        }
+        guard position < bytes.count else { throw .unparseable("unterminated string") }
+        if bytes[position] == UInt8(ascii: "\"") {
+            let s = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+            position += 1
+            skipSpace()
+            return s
+        }
+        var scalars = Array(bytes[start..<position])
+        while position < bytes.count {
+            let c = bytes[position]
+            position += 1
+            if c == UInt8(ascii: "\"") {
+                skipSpace()
+                return String(decoding: scalars, as: UTF8.self)
+            }
+            guard c == UInt8(ascii: "\\") else {
+                scalars.append(c)
+                continue
+            }
+            guard position < bytes.count else { break }
+            let e = bytes[position]
+            position += 1
+            switch e {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scalars.append(e)
+            case UInt8(ascii: "b"): scalars.append(0x08)
+            case UInt8(ascii: "f"): scalars.append(0x0C)
+            case UInt8(ascii: "n"): scalars.append(0x0A)
+            case UInt8(ascii: "r"): scalars.append(0x0D)
+            case UInt8(ascii: "t"): scalars.append(0x09)
+            case UInt8(ascii: "u"):
+                var code = try hex4()
+                if (0xD800..<0xDC00).contains(code), consumeLiteral("\\u") {
+                    let low = try hex4()
+                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                }
+                let scalar = UnicodeScalar(code) ?? "\u{FFFD}"
+                scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
+            default: throw .unparseable("bad escape '\\\(Character(UnicodeScalar(e)))' at byte \(position - 1)")
+            }
+        }
+        throw .unparseable("unterminated string")
+    }
+
+    private mutating func hex4() throws(InputError) -> UInt32 {
+        guard position + 4 <= bytes.count else { throw .unparseable("short \\u escape") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let c = bytes[position]
+            position += 1
+            let d: UInt32
+            switch c {
+            case 0x30...0x39: d = UInt32(c - 0x30)
+            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
+            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
+            default: throw .unparseable("bad \\u escape")
+            }
+            v = v << 4 | d
+        }
+        return v
+    }
+
+    /// The text of a number (for ids given as numbers).
+    mutating func numberText() throws(InputError) -> String {
+        let start = position
+        _ = try number()
+        var end = position
+        while end > start, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[end - 1]) { end -= 1 }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+    }
+
+    /// Parses a JSON number: exact for up to 19 significant digits and |exponent| <= 22, otherwise
+    /// correctly rounded through strtod.
+    mutating func number() throws(InputError) -> Double {
+        let start = position
+        var negative = false
+        if peek == UInt8(ascii: "-") {
+            negative = true
+            position += 1
+        }
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var exponent = 0
+        var sawDigit = false
+        while let c = peek, c >= 0x30, c <= 0x39 {
+            sawDigit = true
+            if digits < 19 {
+                mantissa = mantissa * 10 + UInt64(c - 0x30)
+                if mantissa > 0 { digits += 1 }
+            } else {
+                exponent += 1
+            }
+            position += 1
+        }
+        if peek == UInt8(ascii: ".") {
+            position += 1
+            while let c = peek, c >= 0x30, c <= 0x39 {
+                sawDigit = true
+                if digits < 19 {
+                    mantissa = mantissa * 10 + UInt64(c - 0x30)
+                    if mantissa > 0 { digits += 1 }
+                    exponent -= 1
+                }
+                position += 1
+            }
+        }
+        guard sawDigit else { throw .unparseable("expected a number at byte \(start)") }
+        if let c = peek, c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {
+            position += 1
+            var expNegative = false
+            if peek == UInt8(ascii: "-") || peek == UInt8(ascii: "+") {
+                expNegative = peek == UInt8(ascii: "-")
+                position += 1
+            }
+            var e = 0
+            var sawExp = false
+            while let c = peek, c >= 0x30, c <= 0x39 {
+                sawExp = true
+                if e < 100_000 { e = e * 10 + Int(c - 0x30) }
+                position += 1
+            }
+            guard sawExp else { throw .unparseable("bad exponent at byte \(start)") }
+            exponent += expNegative ? -e : e
+        }
+        let end = position
+        skipSpace()
+        var value: Double
+        if mantissa < (1 << 53), abs(exponent) <= 22 {
+            value = Double(mantissa)
+            if exponent < 0 { value /= Self.powers[-exponent] } else if exponent > 0 { value *= Self.powers[exponent] }
+        } else {
+            var text = Array(bytes[start..<end]).map { CChar(bitPattern: $0) }
+            text.append(0)
+            value = strtod(text, nil)
+            return value
+        }
+        return negative ? -value : value
+    }
+
+    private static let powers: [Double] = (0...22).map { pow10($0) }
+
+    private static func pow10(_ n: Int) -> Double {
+        var v = 1.0
+        for _ in 0..<n { v *= 10 }
+        return v
+    }
+
+    /// Skips any JSON value.
+    mutating func skipValue() throws(InputError) {
+        guard let c = peek else { throw .unparseable("expected a value at end of input") }
+        switch c {
+        case UInt8(ascii: "\""): _ = try string()
+        case UInt8(ascii: "{"):
+            position += 1
+            skipSpace()
+            if consume(UInt8(ascii: "}")) { return }
+            repeat {
+                _ = try string()
+                try expect(UInt8(ascii: ":"))
+                try skipValue()
+            } while consume(UInt8(ascii: ","))
+            try expect(UInt8(ascii: "}"))
+        case UInt8(ascii: "["):
+            position += 1
+            skipSpace()
+            if consume(UInt8(ascii: "]")) { return }
+            repeat { try skipValue() } while consume(UInt8(ascii: ","))
+            try expect(UInt8(ascii: "]"))
+        case UInt8(ascii: "t"): guard consumeLiteral("true") else { throw .unparseable("bad literal at byte \(position)") }
+        case UInt8(ascii: "f"): guard consumeLiteral("false") else { throw .unparseable("bad literal at byte \(position)") }
+        case UInt8(ascii: "n"): guard consumeLiteral("null") else { throw .unparseable("bad literal at byte \(position)") }
+        default: _ = try number()
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Prometheus
+
+/// A small HTTP server for `/metrics` (Prometheus text format), `/healthz` and `/readyz`.
+public final class MetricsServer: Sendable {
+    private let channel: any Channel
+    private let group: MultiThreadedEventLoopGroup
+    /// The bound port (useful when started on port 0).
+    public let port: Int
+
+    public init(host: String, port: Int, registry: PrometheusCollectorRegistry, health: HealthState) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 64)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.pipeline.configureHTTPServerPipeline().flatMap {
+                    channel.pipeline.addHandler(EndpointHandler(registry: registry, health: health))
+                }
+            }
+        do {
+            channel = try await bootstrap.bind(host: host, port: port).get()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        self.group = group
+        self.port = channel.localAddress?.port ?? port
+    }
+
+    public func shutdown() async {
+        try? await channel.close()
+        try? await group.shutdownGracefully()
+    }
+}
+
+private final class EndpointHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let registry: PrometheusCollectorRegistry
+    let health: HealthState
+
+    init(registry: PrometheusCollectorRegistry, health: HealthState) {
+        self.registry = registry
+        self.health = health
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(let request) = unwrapInboundIn(data) else { return }
+        let path = request.uri.split(separator: "?").first.map(String.init) ?? request.uri
+        let (status, body, type): (HTTPResponseStatus, String, String)
+        switch path {
+        case "/metrics":
+            (status, body, type) = (.ok, registry.emitToString(), "text/plain; version=0.0.4")
+        case "/healthz":
+            let stale = health.secondsSinceHeartbeat > 30
+            (status, body, type) = (stale ? .serviceUnavailable : .ok, stale ? "stalled\n" : "ok\n", "text/plain")
+        case "/readyz":
+            let ready = health.isReady
+            (status, body, type) = (ready ? .ok : .serviceUnavailable, ready ? "ready\n" : "not ready\n", "text/plain")
+        default:
+            (status, body, type) = (.notFound, "not found\n", "text/plain")
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: type)
+        headers.add(name: "content-length", value: String(body.utf8.count))
+        headers.add(name: "connection", value: "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+    }
+}

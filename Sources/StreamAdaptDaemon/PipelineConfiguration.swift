@@ -1,0 +1,284 @@
+import Foundation
+import StreamAdaptCore
+import Yams
+
+/// A pipeline: what `streamadapt run` consumes, how it adapts, and where it publishes. Read from a YAML
+/// file (see `pipelines/fashion-demo.yaml` and the commented reference `etc/streamadapt.yaml`), then
+/// overridden by environment variables and command-line flags. Every setting has a default except
+/// `model.classes`; an unknown or malformed setting fails at start with its dotted name.
+public struct PipelineConfiguration: Sendable {
+    public var name = "pipeline"
+    // kafka
+    public var bootstrapServers = "127.0.0.1:9092"
+    public var kafkaProperties: [String: String] = [:]
+    // topics
+    public var inputTopic = "embeddings"
+    public var labelsTopic: String? = nil
+    public var predictionsTopic = "predictions"
+    public var alertsTopic = "drift-alerts"
+    public var deadLetterTopic = "dead-letter"
+    // model
+    public var classesDirectory = ""
+    public var head = "kalman"
+    public var heads = HeadSettings()
+    public var drift = DriftSettings()
+    // input
+    public var maximumMessageBytes = 1 << 20
+    public var labelCacheSize = 10_000
+    public var topClasses = 3
+    // checkpoints
+    public var checkpointDirectory: String? = nil
+    public var checkpointEveryEvents = 5_000
+    public var checkpointEverySeconds = 30.0
+    // metrics
+    public var metricsPort = 9464
+    public var metricsHost = "127.0.0.1"
+
+    public init() {}
+
+    /// Reads a pipeline file. Relative paths inside it (classes, checkpoint directory) are resolved
+    /// against the current directory.
+    public static func load(path: String) throws -> PipelineConfiguration {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigurationError(field: path, reason: "cannot read the pipeline file")
+        }
+        return try parse(yaml: text, source: path)
+    }
+
+    public static func parse(yaml: String, source: String = "pipeline") throws -> PipelineConfiguration {
+        let node: Node
+        do {
+            guard let parsed = try Yams.compose(yaml: yaml) else {
+                throw ConfigurationError(field: source, reason: "the pipeline file is empty")
+            }
+            node = parsed
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
+            throw ConfigurationError(field: source, reason: "not valid YAML: \(error)")
+        }
+        var config = PipelineConfiguration()
+        let root = try Section(node, path: "")
+        config.name = try root.string("name") ?? config.name
+        if let kafka = try root.section("kafka") {
+            config.bootstrapServers = try kafka.string("bootstrap") ?? config.bootstrapServers
+            if let props = try kafka.section("properties") { config.kafkaProperties = try props.stringMap() }
+            try kafka.rejectUnknown(["bootstrap", "properties"])
+        }
+        if let topics = try root.section("topics") {
+            config.inputTopic = try topics.string("input") ?? config.inputTopic
+            config.labelsTopic = try topics.string("labels") ?? config.labelsTopic
+            config.predictionsTopic = try topics.string("predictions") ?? config.predictionsTopic
+            config.alertsTopic = try topics.string("alerts") ?? config.alertsTopic
+            config.deadLetterTopic = try topics.string("deadLetter") ?? config.deadLetterTopic
+            try topics.rejectUnknown(["input", "labels", "predictions", "alerts", "deadLetter"])
+        }
+        if let model = try root.section("model") {
+            config.classesDirectory = try model.string("classes") ?? config.classesDirectory
+            config.head = try model.string("head") ?? config.head
+            if let k = try model.section("kalman") {
+                var c = config.heads.kalman
+                if let o = try k.string("observation") {
+                    guard let v = KalmanConfiguration.Observation(rawValue: o) else {
+                        throw ConfigurationError(field: k.path + "observation", reason: "must be gaussian or softmax")
+                    }
+                    if v == .softmax { c = .softmaxDefaults }
+                }
+                if let v = try k.string("covariance") {
+                    guard let cov = KalmanConfiguration.Covariance(rawValue: v) else {
+                        throw ConfigurationError(field: k.path + "covariance", reason: "must be full or diagonal")
+                    }
+                    c.covariance = cov
+                }
+                if let v = try k.string("target") {
+                    guard let t = KalmanConfiguration.Target(rawValue: v) else {
+                        throw ConfigurationError(field: k.path + "target", reason: "must be centred or onehot")
+                    }
+                    c.target = t
+                }
+                c.forgetting = try k.double("forgetting") ?? c.forgetting
+                c.priorVariance = try k.double("priorVariance") ?? c.priorVariance
+                c.traceBound = try k.double("traceBound") ?? c.traceBound
+                c.initialNoise = try k.double("initialNoise") ?? c.initialNoise
+                c.noiseMemory = try k.double("noiseMemory") ?? c.noiseMemory
+                c.minimumNoise = try k.double("minimumNoise") ?? c.minimumNoise
+                c.mahalanobisScaling = try k.double("mahalanobisScaling") ?? c.mahalanobisScaling
+                c.initialScale = try k.double("initialScale") ?? c.initialScale
+                c.targetScale = try k.double("targetScale") ?? c.targetScale
+                c.logitScale = try k.double("logitScale") ?? c.logitScale
+                c.outputScale = try k.double("outputScale") ?? c.outputScale
+                try k.rejectUnknown([
+                    "observation", "covariance", "target", "forgetting", "priorVariance", "traceBound", "initialNoise",
+                    "noiseMemory", "minimumNoise", "mahalanobisScaling", "initialScale", "targetScale", "logitScale",
+                    "outputScale",
+                ])
+                config.heads.kalman = c
+            }
+            if let t = try model.section("tip") {
+                var c = config.heads.tip
+                c.shotsPerClass = try t.int("shotsPerClass") ?? c.shotsPerClass
+                if let e = try t.string("eviction") {
+                    guard let v = TipAdapterConfiguration.Eviction(rawValue: e) else {
+                        throw ConfigurationError(field: t.path + "eviction", reason: "must be fifo or reservoir")
+                    }
+                    c.eviction = v
+                }
+                c.alpha = try t.double("alpha") ?? c.alpha
+                c.beta = try t.double("beta") ?? c.beta
+                c.temperature = try t.double("temperature") ?? c.temperature
+                config.heads.tipXWeight = try t.double("gamma") ?? config.heads.tipXWeight
+                c.signatureTemperature = try t.double("signatureTemperature") ?? c.signatureTemperature
+                try t.rejectUnknown(["shotsPerClass", "eviction", "alpha", "beta", "temperature", "gamma", "signatureTemperature"])
+                config.heads.tip = c
+            }
+            if let o = try model.section("clipood") {
+                var c = config.heads.clipood
+                c.margin = try o.double("margin") ?? c.margin
+                c.temperature = try o.double("temperature") ?? c.temperature
+                c.learningRate = try o.double("learningRate") ?? c.learningRate
+                c.betaShape = try o.double("betaShape") ?? c.betaShape
+                c.horizon = try o.int("horizon") ?? c.horizon
+                try o.rejectUnknown(["margin", "temperature", "learningRate", "betaShape", "horizon"])
+                config.heads.clipood = c
+            }
+            try model.rejectUnknown(["classes", "head", "kalman", "tip", "clipood"])
+        }
+        if let d = try root.section("drift") {
+            var m = config.drift.mahalanobis
+            m.covarianceMemory = try d.double("covarianceMemory") ?? m.covarianceMemory
+            m.meanRate = try d.double("meanRate") ?? m.meanRate
+            m.priorVariance = try d.double("priorVariance") ?? m.priorVariance
+            m.shrinkage = try d.double("shrinkage") ?? m.shrinkage
+            m.refreshInterval = try d.int("refreshInterval") ?? m.refreshInterval
+            m.warmupEvents = try d.int("warmupEvents") ?? m.warmupEvents
+            m.referenceEvents = try d.int("referenceEvents") ?? m.referenceEvents
+            m.quantile = try d.double("quantile") ?? m.quantile
+            config.drift.mahalanobis = m
+            config.drift.inputWindow = try d.int("inputWindow") ?? config.drift.inputWindow
+            config.drift.inputRaiseLevel = try d.double("inputRaiseLevel") ?? config.drift.inputRaiseLevel
+            config.drift.inputClearLevel = try d.double("inputClearLevel") ?? config.drift.inputClearLevel
+            config.drift.accuracyDelta = try d.double("accuracyDelta") ?? config.drift.accuracyDelta
+            config.drift.accuracyThreshold = try d.double("accuracyThreshold") ?? config.drift.accuracyThreshold
+            try d.rejectUnknown([
+                "covarianceMemory", "meanRate", "priorVariance", "shrinkage", "refreshInterval", "warmupEvents",
+                "referenceEvents", "quantile", "inputWindow", "inputRaiseLevel", "inputClearLevel", "accuracyDelta",
+                "accuracyThreshold",
+            ])
+        }
+        if let i = try root.section("input") {
+            config.maximumMessageBytes = try i.int("maxMessageBytes") ?? config.maximumMessageBytes
+            config.labelCacheSize = try i.int("labelCacheSize") ?? config.labelCacheSize
+            config.topClasses = try i.int("topClasses") ?? config.topClasses
+            try i.rejectUnknown(["maxMessageBytes", "labelCacheSize", "topClasses"])
+        }
+        if let c = try root.section("checkpoint") {
+            config.checkpointDirectory = try c.string("directory") ?? config.checkpointDirectory
+            config.checkpointEveryEvents = try c.int("everyEvents") ?? config.checkpointEveryEvents
+            config.checkpointEverySeconds = try c.double("everySeconds") ?? config.checkpointEverySeconds
+            try c.rejectUnknown(["directory", "everyEvents", "everySeconds"])
+        }
+        if let m = try root.section("metrics") {
+            config.metricsPort = try m.int("port") ?? config.metricsPort
+            config.metricsHost = try m.string("host") ?? config.metricsHost
+            try m.rejectUnknown(["port", "host"])
+        }
+        try root.rejectUnknown(["name", "kafka", "topics", "model", "drift", "input", "checkpoint", "metrics"])
+        return config
+    }
+
+    /// Applies `STREAMADAPT_*` environment variables (BOOTSTRAP, CHECKPOINT_DIR, METRICS_PORT).
+    public mutating func applyEnvironment(_ environment: [String: String]) throws {
+        if let v = environment["STREAMADAPT_BOOTSTRAP"], !v.isEmpty { bootstrapServers = v }
+        if let v = environment["STREAMADAPT_CHECKPOINT_DIR"], !v.isEmpty { checkpointDirectory = v }
+        if let v = environment["STREAMADAPT_METRICS_PORT"] {
+            guard let port = Int(v) else {
+                throw ConfigurationError(field: "STREAMADAPT_METRICS_PORT", reason: "\"\(v)\" is not a port number")
+            }
+            metricsPort = port
+        }
+    }
+
+    /// Checks every setting; the error names the first wrong one.
+    public func validate() throws {
+        if classesDirectory.isEmpty {
+            throw ConfigurationError(field: "model.classes", reason: "missing: a directory with classes.txt and text.f32")
+        }
+        try heads.validate()
+        try drift.validate()
+        for (field, topic) in [("topics.input", inputTopic), ("topics.predictions", predictionsTopic),
+                               ("topics.alerts", alertsTopic), ("topics.deadLetter", deadLetterTopic)] where topic.isEmpty {
+            throw ConfigurationError(field: field, reason: "must not be empty")
+        }
+        if bootstrapServers.isEmpty { throw ConfigurationError(field: "kafka.bootstrap", reason: "must not be empty") }
+        if maximumMessageBytes < 16 { throw ConfigurationError(field: "input.maxMessageBytes", reason: "too small") }
+        if labelCacheSize < 0 { throw ConfigurationError(field: "input.labelCacheSize", reason: "must be >= 0") }
+        if topClasses < 1 { throw ConfigurationError(field: "input.topClasses", reason: "must be >= 1") }
+        if checkpointEveryEvents < 1 { throw ConfigurationError(field: "checkpoint.everyEvents", reason: "must be >= 1") }
+        if !(checkpointEverySeconds > 0) { throw ConfigurationError(field: "checkpoint.everySeconds", reason: "must be > 0") }
+        if !(0...65535).contains(metricsPort) { throw ConfigurationError(field: "metrics.port", reason: "must be 0...65535 (0 disables)") }
+    }
+}
+
+/// A YAML mapping being read, with its dotted path for error messages.
+struct Section {
+    let mapping: Node.Mapping
+    let path: String
+
+    init(_ node: Node, path: String) throws {
+        guard let mapping = node.mapping else {
+            throw ConfigurationError(field: path.isEmpty ? "pipeline" : String(path.dropLast()), reason: "must be a mapping")
+        }
+        self.mapping = mapping
+        self.path = path
+    }
+
+    private func value(_ key: String) -> Node? { mapping[Node(key)] }
+
+    func section(_ key: String) throws -> Section? {
+        guard let node = value(key) else { return nil }
+        return try Section(node, path: path + key + ".")
+    }
+
+    func string(_ key: String) throws -> String? {
+        guard let node = value(key) else { return nil }
+        guard let s = node.scalar?.string else { throw ConfigurationError(field: path + key, reason: "must be a string") }
+        return s
+    }
+
+    func double(_ key: String) throws -> Double? {
+        guard let node = value(key) else { return nil }
+        guard let s = node.scalar?.string, let v = Double(s), v.isFinite else {
+            throw ConfigurationError(field: path + key, reason: "must be a number")
+        }
+        return v
+    }
+
+    func int(_ key: String) throws -> Int? {
+        guard let node = value(key) else { return nil }
+        guard let s = node.scalar?.string, let v = Int(s) else {
+            throw ConfigurationError(field: path + key, reason: "must be an integer")
+        }
+        return v
+    }
+
+    func stringMap() throws -> [String: String] {
+        var result: [String: String] = [:]
+        for (k, v) in mapping {
+            guard let key = k.scalar?.string, let value = v.scalar?.string else {
+                throw ConfigurationError(field: String(path.dropLast()), reason: "must map names to scalar values")
+            }
+            result[key] = value
+        }
+        return result
+    }
+
+    func rejectUnknown(_ known: Set<String>) throws {
+        for (k, _) in mapping {
+            let key = k.scalar?.string ?? "?"
+            if !known.contains(key) {
+                throw ConfigurationError(
+                    field: path + key, reason: "unknown setting (known here: \(known.sorted().joined(separator: ", ")))")
+            }
+        }
+    }
+}

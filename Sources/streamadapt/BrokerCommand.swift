@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import ServiceLifecycle
+import Logging
+import StreamAdaptKafka
+
+/// `streamadapt broker`: the embedded Kafka broker (librdkafka's mock cluster) in the foreground.
+struct BrokerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "broker",
+        abstract: "Run an embedded Kafka broker (librdkafka mock cluster) on loopback until SIGINT/SIGTERM.",
+        discussion: """
+            Prints `bootstrap: HOST:PORT` (the port is chosen by the system: librdkafka 2.0's mock cluster \
+            cannot bind a given port). Any Kafka client can connect. Topics are created with --topics; the \
+            mock broker also auto-creates topics on first use (with --partitions partitions).
+            """
+    )
+
+    @Option(help: "Comma-separated topics to create.")
+    var topics = "embeddings,labels,predictions,drift-alerts,dead-letter"
+
+    @Option(help: "Partitions per created topic.")
+    var partitions: Int32 = 1
+
+    @Option(help: "Number of brokers in the cluster.")
+    var brokers: Int32 = 1
+
+    @Option(help: "Also write the bootstrap address to this file (for scripts).")
+    var bootstrapFile: String?
+
+    func run() async throws {
+        let broker = try EmbeddedBroker(brokers: brokers)
+        for topic in topics.split(separator: ",").map(String.init) where !topic.isEmpty {
+            try broker.createTopic(topic, partitions: partitions)
+        }
+        let address = broker.bootstrapServers
+        print("bootstrap: \(address)")
+        if let bootstrapFile { try address.write(toFile: bootstrapFile, atomically: true, encoding: .utf8) }
+        fflushStandardOutput()
+        let group = ServiceGroup(
+            services: [BrokerService(broker: BrokerBox(broker))], gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: Logger(label: "streamadapt.broker"))
+        try await group.run()
+        print("broker stopped")
+    }
+}
+
+/// Keeps the broker alive until graceful shutdown.
+struct BrokerService: Service {
+    let broker: BrokerBox
+    func run() async throws {
+        try? await gracefulShutdown()
+        broker.stop()
+    }
+}
+
+/// Holds the broker for the service. The broker is only created before and destroyed after the
+/// service group runs (`stop` is called once, from the service, after shutdown), and librdkafka's
+/// mock cluster is itself thread-safe: its own thread serves the sockets.
+final class BrokerBox: @unchecked Sendable {
+    private var broker: EmbeddedBroker?
+    init(_ broker: EmbeddedBroker) { self.broker = broker }
+    func stop() { broker = nil }
+}
+
+func fflushStandardOutput() {
+    FileHandle.standardOutput.synchronizeFile()
+}

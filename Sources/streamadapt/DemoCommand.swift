@@ -1,0 +1,155 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import StreamAdaptCore
+import StreamAdaptDaemon
+import StreamAdaptKafka
+import Synchronization
+
+/// `streamadapt demo`: the whole product on the bundled sample, with no Kafka to install.
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Start the embedded broker, replay the bundled sample into it, run the daemon on it, summarise.",
+        discussion: """
+            The sample is clean Fashion-MNIST photos, then corrupted ones (a covariate shift at --shift). \
+            Events go through real Kafka (the librdkafka mock cluster over TCP on loopback), as JSON or binary.
+            """
+    )
+
+    @Option(help: "The pipeline file.")
+    var pipeline = "pipelines/fashion-demo.yaml"
+
+    @Option(help: "The sample data directory.")
+    var sample = "samples/fmnist-drift"
+
+    @Option(help: "Index of the first corrupted event in the sample (for the summary).")
+    var shift = 600
+
+    @Option(help: "Input format: json or binary.")
+    var format = "json"
+
+    @Option(help: "Fraction of events that carry their label.")
+    var labelFraction = 1.0
+
+    func run() throws {
+        BLAS.setThreads(1)
+        guard format == "json" || format == "binary" else { throw ValidationError("--format must be json or binary") }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))
+        let data = try EmbeddingDataset(directory: sample)
+
+        let broker = try EmbeddedBroker()
+        var config = try PipelineConfiguration.load(path: pipeline)
+        config.bootstrapServers = broker.bootstrapServers
+        config.checkpointDirectory = nil  // a demo starts fresh every time
+        config.metricsPort = 0
+        for topic in [config.inputTopic, config.predictionsTopic, config.alertsTopic, config.deadLetterTopic] {
+            try broker.createTopic(topic, partitions: 1)
+        }
+        print("embedded broker at \(config.bootstrapServers)")
+
+        // Replay the sample into the input topic on a second thread while the daemon consumes it, a
+        // bounded distance ahead (the mock broker keeps only about 5 MB per partition).
+        let consumed = Counter()
+        let replayed = Counter()
+        let replayError = ErrorBox()
+        let rows = data.count
+        let dimension = data.dimension
+        let embeddings = data.embeddings
+        let labels = data.labels
+        let names = data.classNames
+        let (format, labelFraction, topic, bootstrap) = (self.format, self.labelFraction, config.inputTopic, config.bootstrapServers)
+        let replayer = Thread {
+            do {
+                let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: bootstrap, ["linger.ms": "2"]))
+                var random = SplitMix64(seed: 1)
+                for row in 0..<rows {
+                    while row - consumed.value > 200 { usleep(1000) }
+                    let keep = Double(random.next() >> 11) / Double(1 << 53) < labelFraction
+                    let embedding = embeddings[(row * dimension)..<((row + 1) * dimension)]
+                    let id = "fashion-\(row)"
+                    let label = names[labels[row]]
+                    if format == "json" {
+                        var text = "{\"id\":\"\(id)\",\"embedding\":["
+                        text += embedding.map { "\($0)" }.joined(separator: ",")
+                        text += "]" + (keep ? ",\"label\":\"\(label)\"" : "") + "}"
+                        try Array(text.utf8).withUnsafeBytes { try producer.sendWaiting(topic: topic, key: Array(id.utf8), value: $0) }
+                    } else {
+                        var headers: [(String, [UInt8])] = [("content-type", Array(EventDecoder.binaryContentType.utf8)), ("id", Array(id.utf8))]
+                        if keep { headers.append(("label", Array(label.utf8))) }
+                        try Array(embedding).withUnsafeBytes {
+                            try producer.sendWaiting(topic: topic, key: Array(id.utf8), value: $0, headers: headers)
+                        }
+                    }
+                    producer.poll()
+                    replayed.add(1)
+                }
+                try producer.flush()
+            } catch {
+                replayError.set("\(error)")
+                replayed.add(rows)
+            }
+        }
+        let start = Date()
+        replayer.start()
+
+        // The daemon, on the same stream.
+        let loop = try AdaptationLoop(configuration: config, logger: Logger(label: "streamadapt"), health: HealthState())
+        var index = 0
+        var correct = [0, 0]
+        var total = [0, 0]
+        loop.observer = { result in
+            let segment = index < shift ? 0 : 1
+            total[segment] += 1
+            if result.index == labels[index] { correct[segment] += 1 }
+            index += 1
+            consumed.add(1)
+            if index % 50 == 0 || index == rows {
+                progress("replayed \(min(rows, replayed.value))/\(rows), adapted", index, rows)
+            }
+        }
+        try loop.run(maximumEvents: rows) { replayError.value != nil }
+        let elapsed = Date().timeIntervalSince(start)
+        FileHandle.standardError.write(Data("\n".utf8))
+        if let error = replayError.value { throw ValidationError("replaying the sample failed: \(error)") }
+
+        print("")
+        print("summary (\(loop.model.head.name) head, \(format) input)")
+        print("  events: \(loop.handled) consumed, \(index) predicted and published")
+        print(String(format: "  prequential accuracy: %.3f before the shift (events 0..%d), %.3f after it", Double(correct[0]) / Double(max(1, total[0])), shift - 1, Double(correct[1]) / Double(max(1, total[1]))))
+        if loop.model.alerts.isEmpty { print("  alerts: none") }
+        for alert in loop.model.alerts {
+            let cleared = alert.clearedAt.map { "cleared at event \($0)" } ?? "still active"
+            print("  alert \(alert.kind.rawValue): raised at event \(alert.raisedAt) (\(alert.raisedAt - shift >= 0 ? "\(alert.raisedAt - shift) events after the shift" : "before the shift")), \(cleared)")
+        }
+        print(String(format: "  throughput: %.0f events/s end to end through Kafka, replay included (%.2f s)", Double(loop.handled) / elapsed, elapsed))
+    }
+}
+
+private func progress(_ label: String, _ done: Int, _ total: Int) {
+    let width = 30
+    let filled = total == 0 ? width : done * width / total
+    let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+    FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(done)/\(total)".utf8))
+}
+
+/// A counter shared by the replay thread and the daemon loop.
+private final class Counter: Sendable {
+    private let count = Atomic<Int>(0)
+    var value: Int { count.load(ordering: .relaxed) }
+    func add(_ n: Int) { count.add(n, ordering: .relaxed) }
+}
+
+/// The replay thread's error, if any.
+private final class ErrorBox: Sendable {
+    private let message = Mutex<String?>(nil)
+    var value: String? { message.withLock { $0 } }
+    func set(_ text: String) { message.withLock { $0 = text } }
+}

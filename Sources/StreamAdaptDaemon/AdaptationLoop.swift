@@ -105,16 +105,18 @@ public final class AdaptationLoop {
 
     /// Runs until `shouldStop()` returns true (checked after every poll batch, at least every 100 ms)
     /// or `maximumEvents` input messages were handled; then flushes and writes a final checkpoint.
-    public func run(maximumEvents: Int? = nil, shouldStop: () -> Bool) throws {
+    /// - Parameter untilCaughtUp: also stop once every partition has been read to its end (a batch job).
+    public func run(maximumEvents: Int? = nil, untilCaughtUp: Bool = false, shouldStop: () -> Bool) throws {
         health.setReady(true)
         defer { health.setReady(false) }
         var lastLag = monotonicNow()
         while !shouldStop() {
             if let maximumEvents, handled >= maximumEvents { break }
             health.beat()
-            let (_, errors) = try consumer.poll(timeoutMilliseconds: 100) { message in
+            let (count, errors) = try consumer.poll(timeoutMilliseconds: 100) { message in
                 try handle(message)
             }
+            if untilCaughtUp, count == 0, isCaughtUp() { break }
             for error in errors { logger.warning("consumer transport error (librdkafka retries)", metadata: ["error": "\(error)"]) }
             producer.poll()
             if producer.failedCount > 0 {
@@ -140,6 +142,16 @@ public final class AdaptationLoop {
         try producer.flush(timeoutMilliseconds: 30_000)
         try checkpoint()
         logger.info("stopped", metadata: ["handled": "\(handled)", "events": "\(model.eventCount)"])
+    }
+
+    /// Whether every assigned partition has been read up to the broker's high watermark.
+    private func isCaughtUp() -> Bool {
+        for p in partitions {
+            guard let high = consumer.queryHighWatermark(topic: configuration.inputTopic, partition: p),
+                (nextOffsets[p] ?? 0) >= high
+            else { return false }
+        }
+        return true
     }
 
     /// Handles one input message.

@@ -12,8 +12,13 @@ public struct DaemonService: Service {
     public let health: HealthState
     public let fresh: Bool
     public let maximumEvents: Int?
+    public let untilCaughtUp: Bool
 
-    public init(configuration: PipelineConfiguration, logger: Logger, health: HealthState, fresh: Bool, maximumEvents: Int?) {
+    public init(
+        configuration: PipelineConfiguration, logger: Logger, health: HealthState, fresh: Bool, maximumEvents: Int?,
+        untilCaughtUp: Bool = false
+    ) {
+        self.untilCaughtUp = untilCaughtUp
         self.configuration = configuration
         self.logger = logger
         self.health = health
@@ -22,14 +27,14 @@ public struct DaemonService: Service {
     }
 
     public func run() async throws {
-        let (configuration, logger, health, fresh, maximumEvents) =
-            (self.configuration, self.logger, self.health, self.fresh, self.maximumEvents)
+        let (configuration, logger, health, fresh, maximumEvents, untilCaughtUp) =
+            (self.configuration, self.logger, self.health, self.fresh, self.maximumEvents, self.untilCaughtUp)
         try await withGracefulShutdownHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let thread = Thread {
                     do {
                         let loop = try AdaptationLoop(configuration: configuration, logger: logger, health: health, fresh: fresh)
-                        try loop.run(maximumEvents: maximumEvents) { health.isStopping }
+                        try loop.run(maximumEvents: maximumEvents, untilCaughtUp: untilCaughtUp) { health.isStopping }
                         continuation.resume()
                     } catch {
                         continuation.resume(throwing: error)

@@ -131,6 +131,14 @@ public final class KafkaConsumer {
         return err == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0 ? high : nil
     }
 
+    /// The high watermark of a partition asked of the broker (blocks up to the timeout); nil on error.
+    public func queryHighWatermark(topic: String, partition: Int32, timeoutMilliseconds: Int32 = 1000) -> Int64? {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let err = rd_kafka_query_watermark_offsets(handle, topic, partition, &low, &high, timeoutMilliseconds)
+        return err == RD_KAFKA_RESP_ERR_NO_ERROR ? high : nil
+    }
+
     /// Waits up to `timeoutMilliseconds` for messages and hands each one, in partition order, to `body`.
     /// Transport errors reported as messages (broker down, ...) are returned as events, not thrown:
     /// librdkafka retries them itself.

@@ -12,7 +12,9 @@ struct BrokerCommand: AsyncParsableCommand {
         discussion: """
             Prints `bootstrap: HOST:PORT` (the port is chosen by the system: librdkafka 2.0's mock cluster \
             cannot bind a given port). Any Kafka client can connect. Topics are created with --topics; the \
-            mock broker also auto-creates topics on first use (with --partitions partitions).
+            mock broker also auto-creates topics on first use. SIGUSR1 takes the brokers down (connections \
+            closed, new ones refused) and SIGUSR2 brings them back up, to rehearse outages. The mock broker \
+            keeps only about the last 5 MB of each partition.
             """
     )
 
@@ -37,10 +39,21 @@ struct BrokerCommand: AsyncParsableCommand {
         print("bootstrap: \(address)")
         if let bootstrapFile { try address.write(toFile: bootstrapFile, atomically: true, encoding: .utf8) }
         fflushStandardOutput()
+        signal(SIGUSR1, SIG_IGN)
+        signal(SIGUSR2, SIG_IGN)
+        let down = DispatchSource.makeSignalSource(signal: SIGUSR1)
+        let up = DispatchSource.makeSignalSource(signal: SIGUSR2)
+        let count = brokers
+        down.setEventHandler { for id in 1...count { broker.setDown(broker: id) }; print("brokers down"); fflushStandardOutput() }
+        up.setEventHandler { for id in 1...count { broker.setUp(broker: id) }; print("brokers up"); fflushStandardOutput() }
+        down.resume()
+        up.resume()
         let group = ServiceGroup(
             services: [BrokerService(broker: BrokerBox(broker))], gracefulShutdownSignals: [.sigterm, .sigint],
             logger: Logger(label: "streamadapt.broker"))
         try await group.run()
+        down.cancel()
+        up.cancel()
         print("broker stopped")
     }
 }

@@ -37,6 +37,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Stop after this many input messages (for batch jobs and tests).")
     var maxEvents: Int?
 
+    @Flag(help: "Stop once every input partition has been read to its end (a batch job).")
+    var untilCaughtUp = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -64,7 +67,7 @@ struct RunCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let health = HealthState()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: DaemonService(configuration: config, logger: logger, health: health, fresh: fresh, maximumEvents: maxEvents),
+            .init(service: DaemonService(configuration: config, logger: logger, health: health, fresh: fresh, maximumEvents: maxEvents, untilCaughtUp: untilCaughtUp),
                   successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
         ]
         if config.metricsPort > 0 {

@@ -1,0 +1,212 @@
+import Foundation
+import Testing
+
+/// `streamadapt run` end to end: the embedded broker and the daemon as separate processes, events in
+/// and out through kcat (an independent Kafka client) over TCP on loopback.
+@Suite(.enabled(if: Kcat.isAvailable, "needs kcat"), .serialized)
+struct DaemonIntegrationTests {
+    func json(_ text: String) -> [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+    }
+
+    @Test func predictionsAlertsAndDeadLettersThroughKafka() throws {
+        let broker = try BrokerProcess(topics: ["embeddings"])
+        let sample = try SampleEvents.lines(0..<1200)
+        let malformed = [
+            "bad1|this is not json",
+            "bad2|{\"id\":\"bad2\",\"embedding\":[1,2,3],\"label\":1}",
+            "bad3|{\"id\":\"bad3\",\"embedding\":[" + Array(repeating: "1e999", count: 1024).joined(separator: ",") + "]}",
+            "bad4|{\"id\":\"bad4\",\"embedding\":[" + Array(repeating: "0.5", count: 1024).joined(separator: ",") + "],\"label\":\"parrot\"}",
+            "bad5|{\"id\":\"bad5\",\"embedding\":[" + Array(repeating: "0.5", count: 1024).joined(separator: ",") + "],\"label\":42}",
+            "bad6|{\"id\":\"bad6\",\"embedding\":[" + Array(repeating: "0", count: 1024).joined(separator: ",") + "]}",
+        ]
+        // Malformed events are interleaved in the clean segment.
+        let events = Array(sample[0..<100]) + malformed + Array(sample[100...])
+        let (pipeline, folder) = try SampleEvents.pipeline(suffix: "main")
+        defer { try? FileManager.default.removeItem(at: folder) }
+
+        // The daemon runs while the events are produced in chunks (the mock broker keeps only about
+        // 5 MB per partition, less than the 14 MB of this stream in JSON).
+        let daemon = Process()
+        daemon.executableURL = CommandRunner.binary
+        daemon.arguments = ["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap, "--max-events", "\(events.count)"]
+        let err = Pipe()
+        daemon.standardError = err
+        daemon.standardOutput = FileHandle.nullDevice
+        try daemon.run()
+        var produced = 0
+        while produced < events.count {
+            let chunk = Array(events[produced..<min(events.count, produced + 150)])
+            try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: chunk)
+            produced += chunk.count
+            for _ in 0..<600 {
+                let done = (try Kcat.consume(bootstrap: broker.bootstrap, topic: "predictions-main").count)
+                if done >= produced - 150 - malformed.count { break }
+                usleep(200_000)
+            }
+        }
+        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0, "stderr: \(log.suffix(2000))")
+
+        let predictions = try Kcat.consume(bootstrap: broker.bootstrap, topic: "predictions-main")
+        #expect(predictions.count == 1200)
+        let records = predictions.compactMap { json($0.value) }
+        #expect(records.count == 1200)
+        let ids = Set(records.compactMap { $0["id"] as? String })
+        #expect(ids.count == 1200)
+        #expect(predictions.allSatisfy { $0.key == (json($0.value)?["id"] as? String) })
+        // Schema.
+        let first = try #require(records.first { $0["id"] as? String == "e0" })
+        for key in ["id", "ts", "label", "index", "probability", "top", "uncertainty", "mahalanobis", "drifting",
+                    "updated", "model_version", "head"] {
+            #expect(first[key] != nil, "missing \(key)")
+        }
+        #expect(first["ts"] as? Int == 1_700_000_000_000)
+        #expect((first["top"] as? [[String: Any]])?.count == 3)
+        #expect((first["uncertainty"] as? [String: Any])?["entropy"] is Double)
+        #expect(first["head"] as? String == "kalman")
+        #expect(first["updated"] as? Bool == true)
+        // Accuracy before and after the shift, from the predictions and the known labels.
+        let (_, labels, names, _) = try SampleEvents.load()
+        var correct = [0, 0]
+        for record in records {
+            guard let id = record["id"] as? String, let row = Int(id.dropFirst()), let label = record["label"] as? String else { continue }
+            if label == names[labels[row]] { correct[row < 600 ? 0 : 1] += 1 }
+        }
+        #expect(Double(correct[0]) / 600 > 0.75, "clean accuracy \(correct[0])/600")
+        #expect(Double(correct[1]) / 600 > 0.5, "corrupted accuracy \(correct[1])/600")
+
+        // Dead letters: forwarded unchanged with the reason and the source position.
+        // (Output topics may have several partitions: order by the source offset.)
+        func sourceOffset(_ headers: String) -> Int {
+            headers.split(separator: ",").first { $0.hasPrefix("streamadapt-source-offset=") }
+                .flatMap { Int($0.dropFirst(26)) } ?? -1
+        }
+        let dead = try Kcat.consume(bootstrap: broker.bootstrap, topic: "dead-main").sorted {
+            sourceOffset($0.headers) < sourceOffset($1.headers)
+        }
+        #expect(dead.count == malformed.count)
+        let reasons = dead.map { message -> String in
+            message.headers.split(separator: ",").first { $0.hasPrefix("streamadapt-reason=") }.map { String($0.dropFirst(19)) } ?? "?"
+        }
+        #expect(reasons == ["unparseable", "wrong-dimension", "non-finite", "unknown-class", "label-out-of-range", "zero-vector"])
+        #expect(dead.first?.value == "this is not json")
+        #expect(dead.first?.key == "bad1")
+        #expect(dead.allSatisfy { $0.headers.contains("streamadapt-source-topic=embeddings") })
+        #expect(dead.first?.headers.contains("streamadapt-source-offset=100") == true)
+
+        // Drift alerts: raised after the shift, none before.
+        let alerts = try Kcat.consume(bootstrap: broker.bootstrap, topic: "alerts-main").compactMap { json($0.value) }
+        let input = alerts.filter { $0["kind"] as? String == "input-drift" && $0["state"] as? String == "raised" }
+        #expect(!input.isEmpty)
+        let raisedAt = input.compactMap { $0["raised_at_event"] as? Int }
+        #expect(raisedAt.allSatisfy { $0 >= 600 }, "raised at \(raisedAt)")
+        #expect(raisedAt.contains { $0 < 700 }, "raised at \(raisedAt)")
+        let offsets = try #require((input.first?["offsets"] as? [[String: Any]])?.first)
+        #expect((offsets["to"] as? Int ?? 0) > 600)
+        for key in ["threshold", "severity", "model_version", "value"] { #expect(input.first?[key] != nil, "missing \(key)") }
+    }
+
+    @Test func killDashNineAndRestartGivesTheUninterruptedState() throws {
+        let broker = try BrokerProcess(topics: ["embeddings"])
+        try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try SampleEvents.lines(0..<350))
+
+        // Reference: one uninterrupted run.
+        let (referencePipeline, referenceFolder) = try SampleEvents.pipeline(suffix: "ref", checkpointEvery: 50)
+        defer { try? FileManager.default.removeItem(at: referenceFolder) }
+        let reference = try CommandRunner.run(["run", "--pipeline", referencePipeline, "--bootstrap", broker.bootstrap, "--until-caught-up"])
+        #expect(reference.status == 0, "stderr: \(reference.stderr.suffix(2000))")
+
+        // Crashing run: kill -9 at a random point after the first checkpoint, then restart to the end.
+        let (pipeline, folder) = try SampleEvents.pipeline(suffix: "crash", checkpointEvery: 50)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let checkpoint = folder.appendingPathComponent("checkpoints/checkpoint.bin").path
+        let crashing = Process()
+        crashing.executableURL = CommandRunner.binary
+        crashing.arguments = ["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap, "--until-caught-up"]
+        crashing.standardError = FileHandle.nullDevice
+        crashing.standardOutput = FileHandle.nullDevice
+        try crashing.run()
+        for _ in 0..<600 where !FileManager.default.fileExists(atPath: checkpoint) { usleep(50_000) }
+        usleep(UInt32.random(in: 0..<400_000))
+        kill(crashing.processIdentifier, SIGKILL)
+        crashing.waitUntilExit()
+        #expect(crashing.terminationReason == .uncaughtSignal)
+        let restarted = try CommandRunner.run(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap, "--until-caught-up"])
+        #expect(restarted.status == 0, "stderr: \(restarted.stderr.suffix(2000))")
+        #expect(restarted.stderr.contains("restored checkpoint"))
+
+        // Exactly-once state: the final checkpoints (model state and offsets) are byte-identical.
+        let a = try Data(contentsOf: referenceFolder.appendingPathComponent("checkpoints/checkpoint.bin"))
+        let b = try Data(contentsOf: URL(fileURLWithPath: checkpoint))
+        #expect(a.count > 1000)
+        #expect(a == b)
+        // Every input has a prediction; duplicates after the crash are identical.
+        let predictions = try Kcat.consume(bootstrap: broker.bootstrap, topic: "predictions-crash")
+        var byID: [String: String] = [:]
+        var mismatched = 0
+        for p in predictions {
+            if let previous = byID[p.key], previous != p.value { mismatched += 1 }
+            byID[p.key] = p.value
+        }
+        #expect(byID.count == 350)
+        #expect(mismatched == 0)
+        let referencePredictions = try Kcat.consume(bootstrap: broker.bootstrap, topic: "predictions-ref")
+        #expect(Set(referencePredictions.map(\.value)) == Set(byID.values))
+    }
+
+    @Test func brokerOutageLosesNothing() throws {
+        let broker = try BrokerProcess(topics: ["embeddings"])
+        try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try SampleEvents.lines(0..<300))
+        let (pipeline, folder) = try SampleEvents.pipeline(suffix: "outage")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let daemon = Process()
+        daemon.executableURL = CommandRunner.binary
+        daemon.arguments = ["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap, "--until-caught-up"]
+        daemon.standardError = FileHandle.nullDevice
+        daemon.standardOutput = FileHandle.nullDevice
+        try daemon.run()
+        usleep(700_000)
+        broker.setDown()
+        sleep(3)
+        broker.setUp()
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0)
+        let predictions = try Kcat.consume(bootstrap: broker.bootstrap, topic: "predictions-outage")
+        #expect(Set(predictions.map(\.key)).count == 300)
+    }
+
+    @Test func gracefulShutdownOnSigtermWritesACheckpoint() throws {
+        let broker = try BrokerProcess(topics: ["embeddings"])
+        try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try SampleEvents.lines(0..<200))
+        let (pipeline, folder) = try SampleEvents.pipeline(suffix: "term")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let daemon = Process()
+        daemon.executableURL = CommandRunner.binary
+        daemon.arguments = ["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap]
+        let err = Pipe()
+        daemon.standardError = err
+        daemon.standardOutput = FileHandle.nullDevice
+        try daemon.run()
+        // Wait until it has predicted everything, then SIGTERM.
+        for _ in 0..<300 {
+            if (try? Kcat.consume(bootstrap: broker.bootstrap, topic: "predictions-term").count) == 200 { break }
+            usleep(100_000)
+        }
+        daemon.terminate()
+        daemon.waitUntilExit()
+        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(daemon.terminationStatus == 0, "log: \(log.suffix(1500))")
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("checkpoints/checkpoint.bin").path))
+        #expect(log.contains("stopped"))
+    }
+
+    @Test func wrongPipelineSettingFailsAtStartNamingIt() throws {
+        let (pipeline, folder) = try SampleEvents.pipeline(suffix: "bad", extra: "input:\n  maxMessageBytes: lots")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let run = try CommandRunner.run(["run", "--pipeline", pipeline])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("input.maxMessageBytes"))
+    }
+}

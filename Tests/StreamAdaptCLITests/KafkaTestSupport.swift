@@ -1,0 +1,139 @@
+import Foundation
+
+/// An embedded broker run as a separate process (`streamadapt broker`), for integration tests.
+final class BrokerProcess {
+    let process = Process()
+    let bootstrap: String
+    private let directory: URL
+
+    init(topics: [String], partitions: Int = 1) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("sa-broker-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("bootstrap")
+        process.executableURL = CommandRunner.binary
+        process.arguments = ["broker", "--topics", topics.joined(separator: ","), "--partitions", "\(partitions)",
+                             "--bootstrap-file", file.path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var address: String?
+        for _ in 0..<200 {
+            if let text = try? String(contentsOf: file, encoding: .utf8), !text.isEmpty {
+                address = text
+                break
+            }
+            usleep(50_000)
+        }
+        guard let address else {
+            process.terminate()
+            throw CocoaError(.fileNoSuchFile)
+        }
+        bootstrap = address
+    }
+
+    /// Takes the broker down (SIGUSR1) or up (SIGUSR2).
+    func setDown() { kill(process.processIdentifier, SIGUSR1) }
+    func setUp() { kill(process.processIdentifier, SIGUSR2) }
+
+    deinit {
+        if process.isRunning {
+            process.interrupt()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// kcat, the independent Kafka client the integration tests produce and consume with.
+enum Kcat {
+    static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/kcat") }
+
+    /// Produces one message per line, `key|value`.
+    static func produce(bootstrap: String, topic: String, lines: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/kcat")
+        process.arguments = ["-b", bootstrap, "-P", "-t", topic, "-K", "|", "-X", "message.max.bytes=5000000"]
+        let input = Pipe()
+        process.standardInput = input
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        input.fileHandleForWriting.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
+    }
+
+    /// Every message of a topic from the beginning, as (key, headers, value) with the format
+    /// `%k\t%h\t%s`: kcat exits at the end of the partition.
+    static func consume(bootstrap: String, topic: String) throws -> [(key: String, headers: String, value: String)] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/kcat")
+        process.arguments = ["-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%k\\t%h\\t%s\\n"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").map { line in
+            let parts = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
+            return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "", parts.count > 2 ? String(parts[2]) : "")
+        }
+    }
+}
+
+/// The bundled sample as JSON event lines `id|{...}` for kcat.
+enum SampleEvents {
+    static let directory = CommandRunner.packageRoot.appendingPathComponent("samples/fmnist-drift")
+
+    static func load() throws -> (embeddings: [Float], labels: [Int], names: [String], dimension: Int) {
+        let images = try Data(contentsOf: directory.appendingPathComponent("images.f32"))
+        let embeddings = images.withUnsafeBytes { raw in
+            (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+        }
+        let labels = try String(contentsOf: directory.appendingPathComponent("labels.txt"), encoding: .utf8)
+            .split(separator: "\n").compactMap { Int($0) }
+        let names = try String(contentsOf: directory.appendingPathComponent("classes.txt"), encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        return (embeddings, labels, names, embeddings.count / labels.count)
+    }
+
+    /// Rows `range` as `id|json` lines, labelled by class name (or index when `byIndex`).
+    static func lines(_ range: Range<Int>, byIndex: Bool = false) throws -> [String] {
+        let (embeddings, labels, names, d) = try load()
+        return range.map { row in
+            let values = embeddings[(row * d)..<((row + 1) * d)].map { "\($0)" }.joined(separator: ",")
+            let label = byIndex ? "\(labels[row])" : "\"\(names[labels[row]])\""
+            return "e\(row)|{\"id\":\"e\(row)\",\"embedding\":[\(values)],\"label\":\(label),\"ts\":\(1_700_000_000_000 + row)}"
+        }
+    }
+
+    /// A pipeline file for `bootstrap` with topics suffixed by `suffix`, in a new temporary folder.
+    static func pipeline(suffix: String, checkpointEvery: Int = 5000, extra: String = "") throws -> (path: String, folder: URL) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sa-\(suffix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let yaml = """
+            name: test-\(suffix)
+            topics:
+              input: embeddings
+              predictions: predictions-\(suffix)
+              alerts: alerts-\(suffix)
+              deadLetter: dead-\(suffix)
+            model:
+              classes: \(directory.path)
+              head: kalman
+            drift:
+              warmupEvents: 150
+              referenceEvents: 300
+            checkpoint:
+              directory: \(folder.path)/checkpoints
+              everyEvents: \(checkpointEvery)
+            metrics:
+              port: 0
+            \(extra)
+            """
+        let path = folder.appendingPathComponent("pipeline.yaml").path
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return (path, folder)
+    }
+}

@@ -169,6 +169,28 @@ public final class StreamModel {
             updateNanoseconds: nanoseconds, alertChanged: changed)
     }
 
+    /// Learns a label that arrived after its event was predicted (delayed feedback). The embedding is
+    /// predicted again (the head learns the input of its last prediction) and the head learns the label;
+    /// the accuracy detector sees whether the original prediction `predicted` was right. The drift
+    /// scorer and the event count are not touched: the event was scored when it arrived. The Kalman
+    /// head's Mahalanobis regulation uses the neutral d2 = D here.
+    /// - Throws: ``EmbeddingError`` for a bad embedding or label; the model is then unchanged.
+    /// - Returns: the update time in nanoseconds.
+    @discardableResult
+    public func learnLate(_ embedding: UnsafeBufferPointer<Float>, label: Int, predicted: Int) throws(EmbeddingError) -> UInt64 {
+        guard label >= 0 && label < classCount else { throw .labelOutOfRange(label: label, classCount: classCount) }
+        try normalizeEmbedding(embedding, into: input.pointer, dimension: dimension)
+        _ = head.predict(UnsafePointer(input.pointer), logits: logits.pointer)
+        let start = monotonicNanoseconds()
+        head.learn(label: label, context: LearnContext(mahalanobis2: nil))
+        let nanoseconds = monotonicNanoseconds() &- start
+        if let change = accuracyDetector.observe(error: label != predicted) {
+            let value = change == .raised ? accuracyDetector.statistic : accuracyDetector.recentErrorRate
+            record(change, kind: .accuracyDrop, value: value, threshold: drift.accuracyThreshold)
+        }
+        return nanoseconds
+    }
+
     /// Processes one event given as a Swift array (convenience for tests and tools).
     public func process(_ embedding: [Float], label: Int?) throws(EmbeddingError) -> EventResult {
         try embedding.withUnsafeBufferPointer { (buffer) throws(EmbeddingError) in try process(buffer, label: label) }

@@ -23,9 +23,13 @@ public final class AdaptationLoop {
     private let decoder: EventDecoder
     private var writer = JSONWriter()
     private let store: CheckpointStore?
-    /// Next offset to read per input partition (what a checkpoint stores).
-    public private(set) var nextOffsets: [Int32: Int64] = [:]
-    private var partitions: [Int32] = []
+    /// Next offset to read per consumed partition (what a checkpoint stores).
+    public private(set) var nextOffsets: [TopicPartition: Int64] = [:]
+    private var partitions: [TopicPartition] = []
+    private let labelCache: LabelCache
+    /// Delayed labels applied, and those whose event was unknown or had expired from the cache.
+    public private(set) var lateLabelsApplied = 0
+    public private(set) var lateLabelsUnmatched = 0
     /// Alerts of the model already published (raised: count; cleared: indices).
     private var publishedRaised = 0
     private var publishedCleared = Set<Int>()
@@ -58,6 +62,8 @@ public final class AdaptationLoop {
         recentOffsets = Array(repeating: (0, 0), count: max(1, configuration.drift.inputWindow))
         recentCorrect = Array(repeating: false, count: 500)
         metrics = DaemonMetrics()
+        labelCache = LabelCache(
+            capacity: configuration.labelsTopic == nil ? 0 : configuration.labelCacheSize, dimension: classes.dimension)
         store = configuration.checkpointDirectory.map(CheckpointStore.init(directory:))
 
         var kafka = configuration.kafkaProperties
@@ -87,10 +93,10 @@ public final class AdaptationLoop {
                 nextOffsets = [:]
             }
         }
-        partitions = try consumer.partitions(of: configuration.inputTopic)
-        var start: [Int32: Int64?] = [:]
-        for p in partitions { start[p] = nextOffsets[p] }
-        try consumer.assign(topic: configuration.inputTopic, startOffsets: start)
+        for topic in [configuration.inputTopic] + (configuration.labelsTopic.map { [$0] } ?? []) {
+            partitions += try consumer.partitions(of: topic).map { TopicPartition(topic: topic, partition: $0) }
+        }
+        try consumer.assign(partitions.map { ($0.topic, $0.partition, nextOffsets[$0]) })
         publishedRaised = model.alerts.count
         publishedCleared = Set(model.alerts.indices.filter { model.alerts[$0].clearedAt != nil })
         logger.info(
@@ -131,8 +137,8 @@ public final class AdaptationLoop {
             if monotonicNow() &- lastLag > 1_000_000_000 {
                 lastLag = monotonicNow()
                 var lag: Int64 = 0
-                for p in partitions {
-                    if let high = consumer.highWatermark(topic: configuration.inputTopic, partition: p) {
+                for p in partitions where p.topic == configuration.inputTopic {
+                    if let high = consumer.highWatermark(topic: p.topic, partition: p.partition) {
                         lag += max(0, high - (nextOffsets[p] ?? 0))
                     }
                 }
@@ -141,13 +147,15 @@ public final class AdaptationLoop {
         }
         try producer.flush(timeoutMilliseconds: 30_000)
         try checkpoint()
-        logger.info("stopped", metadata: ["handled": "\(handled)", "events": "\(model.eventCount)"])
+        logger.info(
+            "stopped", metadata: ["handled": "\(handled)", "events": "\(model.eventCount)",
+                                  "late-labels-applied": "\(lateLabelsApplied)", "late-labels-unmatched": "\(lateLabelsUnmatched)"])
     }
 
     /// Whether every assigned partition has been read up to the broker's high watermark.
     private func isCaughtUp() -> Bool {
         for p in partitions {
-            guard let high = consumer.queryHighWatermark(topic: configuration.inputTopic, partition: p),
+            guard let high = consumer.queryHighWatermark(topic: p.topic, partition: p.partition),
                 (nextOffsets[p] ?? 0) >= high
             else { return false }
         }
@@ -158,10 +166,14 @@ public final class AdaptationLoop {
     func handle(_ message: KafkaMessage) throws {
         let start = monotonicNow()
         defer {
-            nextOffsets[message.partition] = message.offset + 1
+            nextOffsets[TopicPartition(topic: message.topic, partition: message.partition)] = message.offset + 1
             handled += 1
             eventsSinceCheckpoint += 1
             metrics.latency.recordNanoseconds(Int64(monotonicNow() &- start))
+        }
+        if let labelsTopic = configuration.labelsTopic, message.topic == labelsTopic {
+            try handleLateLabel(message)
+            return
         }
         metrics.eventsIn.increment()
         let event: DecodedEvent
@@ -196,8 +208,80 @@ public final class AdaptationLoop {
         if result.updated { metrics.updates.increment() }
         if result.drifting { metrics.driftFlags.increment() }
         if let correct = result.correct { recordCorrect(correct) }
+        if label == nil, labelCache.capacity > 0 {
+            decoder.embedding.withUnsafeBufferPointer {
+                labelCache.insert(id: event.id, embedding: UnsafeBufferPointer(rebasing: $0[0..<classes.dimension]), predicted: result.index)
+            }
+        }
         try publishPrediction(event, result, message)
         if result.alertChanged { try publishAlerts(message) }
+    }
+
+    /// A message of the labels topic: `{"id": "...", "label": 3 | "sandal"}`.
+    private func handleLateLabel(_ message: KafkaMessage) throws {
+        let id: String
+        let label: Int
+        do {
+            (id, label) = try decodeLabel(message.value)
+        } catch {
+            try deadLetter(message, error)
+            return
+        }
+        let found = labelCache.take(id: id) { embedding, predicted in
+            // The cached embedding passed validation when its event arrived and the label was checked
+            // above, so this cannot throw; if it did, the model is unchanged and the label is dropped.
+            do {
+                try model.learnLate(embedding, label: label, predicted: predicted)
+                recordCorrect(label == predicted)
+            } catch {
+                logger.error("late label not learned", metadata: ["id": "\(id)", "error": "\(error)"])
+            }
+        }
+        if found {
+            lateLabelsApplied += 1
+            metrics.updates.increment()
+            metrics.lateLabels("applied").increment()
+        } else {
+            lateLabelsUnmatched += 1
+            metrics.lateLabels("unmatched").increment()
+            logger.debug("label for an unknown or expired event", metadata: ["id": "\(id)"])
+        }
+    }
+
+    private func decodeLabel(_ value: UnsafeRawBufferPointer) throws(InputError) -> (String, Int) {
+        var parser = JSONScanner(value)
+        var id: String?
+        var label: EventLabel = .none
+        try parser.expect(UInt8(ascii: "{"))
+        if !parser.consume(UInt8(ascii: "}")) {
+            repeat {
+                let key = try parser.string()
+                try parser.expect(UInt8(ascii: ":"))
+                switch key {
+                case "id": id = parser.peek == UInt8(ascii: "\"") ? try parser.string() : try parser.numberText()
+                case "label":
+                    if parser.peek == UInt8(ascii: "\"") {
+                        label = .name(try parser.string())
+                    } else {
+                        let v = try parser.number()
+                        guard v == v.rounded(), abs(v) < 1e15 else { throw .unparseable("label \(v) is not an integer") }
+                        label = .index(Int(v))
+                    }
+                default: try parser.skipValue()
+                }
+            } while parser.consume(UInt8(ascii: ","))
+            try parser.expect(UInt8(ascii: "}"))
+        }
+        guard let id else { throw InputError("missing-id", "the label record has no \"id\"") }
+        switch label {
+        case .none: throw InputError("missing-label", "the label record has no \"label\"")
+        case .index(let i):
+            guard i >= 0 && i < classes.count else { throw InputError(EmbeddingError.labelOutOfRange(label: i, classCount: classes.count)) }
+            return (id, i)
+        case .name(let name):
+            guard let i = classes.index(of: name) else { throw InputError(EmbeddingError.unknownClassName(name)) }
+            return (id, i)
+        }
     }
 
     private func decode(_ message: KafkaMessage) throws(InputError) -> DecodedEvent {
@@ -331,7 +415,7 @@ public final class AdaptationLoop {
         var headers = message.headers.filter { !$0.0.hasPrefix("streamadapt-") }
         headers.append(("streamadapt-reason", Array(error.code.utf8)))
         headers.append(("streamadapt-error", Array(error.message.utf8)))
-        headers.append(("streamadapt-source-topic", Array(configuration.inputTopic.utf8)))
+        headers.append(("streamadapt-source-topic", Array(message.topic.utf8)))
         headers.append(("streamadapt-source-partition", Array(String(message.partition).utf8)))
         headers.append(("streamadapt-source-offset", Array(String(message.offset).utf8)))
         let key = message.key.isEmpty ? nil : Array(message.key)
@@ -362,6 +446,14 @@ final class DaemonMetrics {
     let checkpoints = Counter(label: "streamadapt_checkpoints_total")
     private var deadLetterCounters: [String: Counter] = [:]
     private var alertCounters: [String: Counter] = [:]
+    private var lateLabelCounters: [String: Counter] = [:]
+
+    func lateLabels(_ outcome: String) -> Counter {
+        if let c = lateLabelCounters[outcome] { return c }
+        let c = Counter(label: "streamadapt_late_labels_total", dimensions: [("outcome", outcome)])
+        lateLabelCounters[outcome] = c
+        return c
+    }
 
     func deadLetters(_ reason: String) -> Counter {
         if let c = deadLetterCounters[reason] { return c }
@@ -378,7 +470,17 @@ final class DaemonMetrics {
     }
 }
 
+/// A partition of a topic.
+public struct TopicPartition: Hashable, Sendable, CustomStringConvertible {
+    public var topic: String
+    public var partition: Int32
+    public var description: String { "\(topic)/\(partition)" }
+}
+
 extension AdaptationLoop {
+    /// Names and versions the daemon's section of a checkpoint (after the model's).
+    static let checkpointTag = "streamadapt-daemon/1"
+
     /// Flushes the producer (so every event up to here has its outputs delivered), then writes the
     /// model state and the per-partition next offsets in one sealed file, atomically.
     public func checkpoint() throws {
@@ -386,12 +488,15 @@ extension AdaptationLoop {
         try producer.flush(timeoutMilliseconds: 30_000)
         var writer = CheckpointWriter(reservingCapacity: 1 << 20)
         model.save(to: &writer)
+        writer.writeString(Self.checkpointTag)
         writer.writeString(configuration.inputTopic)
         writer.writeInt(nextOffsets.count)
-        for (partition, offset) in nextOffsets.sorted(by: { $0.key < $1.key }) {
-            writer.writeInt(Int(partition))
+        for (tp, offset) in nextOffsets.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
+            writer.writeString(tp.topic)
+            writer.writeInt(Int(tp.partition))
             writer.writeInt(Int(offset))
         }
+        labelCache.save(to: &writer)
         try store.write(Checkpoint.seal(payload: writer.bytes))
         eventsSinceCheckpoint = 0
         lastCheckpoint = monotonicNow()
@@ -402,21 +507,30 @@ extension AdaptationLoop {
     func restore(_ bytes: [UInt8]) throws {
         var reader = try CheckpointReader(sealed: bytes)
         let commit = try model.prepareRestore(from: &reader)
+        let tag = try reader.readString()
+        guard tag == Self.checkpointTag else {
+            throw CheckpointError(
+                code: .unsupportedVersion, field: "daemon",
+                message: "daemon section \(tag), this version reads \(Self.checkpointTag)")
+        }
         let topic = try reader.readString()
         guard topic == configuration.inputTopic else {
             throw CheckpointError(
                 code: .configurationMismatch, field: "topics.input",
                 message: "the checkpoint is for input topic \(topic), the pipeline reads \(configuration.inputTopic)")
         }
-        var offsets: [Int32: Int64] = [:]
+        var offsets: [TopicPartition: Int64] = [:]
         let count = try reader.readInt()
         for _ in 0..<max(0, count) {
+            let topic = try reader.readString()
             let partition = try reader.readInt()
             let offset = try reader.readInt()
-            offsets[Int32(partition)] = Int64(offset)
+            offsets[TopicPartition(topic: topic, partition: Int32(partition))] = Int64(offset)
         }
+        let cacheCommit = try labelCache.prepareRestore(from: &reader)
         try reader.finish()
         commit.apply()
+        cacheCommit()
         nextOffsets = offsets
     }
 }

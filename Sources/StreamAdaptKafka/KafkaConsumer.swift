@@ -108,18 +108,19 @@ public final class KafkaConsumer {
         throw KafkaError("topic \(topic) not found")
     }
 
-    /// Assigns `topic`'s partitions, each starting at the given offset (nil: the beginning).
-    public func assign(topic: String, startOffsets: [Int32: Int64?]) throws {
-        guard let list = rd_kafka_topic_partition_list_new(Int32(startOffsets.count)) else {
+    /// Assigns partitions, each starting at the given offset (nil: the beginning). Replaces any
+    /// previous assignment.
+    public func assign(_ entries: [(topic: String, partition: Int32, offset: Int64?)]) throws {
+        guard let list = rd_kafka_topic_partition_list_new(Int32(entries.count)) else {
             throw KafkaError("partition list")
         }
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        for (partition, offset) in startOffsets.sorted(by: { $0.key < $1.key }) {
-            let entry = rd_kafka_topic_partition_list_add(list, topic, partition)
-            entry?.pointee.offset = offset ?? Int64(RD_KAFKA_OFFSET_BEGINNING)
+        for entry in entries {
+            let element = rd_kafka_topic_partition_list_add(list, entry.topic, entry.partition)
+            element?.pointee.offset = entry.offset ?? Int64(RD_KAFKA_OFFSET_BEGINNING)
         }
         let err = rd_kafka_assign(handle, list)
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, "assign \(topic)") }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, "assign") }
     }
 
     /// The high watermark (the offset after the last message) of a partition, as last seen by the

@@ -202,6 +202,38 @@ struct DaemonIntegrationTests {
         #expect(log.contains("stopped"))
     }
 
+    @Test func delayedLabelsAreLearnedAcrossARestart() throws {
+        let broker = try BrokerProcess(topics: ["embeddings", "labels"])
+        // Unlabelled events first; the labels arrive later, after a restart (the label cache is in the checkpoint).
+        let unlabelled = try SampleEvents.lines(0..<200).map { $0.replacingOccurrences(of: #","label":"#, with: #","x":"#) }
+        try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: unlabelled)
+        let (pipeline, folder) = try SampleEvents.pipeline(
+            suffix: "late", extra: "input:\n  labelCacheSize: 150")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var yaml = try String(contentsOfFile: pipeline, encoding: .utf8)
+        yaml = yaml.replacingOccurrences(of: "  input: embeddings\n", with: "  input: embeddings\n  labels: labels\n")
+        try yaml.write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let first = try CommandRunner.run(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap, "--until-caught-up"])
+        #expect(first.status == 0, "stderr: \(first.stderr.suffix(1500))")
+        #expect(first.stderr.contains("late-labels-applied=0"))
+
+        let (_, labels, names, _) = try SampleEvents.load()
+        var records = (0..<200).map { "l\($0)|{\"id\":\"e\($0)\",\"label\":\"\(names[labels[$0]])\"}" }
+        records.append("l-unknown|{\"id\":\"never-seen\",\"label\":1}")
+        records.append("l-bad|{\"id\":\"e10\",\"label\":\"parrot\"}")
+        try Kcat.produce(bootstrap: broker.bootstrap, topic: "labels", lines: records)
+        let second = try CommandRunner.run(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap, "--until-caught-up"])
+        #expect(second.status == 0, "stderr: \(second.stderr.suffix(1500))")
+        // The cache kept the last 150 events: their labels are learned, the 50 older ones and the
+        // unknown id are unmatched, the unknown class name is a dead letter.
+        #expect(second.stderr.contains("late-labels-applied=150"), "\(second.stderr.suffix(600))")
+        #expect(second.stderr.contains("late-labels-unmatched=51"), "\(second.stderr.suffix(600))")
+        let dead = try Kcat.consume(bootstrap: broker.bootstrap, topic: "dead-late")
+        #expect(dead.count == 1)
+        #expect(dead.first?.headers.contains("streamadapt-reason=unknown-class") == true)
+        #expect(dead.first?.headers.contains("streamadapt-source-topic=labels") == true)
+    }
+
     @Test func wrongPipelineSettingFailsAtStartNamingIt() throws {
         let (pipeline, folder) = try SampleEvents.pipeline(suffix: "bad", extra: "input:\n  maxMessageBytes: lots")
         defer { try? FileManager.default.removeItem(at: folder) }

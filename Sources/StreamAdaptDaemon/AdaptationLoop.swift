@@ -48,6 +48,10 @@ public final class AdaptationLoop {
     private let metrics: DaemonMetrics
     /// Called after each predicted event with its result (for the demo's summary and for tools).
     public var observer: ((EventResult) -> Void)?
+    /// When set, the handling time (decode, predict, learn, encode, enqueue) of every input message is
+    /// appended to ``latencies`` (nanoseconds), for benchmarks.
+    public var recordsLatencies = false
+    public private(set) var latencies: [UInt64] = []
 
     /// Builds the model (restoring the checkpoint when there is one) and connects to Kafka.
     /// - Parameter fresh: set a refused checkpoint aside and start from scratch instead of failing.
@@ -169,7 +173,9 @@ public final class AdaptationLoop {
             nextOffsets[TopicPartition(topic: message.topic, partition: message.partition)] = message.offset + 1
             handled += 1
             eventsSinceCheckpoint += 1
-            metrics.latency.recordNanoseconds(Int64(monotonicNow() &- start))
+            let elapsed = monotonicNow() &- start
+            metrics.latency.recordNanoseconds(Int64(elapsed))
+            if recordsLatencies { latencies.append(elapsed) }
         }
         if let labelsTopic = configuration.labelsTopic, message.topic == labelsTopic {
             try handleLateLabel(message)

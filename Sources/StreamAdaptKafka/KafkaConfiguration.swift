@@ -21,7 +21,7 @@ public struct KafkaConfiguration: Sendable, Equatable {
             let result = rd_kafka_conf_set(conf, key, value, &buffer, buffer.count)
             if result != RD_KAFKA_CONF_OK {
                 rd_kafka_conf_destroy(conf)
-                throw KafkaError("Kafka property \(key)=\(value): \(String(cString: buffer))")
+                throw KafkaError("Kafka property \(key)=\(value): \(cString(buffer))")
             }
         }
         return conf
@@ -33,7 +33,12 @@ func makeClient(_ type: rd_kafka_type_t, _ conf: OpaquePointer) throws -> Opaque
     var buffer = [CChar](repeating: 0, count: 512)
     guard let handle = rd_kafka_new(type, conf, &buffer, buffer.count) else {
         rd_kafka_conf_destroy(conf)
-        throw KafkaError("cannot create Kafka client: \(String(cString: buffer))")
+        throw KafkaError("cannot create Kafka client: \(cString(buffer))")
     }
     return handle
+}
+
+/// The text of a NUL-terminated C buffer.
+func cString(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import Logging
+import Metrics
+import Prometheus
 import StreamAdaptCore
 
 /// `streamadapt bench`: per-update time of each head on random unit vectors (release build).
@@ -23,8 +26,23 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Also time the bare BLAS calls of the Kalman update (dsymv + dsyr + dger).")
     var blas = false
 
+    @Flag(help: "Instead: end-to-end events/s through the embedded broker (JSON and binary), with the bare model and Kalman rates.")
+    var kafka = false
+
     func run() throws {
         BLAS.setThreads(1)
+        if kafka {
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = .error
+                return handler
+            }
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))
+            try KafkaBench(events: events).run(
+                dimensions: dimensions.split(separator: ",").compactMap { Int($0) },
+                classCounts: classes.split(separator: ",").compactMap { Int($0) })
+            return
+        }
         let settings = HeadSettings()
         let ds = dimensions.split(separator: ",").compactMap { Int($0) }
         let cs = classes.split(separator: ",").compactMap { Int($0) }

@@ -57,8 +57,8 @@ struct DemoCommand: ParsableCommand {
 
         // Replay the sample into the input topic on a second thread while the daemon consumes it, a
         // bounded distance ahead (the mock broker keeps only about 5 MB per partition).
-        let consumed = Counter()
-        let replayed = Counter()
+        let consumed = SharedCounter()
+        let replayed = SharedCounter()
         let replayError = ErrorBox()
         let rows = data.count
         let dimension = data.dimension
@@ -140,8 +140,8 @@ private func progress(_ label: String, _ done: Int, _ total: Int) {
     FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(done)/\(total)".utf8))
 }
 
-/// A counter shared by the replay thread and the daemon loop.
-private final class Counter: Sendable {
+/// A counter shared by a replay thread and the daemon loop.
+final class SharedCounter: Sendable {
     private let count = Atomic<Int>(0)
     var value: Int { count.load(ordering: .relaxed) }
     func add(_ n: Int) { count.add(n, ordering: .relaxed) }

@@ -24,11 +24,14 @@ struct HeadOptions: ParsableArguments {
     var driftWarmup: Int?
     @Option(help: "Drift scorer: events whose scores calibrate the threshold (default 1000).")
     var driftReference: Int?
+    @Option(help: "Drift scorer: updates between Cholesky refreshes of the precision (default 100).")
+    var driftRefresh: Int?
 
     func driftSettings() throws -> DriftSettings {
         var drift = DriftSettings()
         if let driftWarmup { drift.mahalanobis.warmupEvents = driftWarmup }
         if let driftReference { drift.mahalanobis.referenceEvents = driftReference }
+        if let driftRefresh { drift.mahalanobis.refreshInterval = driftRefresh }
         do { try drift.validate() } catch { throw ValidationError(error.description) }
         return drift
     }

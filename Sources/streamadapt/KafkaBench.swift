@@ -1,0 +1,120 @@
+import Foundation
+import Logging
+import StreamAdaptCore
+import StreamAdaptDaemon
+import StreamAdaptKafka
+import Synchronization
+
+/// End-to-end benchmark: events/s and per-event handling latency of the daemon loop through the
+/// embedded broker, against the bare model (StreamModel.process) and the bare Kalman update.
+struct KafkaBench {
+    let events: Int
+
+    func run(dimensions: [Int], classCounts: [Int]) throws {
+        emitLine("format  D      C     e2e ev/s   handle p50 us  handle p99 us  model ev/s  kalman ev/s  e2e/model  e2e/kalman")
+        for d in dimensions {
+            for c in classCounts {
+                let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sa-bench-\(d)-\(c)-\(UUID().uuidString)")
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(at: folder) }
+                var random = SplitMix64(seed: UInt64(d * 1000 + c))
+                let classValues = (0..<(c * d)).map { _ in Float(random.next() % 1000) / 1000 }
+                try Data(classValues.withUnsafeBytes { Array($0) }).write(to: folder.appendingPathComponent("text.f32"))
+                try (0..<c).map { "class\($0)" }.joined(separator: "\n").write(
+                    to: folder.appendingPathComponent("classes.txt"), atomically: true, encoding: .utf8)
+                // Events: noisy copies of the class embeddings, labelled.
+                let pool = 512
+                var inputs = [Float](repeating: 0, count: pool * d)
+                var labels = [Int](repeating: 0, count: pool)
+                for r in 0..<pool {
+                    labels[r] = r % c
+                    for j in 0..<d { inputs[r * d + j] = classValues[labels[r] * d + j] + Float(random.next() % 1000) / 2000 }
+                }
+                let (modelRate, kalmanRate) = try bareRates(folder: folder.path, inputs: inputs, labels: labels, d: d)
+                for format in ["binary", "json"] {
+                    let (rate, p50, p99) = try endToEnd(folder: folder.path, inputs: inputs, labels: labels, d: d, format: format)
+                    emitLine(
+                        pad(format, 8) + pad("\(d)", 7) + pad("\(c)", 6) + pad(fmt(rate, 0), 11) + pad(fmt(p50, 1), 15)
+                            + pad(fmt(p99, 1), 15) + pad(fmt(modelRate, 0), 12) + pad(fmt(kalmanRate, 0), 13)
+                            + pad(fmt(rate / modelRate, 2), 11) + fmt(rate / kalmanRate, 2))
+                }
+            }
+        }
+    }
+
+    /// Events/s of StreamModel.process (head + drift) and of the Kalman head's predict + learn alone.
+    private func bareRates(folder: String, inputs: [Float], labels: [Int], d: Int) throws -> (Double, Double) {
+        let classes = try ClassFile.load(directory: folder)
+        let model = StreamModel(classes: classes, head: KalmanHead(classes: classes))
+        let start = Date()
+        for i in 0..<events {
+            let r = i % labels.count
+            _ = try inputs.withUnsafeBufferPointer { try model.process(UnsafeBufferPointer(rebasing: $0[(r * d)..<((r + 1) * d)]), label: labels[r]) }
+        }
+        let modelRate = Double(events) / Date().timeIntervalSince(start)
+        let head = KalmanHead(classes: classes)
+        let x = Matrix(rows: d, columns: 1)
+        let logits = Matrix(rows: classes.count, columns: 1)
+        let kalmanStart = Date()
+        for i in 0..<events {
+            let r = i % labels.count
+            try inputs.withUnsafeBufferPointer { try normalizeEmbedding(UnsafeBufferPointer(rebasing: $0[(r * d)..<((r + 1) * d)]), into: x.pointer, dimension: d) }
+            _ = head.predict(x.pointer, logits: logits.pointer)
+            head.learn(label: labels[r], context: LearnContext(mahalanobis2: Double(d)))
+        }
+        return (modelRate, Double(events) / Date().timeIntervalSince(kalmanStart))
+    }
+
+    private func endToEnd(folder: String, inputs: [Float], labels: [Int], d: Int, format: String) throws -> (Double, Double, Double) {
+        let broker = try EmbeddedBroker()
+        var config = PipelineConfiguration()
+        config.classesDirectory = folder
+        config.bootstrapServers = broker.bootstrapServers
+        config.metricsPort = 0
+        config.head = "kalman"
+        for topic in [config.inputTopic, config.predictionsTopic, config.alertsTopic, config.deadLetterTopic] {
+            try broker.createTopic(topic, partitions: 1)
+        }
+        let messageBytes = format == "json" ? d * 12 : d * 4
+        let lead = max(50, min(2000, 3_000_000 / messageBytes))
+        let consumed = SharedCounter()
+        let finished = SharedCounter()
+        let (total, topic, bootstrap) = (events, config.inputTopic, config.bootstrapServers)
+        // Pre-encode the pool's messages so that the producer thread costs little.
+        let encoded: [[UInt8]] = (0..<labels.count).map { r in
+            if format == "json" {
+                let values = inputs[(r * d)..<((r + 1) * d)].map { "\($0)" }.joined(separator: ",")
+                return Array("{\"id\":\"e\(r)\",\"embedding\":[\(values)],\"label\":\(labels[r])}".utf8)
+            }
+            return inputs[(r * d)..<((r + 1) * d)].withUnsafeBytes { Array($0) }
+        }
+        let labelStrings = labels.map { Array(String($0).utf8) }
+        let replayer = Thread {
+            defer { finished.add(1) }
+            guard let producer = try? KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: bootstrap, ["linger.ms": "2"])) else { return }
+            for i in 0..<total {
+                while i - consumed.value > lead { usleep(200) }
+                let r = i % encoded.count
+                let headers: [(String, [UInt8])] = format == "json" ? [] : [
+                    ("content-type", Array(EventDecoder.binaryContentType.utf8)), ("id", Array("e\(r)".utf8)), ("label", labelStrings[r]),
+                ]
+                try? encoded[r].withUnsafeBytes { try producer.sendWaiting(topic: topic, key: nil, value: $0, headers: headers) }
+                producer.poll()
+            }
+            try? producer.flush()
+        }
+        let loop = try AdaptationLoop(configuration: config, logger: Logger(label: "bench"), health: HealthState())
+        loop.recordsLatencies = true
+        loop.observer = { _ in consumed.add(1) }
+        replayer.start()
+        let start = Date()
+        try loop.run(maximumEvents: total) { false }
+        let elapsed = Date().timeIntervalSince(start)
+        while finished.value == 0 { usleep(1000) }
+        withExtendedLifetime(broker) {}
+        let sorted = loop.latencies.sorted()
+        return (Double(total) / elapsed, Double(sorted[sorted.count / 2]) / 1000, Double(sorted[min(sorted.count - 1, sorted.count * 99 / 100)]) / 1000)
+    }
+}
+
+private func emitLine(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }

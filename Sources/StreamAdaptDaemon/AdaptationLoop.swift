@@ -186,16 +186,8 @@ public final class AdaptationLoop {
         let label: Int?
         do {
             event = try decode(message)
-            switch event.label {
-            case .none: label = nil
-            case .index(let i): label = i
-            case .name(let name):
-                guard let i = classes.index(of: name) else {
-                    throw InputError(EmbeddingError.unknownClassName(name))
-                }
-                label = i
-            }
-        } catch let error as InputError {
+            label = try resolve(event.label)
+        } catch {
             try deadLetter(message, error)
             return
         }
@@ -228,7 +220,9 @@ public final class AdaptationLoop {
         let id: String
         let label: Int
         do {
-            (id, label) = try decodeLabel(message.value)
+            let record = try decoder.decodeLabelRecord(message.value)
+            id = record.id
+            label = try resolve(record.label) ?? 0  // decodeLabelRecord refuses a missing label
         } catch {
             try deadLetter(message, error)
             return
@@ -254,39 +248,18 @@ public final class AdaptationLoop {
         }
     }
 
-    private func decodeLabel(_ value: UnsafeRawBufferPointer) throws(InputError) -> (String, Int) {
-        var parser = JSONScanner(value)
-        var id: String?
-        var label: EventLabel = .none
-        try parser.expect(UInt8(ascii: "{"))
-        if !parser.consume(UInt8(ascii: "}")) {
-            repeat {
-                let key = try parser.string()
-                try parser.expect(UInt8(ascii: ":"))
-                switch key {
-                case "id": id = parser.peek == UInt8(ascii: "\"") ? try parser.string() : try parser.numberText()
-                case "label":
-                    if parser.peek == UInt8(ascii: "\"") {
-                        label = .name(try parser.string())
-                    } else {
-                        let v = try parser.number()
-                        guard v == v.rounded(), abs(v) < 1e15 else { throw .unparseable("label \(v) is not an integer") }
-                        label = .index(Int(v))
-                    }
-                default: try parser.skipValue()
-                }
-            } while parser.consume(UInt8(ascii: ","))
-            try parser.expect(UInt8(ascii: "}"))
-        }
-        guard let id else { throw InputError("missing-id", "the label record has no \"id\"") }
+    /// The class index of a label, checked against the class list.
+    private func resolve(_ label: EventLabel) throws(InputError) -> Int? {
         switch label {
-        case .none: throw InputError("missing-label", "the label record has no \"label\"")
+        case .none: return nil
         case .index(let i):
-            guard i >= 0 && i < classes.count else { throw InputError(EmbeddingError.labelOutOfRange(label: i, classCount: classes.count)) }
-            return (id, i)
+            guard i >= 0 && i < classes.count else {
+                throw InputError(EmbeddingError.labelOutOfRange(label: i, classCount: classes.count))
+            }
+            return i
         case .name(let name):
             guard let i = classes.index(of: name) else { throw InputError(EmbeddingError.unknownClassName(name)) }
-            return (id, i)
+            return i
         }
     }
 

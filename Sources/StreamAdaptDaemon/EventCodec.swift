@@ -103,26 +103,12 @@ public final class EventDecoder {
                 try parser.expect(UInt8(ascii: ":"))
                 switch key {
                 case "id":
-                    if parser.peek == UInt8(ascii: "\"") {
-                        id = try parser.string()
-                    } else {
-                        id = try parser.numberText()
-                    }
+                    id = try Self.readID(&parser)
                 case "embedding":
                     sawEmbedding = true
                     try readEmbedding(&parser)
                 case "label":
-                    if parser.peek == UInt8(ascii: "\"") {
-                        label = .name(try parser.string())
-                    } else if parser.consumeLiteral("null") {
-                        label = .none
-                    } else {
-                        let number = try parser.number()
-                        guard number == number.rounded(), abs(number) < 1e15 else {
-                            throw .unparseable("label \(number) is not an integer class index")
-                        }
-                        label = .index(Int(number))
-                    }
+                    label = try Self.readLabel(&parser)
                 case "ts":
                     if !parser.consumeLiteral("null") {
                         let number = try parser.number()
@@ -142,6 +128,49 @@ public final class EventDecoder {
         }
         guard let id, !id.isEmpty else { throw InputError("missing-id", "the event has no \"id\"") }
         return DecodedEvent(id: id, label: label, timestamp: timestamp)
+    }
+
+    /// Decodes a delayed-label record `{"id": "...", "label": 3 | "sandal"}`.
+    public func decodeLabelRecord(_ value: UnsafeRawBufferPointer) throws(InputError) -> (id: String, label: EventLabel) {
+        guard value.count <= maximumBytes else {
+            throw InputError("oversized", "message of \(value.count) bytes exceeds the limit of \(maximumBytes)")
+        }
+        var parser = JSONScanner(value)
+        var id: String?
+        var label = EventLabel.none
+        try parser.expect(UInt8(ascii: "{"))
+        if !parser.consume(UInt8(ascii: "}")) {
+            repeat {
+                let key = try parser.string()
+                try parser.expect(UInt8(ascii: ":"))
+                switch key {
+                case "id": id = try Self.readID(&parser)
+                case "label": label = try Self.readLabel(&parser)
+                default: try parser.skipValue()
+                }
+            } while parser.consume(UInt8(ascii: ","))
+            try parser.expect(UInt8(ascii: "}"))
+        }
+        guard parser.atEnd else { throw .unparseable("trailing characters after the JSON object") }
+        guard let id, !id.isEmpty else { throw InputError("missing-id", "the label record has no \"id\"") }
+        guard label != .none else { throw InputError("missing-label", "the label record has no \"label\"") }
+        return (id, label)
+    }
+
+    /// An id: a string, or a number kept as its text.
+    private static func readID(_ parser: inout JSONScanner) throws(InputError) -> String {
+        parser.peek == UInt8(ascii: "\"") ? try parser.string() : try parser.numberText()
+    }
+
+    /// A label: a class name, an integer class index, or null.
+    private static func readLabel(_ parser: inout JSONScanner) throws(InputError) -> EventLabel {
+        if parser.peek == UInt8(ascii: "\"") { return .name(try parser.string()) }
+        if parser.consumeLiteral("null") { return .none }
+        let number = try parser.number()
+        guard number == number.rounded(), abs(number) < 1e15 else {
+            throw .unparseable("label \(number) is not an integer class index")
+        }
+        return .index(Int(number))
     }
 
     private func readEmbedding(_ parser: inout JSONScanner) throws(InputError) {

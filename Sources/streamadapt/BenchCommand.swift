@@ -32,11 +32,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         BLAS.setThreads(1)
         if kafka {
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = .error
-                return handler
-            }
+            bootstrapLogging(level: .error)
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))
             try KafkaBench(events: events).run(
                 dimensions: dimensions.split(separator: ",").compactMap { Int($0) },

@@ -37,11 +37,7 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         BLAS.setThreads(1)
         guard format == "json" || format == "binary" else { throw ValidationError("--format must be json or binary") }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .warning
-            return handler
-        }
+        bootstrapLogging(level: .warning)
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))
         let data = try EmbeddingDataset(directory: sample)
 

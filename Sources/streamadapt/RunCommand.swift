@@ -46,11 +46,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         BLAS.setThreads(1)
         let level = try parseLogLevel(logLevel)
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        bootstrapLogging(level: level)
         let logger = Logger(label: "streamadapt")
         var config: PipelineConfiguration
         do {
@@ -85,4 +81,13 @@ func parseLogLevel(_ text: String) throws -> Logger.Level {
         throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map { $0.rawValue }.joined(separator: ", "))")
     }
     return level
+}
+
+/// Sends swift-log output to standard error at `level` (once per process).
+func bootstrapLogging(level: Logger.Level) {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
 }

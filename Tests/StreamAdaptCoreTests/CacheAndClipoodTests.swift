@@ -127,7 +127,7 @@ import Testing
         let x = random.unitVector(4)
         a.step(x, label: 1)
         b.step(x, label: 1)
-        let w0 = try ClipoodHead(classes: classes).weights.array
+        let w0 = ClipoodHead(classes: classes).weights.array
         let moveA = zip(a.weights.array, w0).map { abs($0 - $1) }.reduce(0, +)
         let moveB = zip(b.weights.array, w0).map { abs($0 - $1) }.reduce(0, +)
         #expect(moveA > moveB)

@@ -180,7 +180,8 @@ struct DaemonIntegrationTests {
     @Test func gracefulShutdownOnSigtermWritesACheckpoint() throws {
         let broker = try BrokerProcess(topics: ["embeddings"])
         try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try SampleEvents.lines(0..<200))
-        let (pipeline, folder) = try SampleEvents.pipeline(suffix: "term")
+        let port = Int.random(in: 20_000..<40_000)
+        let (pipeline, folder) = try SampleEvents.pipeline(suffix: "term", metricsPort: port)
         defer { try? FileManager.default.removeItem(at: folder) }
         let daemon = Process()
         daemon.executableURL = CommandRunner.binary
@@ -193,6 +194,21 @@ struct DaemonIntegrationTests {
         for _ in 0..<300 {
             if (try? Kcat.consume(bootstrap: broker.bootstrap, topic: "predictions-term").count) == 200 { break }
             usleep(100_000)
+        }
+        // Metrics, health and readiness while it runs.
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") {
+            let metrics = httpGet("http://127.0.0.1:\(port)/metrics")
+            #expect(metrics?.0 == 200)
+            let body = metrics?.1 ?? ""
+            #expect(body.contains("streamadapt_events_in_total 200"), "\(body.prefix(2000))")
+            #expect(body.contains("streamadapt_predictions_out_total 200"))
+            #expect(body.contains("streamadapt_updates_total 200"))
+            #expect(body.contains("streamadapt_prequential_accuracy"))
+            #expect(body.contains("streamadapt_event_latency_seconds_bucket"))
+            #expect(body.contains("streamadapt_consumer_lag"))
+            #expect(httpGet("http://127.0.0.1:\(port)/healthz")?.0 == 200)
+            #expect(httpGet("http://127.0.0.1:\(port)/readyz")?.0 == 200)
+            #expect(httpGet("http://127.0.0.1:\(port)/nothing")?.0 == 404)
         }
         daemon.terminate()
         daemon.waitUntilExit()

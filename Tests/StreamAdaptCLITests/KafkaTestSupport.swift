@@ -109,7 +109,7 @@ enum SampleEvents {
     }
 
     /// A pipeline file for `bootstrap` with topics suffixed by `suffix`, in a new temporary folder.
-    static func pipeline(suffix: String, checkpointEvery: Int = 5000, extra: String = "") throws -> (path: String, folder: URL) {
+    static func pipeline(suffix: String, checkpointEvery: Int = 5000, metricsPort: Int = 0, extra: String = "") throws -> (path: String, folder: URL) {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sa-\(suffix)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let yaml = """
@@ -129,11 +129,26 @@ enum SampleEvents {
               directory: \(folder.path)/checkpoints
               everyEvents: \(checkpointEvery)
             metrics:
-              port: 0
+              port: \(metricsPort)
             \(extra)
             """
         let path = folder.appendingPathComponent("pipeline.yaml").path
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         return (path, folder)
     }
+}
+
+/// GET `url` with curl; (status, body), or nil when nothing answers.
+func httpGet(_ url: String) -> (Int, String)? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    process.arguments = ["-s", "-m", "5", "-w", "\n%{http_code}", url]
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return nil }
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    guard let newline = text.lastIndex(of: "\n"), let status = Int(text[text.index(after: newline)...]), status > 0 else { return nil }
+    return (status, String(text[..<newline]))
 }

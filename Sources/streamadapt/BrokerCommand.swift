@@ -10,13 +10,17 @@ struct BrokerCommand: AsyncParsableCommand {
         commandName: "broker",
         abstract: "Run an embedded Kafka broker (librdkafka mock cluster) on loopback until SIGINT/SIGTERM.",
         discussion: """
-            Prints `bootstrap: HOST:PORT` (the port is chosen by the system: librdkafka 2.0's mock cluster \
-            cannot bind a given port). Any Kafka client can connect. Topics are created with --topics; the \
+            Prints `bootstrap: HOST:PORT`. librdkafka 2.0's mock cluster binds ephemeral ports; with --port, \
+            StreamAdapt forwards 127.0.0.1:PORT to it, so clients can bootstrap from a fixed address (they \
+            then connect to the broker's own port, named in the metadata). Any Kafka client can connect. Topics are created with --topics; the \
             mock broker also auto-creates topics on first use. SIGUSR1 takes the brokers down (connections \
             closed, new ones refused) and SIGUSR2 brings them back up, to rehearse outages. The mock broker \
             keeps only about the last 5 MB of each partition.
             """
     )
+
+    @Option(help: "A fixed bootstrap port on 127.0.0.1 (forwarded to the mock broker); default: the broker's own port.")
+    var port: UInt16?
 
     @Option(help: "Comma-separated topics to create.")
     var topics = "embeddings,labels,predictions,drift-alerts,dead-letter"
@@ -35,7 +39,15 @@ struct BrokerCommand: AsyncParsableCommand {
         for topic in topics.split(separator: ",").map(String.init) where !topic.isEmpty {
             try broker.createTopic(topic, partitions: partitions)
         }
-        let address = broker.bootstrapServers
+        var address = broker.bootstrapServers
+        var forwarder: PortForwarder?
+        if let port {
+            guard let first = address.split(separator: ",").first, let colon = first.lastIndex(of: ":"),
+                let target = UInt16(first[first.index(after: colon)...])
+            else { throw ValidationError("unexpected mock bootstrap address \(address)") }
+            forwarder = try PortForwarder(port: port, targetPort: target)
+            address = "127.0.0.1:\(port)"
+        }
         print("bootstrap: \(address)")
         if let bootstrapFile { try address.write(toFile: bootstrapFile, atomically: true, encoding: .utf8) }
         fflushStandardOutput()
@@ -54,6 +66,7 @@ struct BrokerCommand: AsyncParsableCommand {
         try await group.run()
         down.cancel()
         up.cancel()
+        forwarder?.stop()
         print("broker stopped")
     }
 }

@@ -250,6 +250,16 @@ struct DaemonIntegrationTests {
         #expect(dead.first?.headers.contains("streamadapt-source-topic=labels") == true)
     }
 
+    @Test func brokerOnAFixedPortServesAnyClient() throws {
+        let port = Int.random(in: 40_000..<50_000)
+        let broker = try BrokerProcess(topics: ["t"], port: port)
+        #expect(broker.bootstrap == "127.0.0.1:\(port)")
+        try Kcat.produce(bootstrap: broker.bootstrap, topic: "t", lines: ["a|one", "b|two"])
+        let messages = try Kcat.consume(bootstrap: broker.bootstrap, topic: "t")
+        #expect(messages.map(\.key) == ["a", "b"])
+        #expect(messages.map(\.value) == ["one", "two"])
+    }
+
     @Test func wrongPipelineSettingFailsAtStartNamingIt() throws {
         let (pipeline, folder) = try SampleEvents.pipeline(suffix: "bad", extra: "input:\n  maxMessageBytes: lots")
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -6,13 +6,13 @@ final class BrokerProcess {
     let bootstrap: String
     private let directory: URL
 
-    init(topics: [String], partitions: Int = 1) throws {
+    init(topics: [String], partitions: Int = 1, port: Int? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("sa-broker-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let file = directory.appendingPathComponent("bootstrap")
         process.executableURL = CommandRunner.binary
         process.arguments = ["broker", "--topics", topics.joined(separator: ","), "--partitions", "\(partitions)",
-                             "--bootstrap-file", file.path]
+                             "--bootstrap-file", file.path] + (port.map { ["--port", "\($0)"] } ?? [])
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

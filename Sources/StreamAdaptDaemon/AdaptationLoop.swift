@@ -76,7 +76,10 @@ public final class AdaptationLoop {
         producerProperties["linger.ms"] = producerProperties["linger.ms"] ?? "5"
         producerProperties["enable.idempotence"] = producerProperties["enable.idempotence"] ?? "true"
         producer = try KafkaProducer(configuration: KafkaConfiguration(producerProperties))
-        consumer = try KafkaConsumer(configuration: KafkaConfiguration(kafka))
+        var consumerProperties = kafka
+        // Hand over what has arrived instead of waiting up to 500 ms for a fuller fetch.
+        consumerProperties["fetch.wait.max.ms"] = consumerProperties["fetch.wait.max.ms"] ?? "10"
+        consumer = try KafkaConsumer(configuration: KafkaConfiguration(consumerProperties))
 
         if let store {
             do {

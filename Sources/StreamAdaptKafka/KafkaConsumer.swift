@@ -71,7 +71,7 @@ public final class KafkaConsumer {
         properties["enable.auto.offset.store"] = "false"
         properties["enable.partition.eof"] = properties["enable.partition.eof"] ?? "false"
         // An assigned offset that no longer exists (retention deleted it) restarts at the oldest kept
-        // message rather than skipping to the end; the skip is reported as a consumer error.
+        // message rather than skipping to the end (librdkafka logs the reset).
         properties["auto.offset.reset"] = properties["auto.offset.reset"] ?? "earliest"
         let conf = try KafkaConfiguration(properties).makeConf()
         handle = try makeClient(RD_KAFKA_CONSUMER, conf)

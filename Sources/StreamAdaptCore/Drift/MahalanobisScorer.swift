@@ -216,6 +216,9 @@ public final class MahalanobisScorer {
             for j in i..<d { work[i, j] = covarianceScale * covariance[i, j] }
             work[i, i] += eps
         }
+        // The O(D^3) refresh is level-3 work that gains from threads, unlike the per-event level-2 calls.
+        BLAS.setThreads(BLAS.refreshThreads)
+        defer { BLAS.setThreads(1) }
         if BLAS.invertSymmetricPositiveDefinite(d, work.pointer) {
             for i in 0..<d {
                 for j in i..<d {

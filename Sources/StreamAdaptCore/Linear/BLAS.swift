@@ -1,4 +1,5 @@
 import CBLAS
+import Foundation
 
 /// Thin, typed wrappers over the OpenBLAS routines StreamAdapt uses. All matrices are row-major;
 /// symmetric matrices store (and are read from) their upper triangle only.
@@ -105,6 +106,16 @@ public enum BLAS {
 
     /// Sets the number of OpenBLAS threads (per-sample level-2 work is fastest on one).
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+
+    /// Threads for the occasional O(D^3) factorisations (the drift scorer's precision refresh):
+    /// `STREAMADAPT_REFRESH_THREADS`, else up to 2 of the machine's cores. Results are reproducible
+    /// for a given value; keep it the same across restarts for bit-identical replays.
+    public static let refreshThreads: Int = {
+        if let text = ProcessInfo.processInfo.environment["STREAMADAPT_REFRESH_THREADS"], let n = Int(text), n >= 1 {
+            return n
+        }
+        return max(1, min(2, ProcessInfo.processInfo.activeProcessorCount))
+    }()
 }
 
 /// Copies the upper triangle of the row-major symmetric n x n matrix into its lower triangle.

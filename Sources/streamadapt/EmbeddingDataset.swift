@@ -1,5 +1,6 @@
 import Foundation
 import StreamAdaptCore
+import StreamAdaptDaemon
 
 /// A directory of labelled embeddings in the StreamAdapt data format (see README, "Data format"):
 /// `images.f32` (N x D little-endian float32), `labels.txt` (N class indices), `text.f32` (C x D class
@@ -35,13 +36,13 @@ struct EmbeddingDataset {
         }
         classNames = try lines("classes.txt")
         guard !classNames.isEmpty else { throw LoadError(description: "\(directory)/classes.txt: no classes") }
-        classValues = Self.floats(try read("text.f32"))
+        classValues = ClassFile.readFloats(try read("text.f32"))
         guard classValues.count % classNames.count == 0, !classValues.isEmpty else {
             throw LoadError(
                 description: "\(directory)/text.f32: \(classValues.count) floats is not a multiple of \(classNames.count) classes")
         }
         dimension = classValues.count / classNames.count
-        embeddings = Self.floats(try read("images.f32"))
+        embeddings = ClassFile.readFloats(try read("images.f32"))
         guard embeddings.count % dimension == 0 else {
             throw LoadError(description: "\(directory)/images.f32: \(embeddings.count) floats is not a multiple of D = \(dimension)")
         }
@@ -62,12 +63,6 @@ struct EmbeddingDataset {
 
     func classEmbeddings() throws -> ClassEmbeddings {
         try ClassEmbeddings(names: classNames, dimension: dimension, values: classValues)
-    }
-
-    private static func floats(_ data: Data) -> [Float] {
-        data.withUnsafeBytes { raw in
-            (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StreamAdaptCore
+import StreamAdaptDaemon
 
 /// `streamadapt eval`: offline prequential evaluation of heads on embedding files.
 struct EvalCommand: ParsableCommand {
@@ -119,11 +120,7 @@ struct EvalCommand: ParsableCommand {
         guard data.count == dimension * dimension * 4 else {
             throw ValidationError("--projection \(path): expected \(dimension * dimension) float32 values (D x D)")
         }
-        let values: [Double] = data.withUnsafeBytes { raw in
-            (0..<(dimension * dimension)).map {
-                Double(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))))
-            }
-        }
+        let values = ClassFile.readFloats(data).map(Double.init)
         return Matrix(rows: dimension, columns: dimension, values: values)
     }
 }

@@ -35,6 +35,29 @@ import Testing
         #expect(abs(logits[1] - expected[1]) < 1e-12)
     }
 
+    @Test func projectionMapsKeysAndQueriesButNotTheZeroShotTerm() {
+        // TA++/TX++: the cache sees normalise(M x); the zero-shot term sees x.
+        var config = TipAdapterConfiguration()
+        config.alpha = 1.5
+        config.beta = 2
+        let m: [Double] = [0, 1, 0, 2, 0, 0, 0, 0, 1]  // y = (x1, 2 x0, x2), then normalised
+        let head = TipAdapterHead(classes: classes, configuration: config, projection: Matrix(rows: 3, columns: 3, values: m))
+        #expect(head.name == "tip++")
+        func project(_ x: [Double]) -> [Double] {
+            let y = [x[1], 2 * x[0], x[2]]
+            let n = y.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return y.map { $0 / n }
+        }
+        func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).map(*).reduce(0, +) }
+        let key = [0.6, 0.8, 0.0]
+        head.step(key, label: 1)
+        let x = [0.0, 0.6, 0.8]
+        let affinity = Foundation.exp(-2 * (1 - dot(project(x), project(key))))
+        let logits = head.logits(x)
+        #expect(abs(logits[0] - 100 * dot(x, t[0])) < 1e-12)
+        #expect(abs(logits[1] - (100 * dot(x, t[1]) + 1.5 * affinity)) < 1e-12)
+    }
+
     @Test func fifoEvictsTheOldestKeyOfTheClass() {
         var config = TipAdapterConfiguration()
         config.shotsPerClass = 1

@@ -59,8 +59,9 @@ public struct MahalanobisConfiguration: Sendable, Equatable {
 /// (n0+n)/(n0+n+1)) after n updates: running averages at first (the priors, the class embeddings and
 /// Sigma0 = priorVariance I with a weight of n0 = priorEvents events, fade as 1/n), exponential
 /// forgetting once the memory is reached.
-/// Lambda is recomputed by a Cholesky factorisation (LAPACK dpotrf/dpotri) every `refreshInterval`
-/// updates, with eps = shrinkage * tr(Sigma) / D. After `warmupEvents` the scores of the next
+/// The covariance updates are deferred and applied together, with one level-3 `dsyrk`, just before each
+/// refresh (the same sum, one pass over Sigma instead of one per event). Lambda is recomputed by a
+/// Cholesky factorisation (LAPACK dpotrf/dpotri) every `refreshInterval` updates, with eps = shrinkage * tr(Sigma) / D. After `warmupEvents` the scores of the next
 /// `referenceEvents` events calibrate the threshold as their empirical `quantile`; from then on each
 /// event is flagged when its score exceeds the threshold. The threshold then follows the median m_t of
 /// the unflagged events' scores, threshold_t = threshold_0 m_t / m_0, tracked multiplicatively
@@ -81,6 +82,10 @@ public final class MahalanobisScorer {
     private let precisionMeans: Matrix  // Lambda mu_c, C x D
     private let meanQuadratic: Matrix  // mu_c' Lambda mu_c, C
     private let work: Matrix  // D x D, inversion workspace
+    /// Covariance updates not yet applied: row i is sqrt(w_i) (x_i - mu_c), so that
+    /// Sigma_stored += pending' pending; applied in one `dsyrk` (level 3) before each refresh.
+    private let pending: Matrix
+    private var pendingCount = 0
     private var updatesSinceRefresh = 0
     private var covarianceUpdates = 0
     private var classUpdates: [Int]
@@ -116,6 +121,7 @@ public final class MahalanobisScorer {
         precisionMeans = Matrix(rows: classCount, columns: d)
         meanQuadratic = Matrix(rows: classCount, columns: 1)
         work = Matrix(rows: d, columns: d)
+        pending = Matrix(rows: configuration.refreshInterval, columns: d)
         referenceScores = Matrix(rows: configuration.referenceEvents, columns: 1)
         input = Matrix(rows: d, columns: 1)
         precisionInput = Matrix(rows: d, columns: 1)
@@ -128,12 +134,15 @@ public final class MahalanobisScorer {
     public var ridge: Double {
         var t = 0.0
         for i in 0..<dimension { t += covariance[i, i] }
+        for k in 0..<pendingCount { t += BLAS.dot(dimension, pending.row(k), pending.row(k)) }
         return configuration.shrinkage * covarianceScale * t / Double(dimension)
     }
 
     /// Sigma(i, j), the current shared covariance.
     public func covarianceEntry(_ i: Int, _ j: Int) -> Double {
-        covarianceScale * (i <= j ? covariance[i, j] : covariance[j, i])
+        var v = i <= j ? covariance[i, j] : covariance[j, i]
+        for k in 0..<pendingCount { v += pending[k, i] * pending[k, j] }
+        return covarianceScale * v
     }
 
     /// Scores the normalised embedding `x`: returns the squared Mahalanobis distance to the nearest
@@ -191,9 +200,14 @@ public final class MahalanobisScorer {
         let mean = means.row(label)
         for i in 0..<d { delta[i] = input[i] - mean[i] }
         covarianceScale *= a
-        // x - mu_new = (1 - r) d: the scatter around the updated mean.
-        BLAS.syr(d, alpha: (1 - a) * (1 - r) * (1 - r) / covarianceScale, delta.pointer, covariance.pointer)
+        // x - mu_new = (1 - r) d: the scatter around the updated mean, deferred to the next refresh.
+        if pendingCount == pending.rows { applyPending() }
+        let weight = ((1 - a) / covarianceScale).squareRoot() * (1 - r)
+        let row = pending.row(pendingCount)
+        for i in 0..<d { row[i] = weight * delta[i] }
+        pendingCount += 1
         if covarianceScale < 1e-8 {
+            applyPending()
             BLAS.scal(covariance.count, alpha: covarianceScale, covariance.pointer)
             covarianceScale = 1
         }
@@ -208,8 +222,16 @@ public final class MahalanobisScorer {
         if updatesSinceRefresh >= configuration.refreshInterval { refreshPrecision() }
     }
 
+    /// Adds the deferred covariance updates to Sigma_stored in one level-3 call.
+    private func applyPending() {
+        guard pendingCount > 0 else { return }
+        BLAS.syrkTransposed(dimension, pendingCount, alpha: 1, pending.pointer, beta: 1, covariance.pointer)
+        pendingCount = 0
+    }
+
     /// Recomputes Lambda = (Sigma + eps I)^-1, Lambda mu_c and mu_c' Lambda mu_c.
     public func refreshPrecision() {
+        applyPending()
         let d = dimension
         let eps = ridge
         for i in 0..<d {
@@ -249,7 +271,7 @@ public final class MahalanobisScorer {
 
 extension MahalanobisScorer: Checkpointable {
     /// Writes the scorer: configuration, C and D, the means, Sigma_stored (whole D x D array, upper
-    /// triangle used) and its scale, Lambda, Lambda mu_c, mu_c' Lambda mu_c, the refresh and update
+    /// triangle used), the deferred covariance updates, the scale, Lambda, Lambda mu_c, mu_c' Lambda mu_c, the refresh and update
     /// counters, the calibration (threshold, medians, reference scores) and the scored-event count.
     /// Lambda and its products are saved, not recomputed, because between refreshes they are updated
     /// incrementally and a recomputation would differ in the last bits. The scratch of the last `score`
@@ -261,6 +283,8 @@ extension MahalanobisScorer: Checkpointable {
         writer.writeInt(dimension)
         writer.writeMatrix(means)
         writer.writeMatrix(covariance)
+        writer.writeInt(pendingCount)
+        writer.writeDoubles(Array(UnsafeBufferPointer(start: pending.pointer, count: pendingCount * dimension)))
         writer.writeDouble(covarianceScale)
         writer.writeMatrix(precision)
         writer.writeMatrix(precisionMeans)
@@ -283,6 +307,11 @@ extension MahalanobisScorer: Checkpointable {
         try reader.expectShape(dimension, field: "scorer.dimension")
         let storedMeans = try reader.readMatrix(like: means, field: "scorer.means")
         let storedCovariance = try reader.readMatrix(like: covariance, field: "scorer.covariance")
+        let storedPendingCount = try reader.readInt()
+        guard (0...pending.rows).contains(storedPendingCount) else {
+            throw .corrupt("scorer.pending", "\(storedPendingCount) deferred updates, at most \(pending.rows)")
+        }
+        let storedPending = try reader.readDoubles(count: storedPendingCount * dimension, field: "scorer.pending")
         let storedScale = try reader.readDouble()
         let storedPrecision = try reader.readMatrix(like: precision, field: "scorer.precision")
         let storedPrecisionMeans = try reader.readMatrix(like: precisionMeans, field: "scorer.precisionMeans")
@@ -313,6 +342,8 @@ extension MahalanobisScorer: Checkpointable {
         return CheckpointCommit { [self] in
             means.assign(storedMeans)
             covariance.assign(storedCovariance)
+            pendingCount = storedPendingCount
+            for (i, v) in storedPending.enumerated() { pending[i] = v }
             covarianceScale = storedScale
             precision.assign(storedPrecision)
             precisionMeans.assign(storedPrecisionMeans)

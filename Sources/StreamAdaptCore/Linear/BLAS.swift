@@ -63,6 +63,13 @@ public enum BLAS {
         cblas_dger(CblasRowMajor, Int32(m), Int32(n), alpha, x, 1, y, 1, a, Int32(n))
     }
 
+    /// S <- alpha * A' A + beta * S on the upper triangle of the symmetric n x n matrix S, A is k x n.
+    @inlinable public static func syrkTransposed(
+        _ n: Int, _ k: Int, alpha: Double, _ a: UnsafePointer<Double>, beta: Double, _ s: UnsafeMutablePointer<Double>
+    ) {
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(n), Int32(k), alpha, a, Int32(n), beta, s, Int32(n))
+    }
+
     /// C <- alpha * A B' + beta * C with A m x k, B n x k, C m x n.
     @inlinable public static func gemmTransposedB(
         _ m: Int, _ n: Int, _ k: Int, alpha: Double, _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
@@ -108,13 +115,15 @@ public enum BLAS {
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
 
     /// Threads for the occasional O(D^3) factorisations (the drift scorer's precision refresh):
-    /// `STREAMADAPT_REFRESH_THREADS`, else up to 2 of the machine's cores. Results are reproducible
-    /// for a given value; keep it the same across restarts for bit-identical replays.
+    /// `STREAMADAPT_REFRESH_THREADS`, default 1. More threads make the refresh faster, but OpenBLAS's
+    /// worker threads then spin (sched_yield) between refreshes and take a core from librdkafka and the
+    /// loop (see docs/performance.md). Results are reproducible for a given value; keep it the same
+    /// across restarts for bit-identical replays.
     public static let refreshThreads: Int = {
         if let text = ProcessInfo.processInfo.environment["STREAMADAPT_REFRESH_THREADS"], let n = Int(text), n >= 1 {
             return n
         }
-        return max(1, min(2, ProcessInfo.processInfo.activeProcessorCount))
+        return 1
     }()
 }
 

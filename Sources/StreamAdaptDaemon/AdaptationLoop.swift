@@ -401,7 +401,17 @@ public final class AdaptationLoop {
         headers.append(("streamadapt-source-partition", Array(String(message.partition).utf8)))
         headers.append(("streamadapt-source-offset", Array(String(message.offset).utf8)))
         let key = message.key.isEmpty ? nil : Array(message.key)
-        try producer.sendWaiting(topic: configuration.deadLetterTopic, key: key, value: message.value, headers: headers)
+        do {
+            try producer.sendWaiting(topic: configuration.deadLetterTopic, key: key, value: message.value, headers: headers)
+        } catch let sendError as KafkaError {
+            // The message itself cannot be forwarded (e.g. larger than the producer's message.max.bytes):
+            // forward its key and headers with an empty value and say why, rather than fail the daemon.
+            headers.append(("streamadapt-value-dropped", Array(sendError.message.utf8)))
+            try producer.sendWaiting(
+                topic: configuration.deadLetterTopic, key: key, value: UnsafeRawBufferPointer(start: nil, count: 0),
+                headers: headers)
+            logger.warning("dead letter forwarded without its value", metadata: ["error": "\(sendError)", "offset": "\(message.offset)"])
+        }
         metrics.deadLetters(error.code).increment()
         logger.debug("dead letter", metadata: ["reason": "\(error.code)", "offset": "\(message.offset)"])
     }

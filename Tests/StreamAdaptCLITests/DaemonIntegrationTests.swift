@@ -251,6 +251,23 @@ struct DaemonIntegrationTests {
         #expect(dead.first?.headers.contains("streamadapt-source-topic=labels") == true)
     }
 
+    @Test func oversizedInputIsDeadLetteredWithoutStoppingTheDaemon() throws {
+        let broker = try BrokerProcess(topics: ["embeddings"])
+        let huge = "big|{\"id\":\"big\",\"pad\":\"" + String(repeating: "x", count: 1_200_000) + "\"}"
+        try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: [huge] + (try SampleEvents.lines(0..<5)))
+        let (pipeline, folder) = try SampleEvents.pipeline(suffix: "big")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let run = try CommandRunner.run(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap, "--until-caught-up"])
+        #expect(run.status == 0, "stderr: \(run.stderr.suffix(1500))")
+        #expect(try Kcat.consume(bootstrap: broker.bootstrap, topic: "predictions-big").count == 5)
+        let dead = try Kcat.consume(bootstrap: broker.bootstrap, topic: "dead-big")
+        #expect(dead.count == 1)
+        #expect(dead.first?.key == "big")
+        #expect(dead.first?.headers.contains("streamadapt-reason=oversized") == true)
+        // Too large for the producer to forward: the key and headers go, with the reason the value did not.
+        #expect(dead.first?.headers.contains("streamadapt-value-dropped=") == true)
+    }
+
     @Test func brokerOnAFixedPortServesAnyClient() throws {
         let port = Int.random(in: 40_000..<50_000)
         let broker = try BrokerProcess(topics: ["t"], port: port)

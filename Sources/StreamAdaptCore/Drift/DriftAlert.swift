@@ -35,10 +35,7 @@ public struct FlaggedFractionDetector: Sendable {
     public let window: Int
     public let raiseLevel: Double
     public let clearLevel: Double
-    private var flags: [Bool]
-    private var position = 0
-    private var filled = 0
-    private var flaggedInWindow = 0
+    private var flags: SlidingWindow
     public private(set) var isActive = false
 
     public init(window: Int = 50, raiseLevel: Double = 0.3, clearLevel: Double = 0.1) {
@@ -46,19 +43,15 @@ public struct FlaggedFractionDetector: Sendable {
         self.window = window
         self.raiseLevel = raiseLevel
         self.clearLevel = clearLevel
-        flags = Array(repeating: false, count: window)
+        flags = SlidingWindow(size: window)
     }
 
-    public var fraction: Double { filled == 0 ? 0 : Double(flaggedInWindow) / Double(filled) }
+    public var fraction: Double { flags.fraction }
 
     /// Adds one event; returns `.raised` or `.cleared` when the state changes.
     public mutating func observe(flagged: Bool) -> DetectorChange? {
-        if filled == window, flags[position] { flaggedInWindow -= 1 }
-        flags[position] = flagged
-        if flagged { flaggedInWindow += 1 }
-        position = (position + 1) % window
-        filled = min(window, filled + 1)
-        guard filled == window else { return nil }
+        flags.append(flagged)
+        guard flags.isFull else { return nil }
         if !isActive && fraction >= raiseLevel {
             isActive = true
             return .raised
@@ -68,6 +61,62 @@ public struct FlaggedFractionDetector: Sendable {
             return .cleared
         }
         return nil
+    }
+}
+
+/// The last `size` Bool observations of a stream, in a ring, with how many of them are true.
+struct SlidingWindow: Sendable {
+    let size: Int
+    private var values: [Bool]
+    private var position = 0
+    private(set) var filled = 0
+    private(set) var trueCount = 0
+
+    init(size: Int) {
+        self.size = size
+        values = Array(repeating: false, count: size)
+    }
+
+    var isFull: Bool { filled == size }
+    /// The fraction of true values among those held (0 when empty).
+    var fraction: Double { filled == 0 ? 0 : Double(trueCount) / Double(filled) }
+
+    mutating func append(_ value: Bool) {
+        if filled == size, values[position] { trueCount -= 1 }
+        values[position] = value
+        if value { trueCount += 1 }
+        position = (position + 1) % size
+        filled = min(size, filled + 1)
+    }
+
+    mutating func clear() {
+        position = 0
+        filled = 0
+        trueCount = 0
+    }
+
+    func save(to writer: inout CheckpointWriter) {
+        writer.writeBools(values)
+        writer.writeInt(position)
+        writer.writeInt(filled)
+        writer.writeInt(trueCount)
+    }
+
+    /// Reads a window written by ``save(to:)``; `field` names it in errors.
+    static func read(size: Int, from reader: inout CheckpointReader, field: String) throws(CheckpointError) -> SlidingWindow {
+        let values = try reader.readBools(count: size, field: field)
+        let position = try reader.readInt()
+        let filled = try reader.readInt()
+        let trueCount = try reader.readInt()
+        guard (0..<size).contains(position), (0...size).contains(filled), (0...filled).contains(trueCount) else {
+            throw .corrupt(field, "position \(position), filled \(filled), true \(trueCount) in a window of \(size)")
+        }
+        var window = SlidingWindow(size: size)
+        window.values = values
+        window.position = position
+        window.filled = filled
+        window.trueCount = trueCount
+        return window
     }
 }
 
@@ -92,10 +141,7 @@ public struct PageHinkleyDetector: Sendable {
     private var minimum = 0.0
     private var baseline = 0.0
     private var meanAtMinimum = 0.0
-    private var recent: [Bool]
-    private var position = 0
-    private var filled = 0
-    private var recentErrors = 0
+    private var recent: SlidingWindow
     public private(set) var isActive = false
 
     public init(delta: Double = 0.05, threshold: Double = 25, minimumEvents: Int = 100, window: Int = 200) {
@@ -103,23 +149,18 @@ public struct PageHinkleyDetector: Sendable {
         self.threshold = threshold
         self.minimumEvents = minimumEvents
         self.window = window
-        recent = Array(repeating: false, count: window)
+        recent = SlidingWindow(size: window)
     }
 
     /// The Page-Hinkley statistic m_t - M_t.
     public var statistic: Double { cumulative - minimum }
     /// The error rate over the last `window` events.
-    public var recentErrorRate: Double { filled == 0 ? 0 : Double(recentErrors) / Double(filled) }
+    public var recentErrorRate: Double { recent.fraction }
 
     public mutating func observe(error: Bool) -> DetectorChange? {
-        if filled == window, recent[position] { recentErrors -= 1 }
-        recent[position] = error
-        if error { recentErrors += 1 }
-        position = (position + 1) % window
-        filled = min(window, filled + 1)
-
+        recent.append(error)
         if isActive {
-            if filled == window && recentErrorRate <= baseline + delta {
+            if recent.isFull && recentErrorRate <= baseline + delta {
                 isActive = false
                 restart()
                 return .cleared
@@ -137,9 +178,7 @@ public struct PageHinkleyDetector: Sendable {
         if count >= minimumEvents && statistic > threshold {
             isActive = true
             baseline = meanAtMinimum
-            filled = 0
-            recentErrors = 0
-            position = 0
+            recent.clear()
             return .raised
         }
         return nil
@@ -163,10 +202,7 @@ extension FlaggedFractionDetector {
         writer.writeInt(window)
         writer.writeDouble(raiseLevel)
         writer.writeDouble(clearLevel)
-        writer.writeBools(flags)
-        writer.writeInt(position)
-        writer.writeInt(filled)
-        writer.writeInt(flaggedInWindow)
+        flags.save(to: &writer)
         writer.writeBool(isActive)
     }
 
@@ -186,21 +222,9 @@ extension FlaggedFractionDetector {
         if storedClear.bitPattern != clearLevel.bitPattern {
             throw .configuration("flaggedFraction.clearLevel", expected: "\(clearLevel)", found: "\(storedClear)")
         }
-        let storedFlags = try reader.readBools(count: window, field: "flaggedFraction.flags")
-        let storedPosition = try reader.readInt()
-        let storedFilled = try reader.readInt()
-        let storedFlagged = try reader.readInt()
+        let storedFlags = try SlidingWindow.read(size: window, from: &reader, field: "flaggedFraction.flags")
         let storedActive = try reader.readBool()
-        guard (0..<window).contains(storedPosition), (0...window).contains(storedFilled),
-            (0...storedFilled).contains(storedFlagged)
-        else {
-            throw .corrupt(
-                "flaggedFraction", "position \(storedPosition), filled \(storedFilled), flagged \(storedFlagged) in a window of \(window)")
-        }
         flags = storedFlags
-        position = storedPosition
-        filled = storedFilled
-        flaggedInWindow = storedFlagged
         isActive = storedActive
     }
 }
@@ -219,10 +243,7 @@ extension PageHinkleyDetector {
         writer.writeDouble(minimum)
         writer.writeDouble(baseline)
         writer.writeDouble(meanAtMinimum)
-        writer.writeBools(recent)
-        writer.writeInt(position)
-        writer.writeInt(filled)
-        writer.writeInt(recentErrors)
+        recent.save(to: &writer)
         writer.writeBool(isActive)
     }
 
@@ -253,17 +274,9 @@ extension PageHinkleyDetector {
         let storedMinimum = try reader.readDouble()
         let storedBaseline = try reader.readDouble()
         let storedMeanAtMinimum = try reader.readDouble()
-        let storedRecent = try reader.readBools(count: window, field: "pageHinkley.recent")
-        let storedPosition = try reader.readInt()
-        let storedFilled = try reader.readInt()
-        let storedErrors = try reader.readInt()
+        let storedRecent = try SlidingWindow.read(size: window, from: &reader, field: "pageHinkley.recent")
         let storedActive = try reader.readBool()
-        guard storedCount >= 0, (0..<window).contains(storedPosition), (0...window).contains(storedFilled),
-            (0...storedFilled).contains(storedErrors)
-        else {
-            throw .corrupt(
-                "pageHinkley", "count \(storedCount), position \(storedPosition), filled \(storedFilled), errors \(storedErrors) in a window of \(window)")
-        }
+        guard storedCount >= 0 else { throw .corrupt("pageHinkley", "count \(storedCount) is negative") }
         count = storedCount
         mean = storedMean
         cumulative = storedCumulative
@@ -271,9 +284,6 @@ extension PageHinkleyDetector {
         baseline = storedBaseline
         meanAtMinimum = storedMeanAtMinimum
         recent = storedRecent
-        position = storedPosition
-        filled = storedFilled
-        recentErrors = storedErrors
         isActive = storedActive
     }
 }

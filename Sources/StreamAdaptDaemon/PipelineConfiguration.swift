@@ -78,24 +78,11 @@ public struct PipelineConfiguration: Sendable {
             config.head = try model.string("head") ?? config.head
             if let k = try model.section("kalman") {
                 var c = config.heads.kalman
-                if let o = try k.string("observation") {
-                    guard let v = KalmanConfiguration.Observation(rawValue: o) else {
-                        throw ConfigurationError(field: k.path + "observation", reason: "must be gaussian or softmax")
-                    }
-                    if v == .softmax { c = .softmaxDefaults }
+                if try k.choice("observation", of: KalmanConfiguration.Observation.self) == .softmax {
+                    c = .softmaxDefaults
                 }
-                if let v = try k.string("covariance") {
-                    guard let cov = KalmanConfiguration.Covariance(rawValue: v) else {
-                        throw ConfigurationError(field: k.path + "covariance", reason: "must be full or diagonal")
-                    }
-                    c.covariance = cov
-                }
-                if let v = try k.string("target") {
-                    guard let t = KalmanConfiguration.Target(rawValue: v) else {
-                        throw ConfigurationError(field: k.path + "target", reason: "must be centred or onehot")
-                    }
-                    c.target = t
-                }
+                c.covariance = try k.choice("covariance", of: KalmanConfiguration.Covariance.self) ?? c.covariance
+                c.target = try k.choice("target", of: KalmanConfiguration.Target.self) ?? c.target
                 c.forgetting = try k.double("forgetting") ?? c.forgetting
                 c.priorVariance = try k.double("priorVariance") ?? c.priorVariance
                 c.traceBound = try k.double("traceBound") ?? c.traceBound
@@ -117,12 +104,7 @@ public struct PipelineConfiguration: Sendable {
             if let t = try model.section("tip") {
                 var c = config.heads.tip
                 c.shotsPerClass = try t.int("shotsPerClass") ?? c.shotsPerClass
-                if let e = try t.string("eviction") {
-                    guard let v = TipAdapterConfiguration.Eviction(rawValue: e) else {
-                        throw ConfigurationError(field: t.path + "eviction", reason: "must be fifo or reservoir")
-                    }
-                    c.eviction = v
-                }
+                c.eviction = try t.choice("eviction", of: TipAdapterConfiguration.Eviction.self) ?? c.eviction
                 c.alpha = try t.double("alpha") ?? c.alpha
                 c.beta = try t.double("beta") ?? c.beta
                 c.temperature = try t.double("temperature") ?? c.temperature
@@ -259,6 +241,16 @@ struct Section {
             throw ConfigurationError(field: path + key, reason: "must be an integer")
         }
         return v
+    }
+
+    /// One of an enumeration's raw values.
+    func choice<T: RawRepresentable & CaseIterable>(_ key: String, of type: T.Type) throws -> T? where T.RawValue == String {
+        guard let text = try string(key) else { return nil }
+        guard let value = T(rawValue: text) else {
+            throw ConfigurationError(
+                field: path + key, reason: "must be one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return value
     }
 
     func stringMap() throws -> [String: String] {

@@ -81,7 +81,15 @@ public struct PipelineConfiguration: Sendable {
                 if try k.choice("observation", of: KalmanConfiguration.Observation.self) == .softmax {
                     c = .softmaxDefaults
                 }
-                c.covariance = try k.choice("covariance", of: KalmanConfiguration.Covariance.self) ?? c.covariance
+                if try k.choice("covariance", of: KalmanConfiguration.Covariance.self) == .diagonal {
+                    let observation = c.observation
+                    c = .diagonalDefaults
+                    c.observation = observation
+                    if observation == .softmax {
+                        let soft = KalmanConfiguration.softmaxDefaults
+                        (c.initialNoise, c.noiseMemory, c.initialScale) = (soft.initialNoise, soft.noiseMemory, soft.initialScale)
+                    }
+                }
                 c.target = try k.choice("target", of: KalmanConfiguration.Target.self) ?? c.target
                 c.forgetting = try k.double("forgetting") ?? c.forgetting
                 c.priorVariance = try k.double("priorVariance") ?? c.priorVariance
@@ -100,6 +108,7 @@ public struct PipelineConfiguration: Sendable {
                     "outputScale",
                 ])
                 config.heads.kalman = c
+                config.heads.kalmanDiagonal = c.covariance == .diagonal ? c : config.heads.kalmanDiagonal
             }
             if let t = try model.section("tip") {
                 var c = config.heads.tip

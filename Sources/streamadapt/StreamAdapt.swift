@@ -18,6 +18,8 @@ struct HeadOptions: ParsableArguments {
     var kalmanForgetting: Double?
     @Option(help: "Kalman Mahalanobis scaling factor s.")
     var kalmanScaling: Double?
+    @Option(help: "Kalman prior variance p0 (P0 = p0 I; for kalman-diagonal, its per-weight prior).")
+    var kalmanPrior: Double?
     @Option(help: "Tip-Adapter shots kept per class.")
     var tipShots: Int?
     @Option(help: "Drift scorer: events that only train it before calibration (default 500).")
@@ -46,6 +48,10 @@ struct HeadOptions: ParsableArguments {
         }
         if let kalmanForgetting { settings.kalman.forgetting = kalmanForgetting }
         if let kalmanScaling { settings.kalman.mahalanobisScaling = kalmanScaling }
+        if let kalmanPrior {
+            settings.kalman.priorVariance = kalmanPrior
+            settings.kalmanDiagonal.priorVariance = kalmanPrior
+        }
         if let tipShots { settings.tip.shotsPerClass = tipShots }
         do { try settings.validate() } catch { throw ValidationError(error.description) }
         return settings

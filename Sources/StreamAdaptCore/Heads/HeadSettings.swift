@@ -7,6 +7,8 @@
 public struct HeadSettings: Sendable, Equatable {
     public var zeroShotTemperature = 100.0
     public var kalman = KalmanConfiguration()
+    /// The `kalman-diagonal` head's settings.
+    public var kalmanDiagonal = KalmanConfiguration.diagonalDefaults
     public var tip = TipAdapterConfiguration()
     /// The Tip-X weight gamma used by the `tipx` head.
     public var tipXWeight = 1.0
@@ -18,6 +20,7 @@ public struct HeadSettings: Sendable, Equatable {
 
     public func validate() throws(ConfigurationError) {
         try kalman.validate()
+        try kalmanDiagonal.validate()
         try tip.validate()
         try clipood.validate()
         if !(zeroShotTemperature > 0) {
@@ -40,7 +43,7 @@ public struct HeadSettings: Sendable, Equatable {
             case "kalman":
                 parts.append(KalmanHead(classes: classes, configuration: kalman))
             case "kalman-diagonal":
-                var config = kalman
+                var config = kalmanDiagonal
                 config.covariance = .diagonal
                 parts.append(KalmanHead(classes: classes, configuration: config, name: name))
             case "tip":

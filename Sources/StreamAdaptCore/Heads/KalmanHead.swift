@@ -62,6 +62,16 @@ public struct KalmanConfiguration: Sendable, Equatable {
     /// The Gaussian defaults (the product's default head; see `docs/heads.md`).
     public init() {}
 
+    /// Defaults for the diagonal covariance: p0 = 3e-4. Without the feature correlations that shrink
+    /// the full filter's steps, the diagonal filter needs a much smaller prior variance per weight
+    /// (measured on the shared data: 0.638 with 3e-4 against 0.577 with the full head's 0.01).
+    public static var diagonalDefaults: KalmanConfiguration {
+        var config = KalmanConfiguration()
+        config.covariance = .diagonal
+        config.priorVariance = 3e-4
+        return config
+    }
+
     /// Defaults for the softmax observation: R = 1 fixed, W0 = 30 t^_c, p0 = 10.
     public static var softmaxDefaults: KalmanConfiguration {
         var config = KalmanConfiguration()

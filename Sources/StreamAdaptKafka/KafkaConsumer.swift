@@ -148,8 +148,14 @@ public final class KafkaConsumer {
     public func poll(timeoutMilliseconds: Int32, _ body: (KafkaMessage) throws -> Void) rethrows -> (
         messages: Int, errors: [KafkaError]
     ) {
-        let count = batch.withUnsafeMutableBufferPointer {
-            rd_kafka_consume_batch_queue(queue, Int32(timeoutMilliseconds), $0.baseAddress, $0.count)
+        // rd_kafka_consume_batch_queue waits for a full batch or the timeout; instead, wait for the first
+        // message only, then take whatever else is already queued.
+        let count = batch.withUnsafeMutableBufferPointer { buffer -> Int in
+            guard let first = rd_kafka_consume_queue(queue, Int32(timeoutMilliseconds)) else { return 0 }
+            buffer[0] = first
+            guard buffer.count > 1 else { return 1 }
+            let more = rd_kafka_consume_batch_queue(queue, 0, buffer.baseAddress! + 1, buffer.count - 1)
+            return 1 + max(0, more)
         }
         var delivered = 0
         var errors: [KafkaError] = []

@@ -19,8 +19,8 @@ struct BenchCommand: ParsableCommand {
     var dimensions = "512,1024"
     @Option(help: "Comma-separated class counts.")
     var classes = "10,100,1000"
-    @Option(help: "Timed events per configuration.")
-    var events = 2000
+    @Option(help: "Timed events per configuration (default 2000; 20000 with --kafka).")
+    var events: Int?
     @Option(help: "Warm-up events per configuration.")
     var warmup = 200
     @Flag(help: "Also time the bare BLAS calls of the Kalman update (dsymv + dsyr + dger).")
@@ -34,11 +34,12 @@ struct BenchCommand: ParsableCommand {
         if kafka {
             bootstrapLogging(level: .error)
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))
-            try KafkaBench(events: events).run(
+            try KafkaBench(events: events ?? 20_000).run(
                 dimensions: dimensions.split(separator: ",").compactMap { Int($0) },
                 classCounts: classes.split(separator: ",").compactMap { Int($0) })
             return
         }
+        let events = self.events ?? 2000
         let settings = HeadSettings()
         let ds = dimensions.split(separator: ",").compactMap { Int($0) }
         let cs = classes.split(separator: ",").compactMap { Int($0) }
@@ -86,6 +87,7 @@ struct BenchCommand: ParsableCommand {
 
     /// Times the three BLAS calls of a full-covariance Kalman update alone (the floor of its cost).
     private func benchBLAS(d: Int, c: Int) {
+        let events = self.events ?? 2000
         let p = Matrix(rows: d, columns: d)
         for i in 0..<d { p[i, i] = 1 }
         let w = Matrix(rows: c, columns: d)

@@ -51,7 +51,7 @@ public struct EventResult: Sendable, Equatable {
     public var correct: Bool?
     /// Wall time of the head's update in nanoseconds (0 when not updated).
     public var updateNanoseconds: UInt64
-    /// Alerts raised or cleared by this event (indices into ``StreamModel/alerts``).
+    /// Whether this event raised or cleared an alert (see ``StreamModel/alerts``).
     public var alertChanged: Bool
 }
 
@@ -196,9 +196,6 @@ public final class StreamModel {
         try embedding.withUnsafeBufferPointer { (buffer) throws(EmbeddingError) in try process(buffer, label: label) }
     }
 
-    /// The alerts that are raised and not yet cleared.
-    public var activeAlerts: [DriftAlert] { openAlert.values.sorted().map { alerts[$0] } }
-
     /// Online temperature scaling (Guo et al., "On Calibration of Modern Neural Networks", ICML 2017,
     /// made streaming) as a scalar Gauss-Newton (Kalman) filter on the temperature a. The probabilities
     /// are p = softmax(k z) with k = a f and the probit factor f = 1 / sqrt(1 + pi v / (8 vbar)) (MacKay
@@ -242,7 +239,7 @@ public final class StreamModel {
 }
 
 /// Nanoseconds of the monotonic clock.
-@inline(__always) func monotonicNanoseconds() -> UInt64 {
+@inline(__always) public func monotonicNanoseconds() -> UInt64 {
     var t = timespec()
     clock_gettime(CLOCK_MONOTONIC, &t)
     return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)

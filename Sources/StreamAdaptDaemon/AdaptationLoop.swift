@@ -37,7 +37,7 @@ public final class AdaptationLoop {
     private var recentPosition = 0
     // Checkpoint pacing.
     private var eventsSinceCheckpoint = 0
-    private var lastCheckpoint = monotonicNow()
+    private var lastCheckpoint = monotonicNanoseconds()
     // Rolling prequential accuracy over the last labelled events.
     private var recentCorrect: [Bool]
     private var recentCorrectPosition = 0
@@ -122,7 +122,7 @@ public final class AdaptationLoop {
     public func run(maximumEvents: Int? = nil, untilCaughtUp: Bool = false, shouldStop: () -> Bool) throws {
         health.setReady(true)
         defer { health.setReady(false) }
-        var lastLag = monotonicNow()
+        var lastLag = monotonicNanoseconds()
         while !shouldStop() {
             if let maximumEvents, handled >= maximumEvents { break }
             health.beat()
@@ -137,12 +137,12 @@ public final class AdaptationLoop {
             }
             if eventsSinceCheckpoint >= configuration.checkpointEveryEvents
                 || (eventsSinceCheckpoint > 0
-                    && Double(monotonicNow() &- lastCheckpoint) / 1e9 >= configuration.checkpointEverySeconds)
+                    && Double(monotonicNanoseconds() &- lastCheckpoint) / 1e9 >= configuration.checkpointEverySeconds)
             {
                 try checkpoint()
             }
-            if monotonicNow() &- lastLag > 1_000_000_000 {
-                lastLag = monotonicNow()
+            if monotonicNanoseconds() &- lastLag > 1_000_000_000 {
+                lastLag = monotonicNanoseconds()
                 var lag: Int64 = 0
                 for p in partitions where p.topic == configuration.inputTopic {
                     if let high = consumer.highWatermark(topic: p.topic, partition: p.partition) {
@@ -171,12 +171,12 @@ public final class AdaptationLoop {
 
     /// Handles one input message.
     func handle(_ message: KafkaMessage) throws {
-        let start = monotonicNow()
+        let start = monotonicNanoseconds()
         defer {
             nextOffsets[TopicPartition(topic: message.topic, partition: message.partition)] = message.offset + 1
             handled += 1
             eventsSinceCheckpoint += 1
-            let elapsed = monotonicNow() &- start
+            let elapsed = monotonicNanoseconds() &- start
             metrics.latency.recordNanoseconds(Int64(elapsed))
             if recordsLatencies { latencies.append(elapsed) }
         }
@@ -491,7 +491,7 @@ extension AdaptationLoop {
         labelCache.save(to: &writer)
         try store.write(Checkpoint.seal(payload: writer.bytes))
         eventsSinceCheckpoint = 0
-        lastCheckpoint = monotonicNow()
+        lastCheckpoint = monotonicNanoseconds()
         metrics.checkpoints.increment()
     }
 

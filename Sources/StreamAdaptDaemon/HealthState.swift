@@ -1,8 +1,5 @@
+import StreamAdaptCore
 import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Liveness and readiness shared between the adaptation loop (its own thread) and the HTTP endpoint.
 /// `Atomic` makes every access safe from any thread.
@@ -20,17 +17,11 @@ public final class HealthState: Sendable {
     /// Seconds since the loop last reported progress (it beats at least every poll timeout).
     public var secondsSinceHeartbeat: Double {
         let last = heartbeat.load(ordering: .relaxed)
-        return last == 0 ? 0 : Double(monotonicNow() &- last) / 1e9
+        return last == 0 ? 0 : Double(monotonicNanoseconds() &- last) / 1e9
     }
-    public func beat() { heartbeat.store(monotonicNow(), ordering: .relaxed) }
+    public func beat() { heartbeat.store(monotonicNanoseconds(), ordering: .relaxed) }
 
     /// Graceful shutdown was requested.
     public var isStopping: Bool { stopping.load(ordering: .relaxed) }
     public func requestStop() { stopping.store(true, ordering: .relaxed) }
-}
-
-func monotonicNow() -> UInt64 {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
 }

@@ -43,7 +43,7 @@ struct BenchCommand: ParsableCommand {
         let settings = HeadSettings()
         let ds = dimensions.split(separator: ",").compactMap { Int($0) }
         let cs = classes.split(separator: ",").compactMap { Int($0) }
-        emit("head               D      C   learn p50 us  learn p99 us  predict+learn p50 us")
+        writeLine("head               D      C   learn p50 us  learn p99 us  predict+learn p50 us")
         for d in ds {
             for c in cs {
                 var random = SplitMix64(seed: 7)
@@ -66,17 +66,17 @@ struct BenchCommand: ParsableCommand {
                     both.reserveCapacity(events)
                     let context = LearnContext(mahalanobis2: Double(d))
                     for i in 0..<(warmup + events) {
-                        let t0 = now()
+                        let t0 = monotonicNanoseconds()
                         _ = head.predict(inputs.row(i % pool), logits: logits.pointer)
-                        let t1 = now()
+                        let t1 = monotonicNanoseconds()
                         head.learn(label: i % c, context: context)
-                        let t2 = now()
+                        let t2 = monotonicNanoseconds()
                         if i >= warmup {
                             learn.append(t2 - t1)
                             both.append(t2 - t0)
                         }
                     }
-                    emit(
+                    writeLine(
                         pad(name, 17) + pad(String(d), 7) + pad(String(c), 6) + pad(fmt(median(learn), 1), 14)
                             + pad(fmt(quantile(learn, 0.99), 1), 14) + fmt(median(both), 1))
                 }
@@ -94,36 +94,36 @@ struct BenchCommand: ParsableCommand {
         let x = Matrix(rows: d, columns: 1, value: 1 / Double(d).squareRoot())
         let u = Matrix(rows: d, columns: 1)
         let e = Matrix(rows: c, columns: 1, value: 0.01)
-        var times: [UInt64] = []
-        for i in 0..<(warmup + events) {
-            let t0 = now()
+        let times = timed(events) {
             BLAS.symv(d, alpha: 1, p.pointer, x.pointer, beta: 0, u.pointer)
             BLAS.syr(d, alpha: -1e-9, u.pointer, p.pointer)
             BLAS.ger(c, d, alpha: 1e-9, e.pointer, u.pointer, w.pointer)
-            let t1 = now()
-            if i >= warmup { times.append(t1 - t0) }
         }
         let packed = Matrix(rows: d * (d + 1) / 2, columns: 1)
         for i in 0..<d { packed[BLAS.packedIndex(d, i, i)] = 1 }
-        var packedTimes: [UInt64] = []
-        for i in 0..<(warmup + events) {
-            let t0 = now()
+        let packedTimes = timed(events) {
             BLAS.spmv(d, alpha: 1, packed.pointer, x.pointer, beta: 0, u.pointer)
             BLAS.spr(d, alpha: -1e-9, u.pointer, packed.pointer)
             BLAS.ger(c, d, alpha: 1e-9, e.pointer, u.pointer, w.pointer)
-            let t1 = now()
-            if i >= warmup { packedTimes.append(t1 - t0) }
         }
-        emit(pad("blas-floor-packed", 17) + pad(String(d), 7) + pad(String(c), 6) + pad(fmt(median(packedTimes), 1), 14) + fmt(quantile(packedTimes, 0.99), 1))
-        emit(pad("blas-floor", 17) + pad(String(d), 7) + pad(String(c), 6) + pad(fmt(median(times), 1), 14) + fmt(quantile(times, 0.99), 1))
+        for (name, t) in [("blas-floor-packed", packedTimes), ("blas-floor", times)] {
+            writeLine(pad(name, 17) + pad(String(d), 7) + pad(String(c), 6) + pad(fmt(median(t), 1), 14) + fmt(quantile(t, 0.99), 1))
+        }
+    }
+
+    /// Runs `body` `warmup + events` times and returns the times of the last `events` runs (ns).
+    private func timed(_ events: Int, _ body: () -> Void) -> [UInt64] {
+        var times: [UInt64] = []
+        times.reserveCapacity(events)
+        for i in 0..<(warmup + events) {
+            let t0 = monotonicNanoseconds()
+            body()
+            if i >= warmup { times.append(monotonicNanoseconds() - t0) }
+        }
+        return times
     }
 }
 
-private func now() -> UInt64 {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
-}
 
 private func quantile(_ values: [UInt64], _ q: Double) -> Double {
     let sorted = values.sorted()
@@ -133,7 +133,3 @@ private func quantile(_ values: [UInt64], _ q: Double) -> Double {
 
 private func median(_ values: [UInt64]) -> Double { quantile(values, 0.5) }
 
-/// Writes a line to standard output at once (unbuffered), so that a long benchmark shows progress.
-private func emit(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
-}

@@ -48,16 +48,15 @@ struct BrokerCommand: AsyncParsableCommand {
             forwarder = try PortForwarder(port: port, targetPort: target)
             address = "127.0.0.1:\(port)"
         }
-        print("bootstrap: \(address)")
+        writeLine("bootstrap: \(address)")
         if let bootstrapFile { try address.write(toFile: bootstrapFile, atomically: true, encoding: .utf8) }
-        fflushStandardOutput()
         signal(SIGUSR1, SIG_IGN)
         signal(SIGUSR2, SIG_IGN)
         let down = DispatchSource.makeSignalSource(signal: SIGUSR1)
         let up = DispatchSource.makeSignalSource(signal: SIGUSR2)
         let count = brokers
-        down.setEventHandler { for id in 1...count { broker.setDown(broker: id) }; print("brokers down"); fflushStandardOutput() }
-        up.setEventHandler { for id in 1...count { broker.setUp(broker: id) }; print("brokers up"); fflushStandardOutput() }
+        down.setEventHandler { for id in 1...count { broker.setDown(broker: id) }; writeLine("brokers down") }
+        up.setEventHandler { for id in 1...count { broker.setUp(broker: id) }; writeLine("brokers up") }
         down.resume()
         up.resume()
         let group = ServiceGroup(
@@ -67,7 +66,7 @@ struct BrokerCommand: AsyncParsableCommand {
         down.cancel()
         up.cancel()
         forwarder?.stop()
-        print("broker stopped")
+        writeLine("broker stopped")
     }
 }
 
@@ -89,6 +88,8 @@ final class BrokerBox: @unchecked Sendable {
     func stop() { broker = nil }
 }
 
-func fflushStandardOutput() {
-    FileHandle.standardOutput.synchronizeFile()
+/// Writes a line to standard output at once (unbuffered: `print` is block-buffered when the output is
+/// a pipe, so a supervisor or a benchmark log would see it late).
+func writeLine(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

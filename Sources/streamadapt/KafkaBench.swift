@@ -11,7 +11,7 @@ struct KafkaBench {
     let events: Int
 
     func run(dimensions: [Int], classCounts: [Int]) throws {
-        emitLine("format           D      C     e2e ev/s   handle p50 us  handle p99 us  model ev/s  kalman ev/s  e2e/model  e2e/kalman")
+        writeLine("format           D      C     e2e ev/s   handle p50 us  handle p99 us  model ev/s  kalman ev/s  e2e/model  e2e/kalman")
         for d in dimensions {
             for c in classCounts {
                 let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sa-bench-\(d)-\(c)-\(UUID().uuidString)")
@@ -35,7 +35,7 @@ struct KafkaBench {
                     let (rate, p50, p99) = try endToEnd(
                         folder: folder.path, inputs: inputs, labels: labels, d: d,
                         format: format == "json" ? "json" : "binary", preloaded: format == "binary-preloaded")
-                    emitLine(
+                    writeLine(
                         pad(format, 17) + pad("\(d)", 7) + pad("\(c)", 6) + pad(fmt(rate, 0), 11) + pad(fmt(p50, 1), 15)
                             + pad(fmt(p99, 1), 15) + pad(fmt(modelRate, 0), 12) + pad(fmt(kalmanRate, 0), 13)
                             + pad(fmt(rate / modelRate, 2), 11) + fmt(rate / kalmanRate, 2))
@@ -135,4 +135,3 @@ struct KafkaBench {
     }
 }
 
-private func emitLine(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }

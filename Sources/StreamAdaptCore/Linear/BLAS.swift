@@ -127,9 +127,3 @@ public enum BLAS {
     }()
 }
 
-/// Copies the upper triangle of the row-major symmetric n x n matrix into its lower triangle.
-public func symmetrizeFromUpper(_ n: Int, _ s: UnsafeMutablePointer<Double>) {
-    for i in 0..<n {
-        for j in (i + 1)..<n { s[j * n + i] = s[i * n + j] }
-    }
-}

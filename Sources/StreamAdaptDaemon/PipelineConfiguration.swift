@@ -141,6 +141,7 @@ public struct PipelineConfiguration: Sendable {
             m.priorVariance = try d.double("priorVariance") ?? m.priorVariance
             m.shrinkage = try d.double("shrinkage") ?? m.shrinkage
             m.refreshInterval = try d.int("refreshInterval") ?? m.refreshInterval
+            m.calibrationRefreshInterval = try d.int("calibrationRefreshInterval") ?? m.calibrationRefreshInterval
             m.warmupEvents = try d.int("warmupEvents") ?? m.warmupEvents
             m.referenceEvents = try d.int("referenceEvents") ?? m.referenceEvents
             m.quantile = try d.double("quantile") ?? m.quantile
@@ -151,7 +152,8 @@ public struct PipelineConfiguration: Sendable {
             config.drift.accuracyDelta = try d.double("accuracyDelta") ?? config.drift.accuracyDelta
             config.drift.accuracyThreshold = try d.double("accuracyThreshold") ?? config.drift.accuracyThreshold
             try d.rejectUnknown([
-                "covarianceMemory", "meanRate", "priorVariance", "shrinkage", "refreshInterval", "warmupEvents",
+                "covarianceMemory", "meanRate", "priorVariance", "shrinkage", "refreshInterval",
+                "calibrationRefreshInterval", "warmupEvents",
                 "referenceEvents", "quantile", "inputWindow", "inputRaiseLevel", "inputClearLevel", "accuracyDelta",
                 "accuracyThreshold",
             ])

@@ -26,7 +26,7 @@ struct HeadOptions: ParsableArguments {
     var driftWarmup: Int?
     @Option(help: "Drift scorer: events whose scores calibrate the threshold (default 1000).")
     var driftReference: Int?
-    @Option(help: "Drift scorer: updates between Cholesky refreshes of the precision (default 100).")
+    @Option(help: "Drift scorer: updates between Cholesky refreshes of the covariance once calibrated (default 400).")
     var driftRefresh: Int?
 
     func driftSettings() throws -> DriftSettings {

@@ -46,6 +46,7 @@ struct CheckpointStream {
         drift.mahalanobis.warmupEvents = 20
         drift.mahalanobis.referenceEvents = 30
         drift.mahalanobis.refreshInterval = 7
+        drift.mahalanobis.calibrationRefreshInterval = 7
         drift.inputWindow = 10
         drift.accuracyMinimumEvents = 20
         drift.accuracyWindow = 30
@@ -196,7 +197,7 @@ struct CheckpointStream {
         let payload: [UInt8] = [1, 2, 3]
         let bytes = Checkpoint.seal(payload: payload)
         #expect(Array(bytes[0..<8]) == Array("SADAPT".utf8) + [0, 1])
-        #expect(Array(bytes[8..<12]) == [1, 0, 0, 0])
+        #expect(Array(bytes[8..<12]) == [2, 0, 0, 0])
         #expect(Array(bytes[12..<20]) == [3, 0, 0, 0, 0, 0, 0, 0])
         #expect(Array(bytes[20..<23]) == payload)
         let crc = Checkpoint.crc32(payload)
@@ -240,7 +241,7 @@ struct CheckpointStream {
 
     @Test func otherVersionAndMagicAreRefused() throws {
         let payload = try makeModel("kalman").checkpointPayload()
-        for version: UInt32 in [0, 2, 0x0100_0000] {
+        for version: UInt32 in [0, 1, 3, 0x0100_0000] {
             let error = try #require(throws: CheckpointError.self) {
                 try Checkpoint.open(Checkpoint.seal(payload: payload, version: version))
             }

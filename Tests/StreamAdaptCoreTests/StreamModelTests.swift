@@ -12,7 +12,8 @@ import Testing
             for i in 0..<kalman.dimension { for j in 0..<kalman.dimension { values.append(kalman.covarianceEntry(i, j)) } }
             values += [kalman.noise, kalman.covarianceTrace, Double(kalman.updateCount)]
         }
-        values += model.scorer.means.array + model.scorer.precision.array
+        values += model.scorer.means.array
+        for i in 0..<model.dimension { for j in 0..<model.dimension { values.append(model.scorer.factorEntry(i, j)) } }
         for i in 0..<model.dimension { for j in 0..<model.dimension { values.append(model.scorer.covarianceEntry(i, j)) } }
         values += [Double(model.eventCount), Double(model.scorer.scoredEvents), model.scorer.threshold ?? -1]
         return values

@@ -12,8 +12,11 @@ public struct MahalanobisConfiguration: Sendable, Equatable {
     public var priorEvents = 20
     /// Ridge added before inversion, as a fraction of the mean diagonal of Sigma.
     public var shrinkage = 1.0
-    /// Recompute the precision (Cholesky) every this many updates.
-    public var refreshInterval = 100
+    /// Refactor the covariance (Cholesky) every this many updates once the threshold is calibrated.
+    public var refreshInterval = 400
+    /// Refactor every this many updates until the threshold is calibrated, while the covariance
+    /// estimate still converges (so that the reference scores are those of a settled precision).
+    public var calibrationRefreshInterval = 100
     /// Events used only to learn means and covariance before calibration.
     public var warmupEvents = 500
     /// Events whose scores calibrate the threshold (after the warm-up).
@@ -36,6 +39,7 @@ public struct MahalanobisConfiguration: Sendable, Equatable {
         try check(priorEvents >= 0, "priorEvents", "must be non-negative")
         try check(shrinkage >= 0, "shrinkage", "must be non-negative")
         try check(refreshInterval >= 1, "refreshInterval", "must be at least 1")
+        try check(calibrationRefreshInterval >= 1, "calibrationRefreshInterval", "must be at least 1")
         try check(warmupEvents >= 0, "warmupEvents", "must be non-negative")
         try check(referenceEvents >= 1, "referenceEvents", "must be at least 1")
         try check(quantile > 0 && quantile < 1, "quantile", "must be in (0, 1)")
@@ -47,11 +51,11 @@ public struct MahalanobisConfiguration: Sendable, Equatable {
 /// forgetting (Lee et al., "A Simple Unified Framework for Detecting Out-of-Distribution Samples and
 /// Adversarial Attacks", NeurIPS 2018, made streaming).
 ///
-///     score(x)  = min_c (x - mu_c)' Lambda (x - mu_c),   Lambda = (Sigma + eps I)^-1
+///     score(x)  = min_c (x - mu_c)' Lambda (x - mu_c),   Lambda = (Sigma + eps I)^-1 = (U' U)^-1
 ///
-/// computed in O(D^2 + CD) as x'Lambda x - 2 (Lambda mu_c)'x + mu_c'Lambda mu_c, with Lambda mu_c and
-/// mu_c'Lambda mu_c kept exact under mean updates while Lambda is fixed. Learning from class c
-/// (the label, or the predicted class for unlabelled events):
+/// computed in O(D^2 + CD) as |y|^2 - 2 m_c'y + |m_c|^2 with y = U'^-1 x (one triangular solve) and
+/// m_c = U'^-1 mu_c, which with |m_c|^2 is kept exact under mean updates while U is fixed. Learning
+/// from class c (the label, or the predicted class for unlabelled events):
 ///
 ///     mu_c <- mu_c + r (x - mu_c),   Sigma <- a Sigma + (1 - a) (x - mu_c)(x - mu_c)'  (with the new mu_c)
 ///
@@ -59,9 +63,15 @@ public struct MahalanobisConfiguration: Sendable, Equatable {
 /// (n0+n)/(n0+n+1)) after n updates: running averages at first (the priors, the class embeddings and
 /// Sigma0 = priorVariance I with a weight of n0 = priorEvents events, fade as 1/n), exponential
 /// forgetting once the memory is reached.
-/// The covariance updates are deferred and applied together, with one level-3 `dsyrk`, just before each
-/// refresh (the same sum, one pass over Sigma instead of one per event). Lambda is recomputed by a
-/// Cholesky factorisation (LAPACK dpotrf/dpotri) every `refreshInterval` updates, with eps = shrinkage * tr(Sigma) / D. After `warmupEvents` the scores of the next
+/// The covariance updates are deferred and applied in blocks, each with one level-3 `dsyrk`, before
+/// each refresh (the same sum, one pass over Sigma per block instead of one per event). Sigma is Float64;
+/// a refresh factors Sigma + eps I = U'U (eps = shrinkage * tr(Sigma) / D) by a Float32 Cholesky (LAPACK
+/// spotrf), every `calibrationRefreshInterval` updates until the threshold is calibrated and every
+/// `refreshInterval` updates after that. Float32 halves the memory the per-event solve streams and the
+/// factorisation time; its relative error (about 1e-7 times the condition number, which the ridge keeps
+/// below 1 + D) is far below what a threshold on the score can see. The precision lags Sigma by up to
+/// one interval, which is what lets a sudden shift stand out for a while before the covariance absorbs
+/// it. After `warmupEvents` the scores of the next
 /// `referenceEvents` events calibrate the threshold as their empirical `quantile`; from then on each
 /// event is flagged when its score exceeds the threshold. The threshold then follows the median m_t of
 /// the unflagged events' scores, threshold_t = threshold_0 m_t / m_0, tracked multiplicatively
@@ -77,11 +87,13 @@ public final class MahalanobisScorer {
     public let means: Matrix
     private let covariance: Matrix  // upper triangle of Sigma_stored
     private var covarianceScale = 1.0  // Sigma = covarianceScale * Sigma_stored
-    /// Lambda = (Sigma + eps I)^-1, D x D, both triangles filled.
-    public let precision: Matrix
-    private let precisionMeans: Matrix  // Lambda mu_c, C x D
-    private let meanQuadratic: Matrix  // mu_c' Lambda mu_c, C
-    private let work: Matrix  // D x D, inversion workspace
+    /// U, the Cholesky factor of Sigma + eps I = U' U (Float32, D x D row-major, upper triangle), so
+    /// that (x - mu)' Lambda (x - mu) = |U'^-1 (x - mu)|^2.
+    private var factor: UnsafeMutablePointer<Float>
+    private var work: UnsafeMutablePointer<Float>  // D x D, factorisation workspace (swapped with `factor`)
+    private let whitenedMeans: Matrix  // m_c = U'^-1 mu_c, C x D
+    private let meansScratch: UnsafeMutablePointer<Float>  // C x D, Float32 means for the refresh's solve
+    private let meanQuadratic: Matrix  // |m_c|^2 = mu_c' Lambda mu_c, C
     /// Covariance updates not yet applied: row i is sqrt(w_i) (x_i - mu_c), so that
     /// Sigma_stored += pending' pending; applied in one `dsyrk` (level 3) before each refresh.
     private let pending: Matrix
@@ -102,10 +114,11 @@ public final class MahalanobisScorer {
 
     // Per-event scratch: the last scored input and its products.
     private let input: Matrix
-    private let precisionInput: Matrix  // Lambda x
-    private let crossTerms: Matrix  // (Lambda mu_c)' x, C
+    private let whitenedInput: Matrix  // y = U'^-1 x
+    private let whitenedInput32: UnsafeMutablePointer<Float>  // y in Float32, for the solve
+    private let crossTerms: Matrix  // m_c' y = mu_c' Lambda x, C
     private let delta: Matrix
-    private var inputQuadratic = 0.0  // x' Lambda x
+    private var inputQuadratic = 0.0  // |y|^2 = x' Lambda x
     private var hasScore = false
 
     public init(classes: ClassEmbeddings, configuration: MahalanobisConfiguration = .init()) {
@@ -117,18 +130,36 @@ public final class MahalanobisScorer {
         classUpdates = Array(repeating: 0, count: classCount)
         covariance = Matrix(rows: d, columns: d)
         for i in 0..<d { covariance[i, i] = configuration.priorVariance }
-        precision = Matrix(rows: d, columns: d)
-        precisionMeans = Matrix(rows: classCount, columns: d)
+        factor = .allocate(capacity: d * d)
+        factor.initialize(repeating: 0, count: d * d)
+        work = .allocate(capacity: d * d)
+        work.initialize(repeating: 0, count: d * d)
+        whitenedMeans = Matrix(rows: classCount, columns: d)
+        meansScratch = .allocate(capacity: classCount * d)
+        meansScratch.initialize(repeating: 0, count: classCount * d)
         meanQuadratic = Matrix(rows: classCount, columns: 1)
-        work = Matrix(rows: d, columns: d)
-        pending = Matrix(rows: configuration.refreshInterval, columns: d)
+        // Deferred updates are applied in blocks of at most 128 rows (one dsyrk each).
+        pending = Matrix(
+            rows: min(128, max(configuration.refreshInterval, configuration.calibrationRefreshInterval)), columns: d)
         referenceScores = Matrix(rows: configuration.referenceEvents, columns: 1)
         input = Matrix(rows: d, columns: 1)
-        precisionInput = Matrix(rows: d, columns: 1)
+        whitenedInput = Matrix(rows: d, columns: 1)
+        whitenedInput32 = .allocate(capacity: d)
+        whitenedInput32.initialize(repeating: 0, count: d)
         crossTerms = Matrix(rows: classCount, columns: 1)
         delta = Matrix(rows: d, columns: 1)
         refreshPrecision()
     }
+
+    deinit {
+        factor.deallocate()
+        work.deallocate()
+        meansScratch.deallocate()
+        whitenedInput32.deallocate()
+    }
+
+    /// U(i, j) of the Cholesky factor of Sigma + eps I = U' U at the last refresh (0 below the diagonal).
+    public func factorEntry(_ i: Int, _ j: Int) -> Double { i <= j ? Double(factor[i * dimension + j]) : 0 }
 
     /// The ridge eps added to Sigma before inversion.
     public var ridge: Double {
@@ -150,9 +181,15 @@ public final class MahalanobisScorer {
     public func score(_ x: UnsafePointer<Double>) -> (distance2: Double, nearest: Int) {
         let d = dimension
         input.pointer.update(from: x, count: d)
-        BLAS.symv(d, alpha: 1, precision.pointer, x, beta: 0, precisionInput.pointer)
-        inputQuadratic = BLAS.dot(d, x, precisionInput.pointer)
-        BLAS.gemv(classCount, d, alpha: 1, precisionMeans.pointer, x, beta: 0, crossTerms.pointer)
+        // y = U'^-1 x: one triangular solve over the Float32 factor (half the memory traffic of a
+        // Float64 symv with Lambda).
+        let y32 = whitenedInput32
+        for i in 0..<d { y32[i] = Float(x[i]) }
+        BLAS.solveTransposedUpper(d, factor, y32)
+        let y = whitenedInput.pointer
+        for i in 0..<d { y[i] = Double(y32[i]) }
+        inputQuadratic = BLAS.dot(d, y, y)
+        BLAS.gemv(classCount, d, alpha: 1, whitenedMeans.pointer, y, beta: 0, crossTerms.pointer)
         var best = Double.infinity
         var nearest = 0
         for c in 0..<classCount {
@@ -211,15 +248,19 @@ public final class MahalanobisScorer {
             BLAS.scal(covariance.count, alpha: covarianceScale, covariance.pointer)
             covarianceScale = 1
         }
-        // mu <- (1 - r) mu + r x, and the same for Lambda mu (exact while Lambda is fixed).
+        // mu <- (1 - r) mu + r x, and the same for m = U'^-1 mu (exact while U is fixed).
         BLAS.axpy(d, alpha: r, delta.pointer, mean)
-        let pm = precisionMeans.row(label)
+        let pm = whitenedMeans.row(label)
         BLAS.scal(d, alpha: 1 - r, pm)
-        BLAS.axpy(d, alpha: r, precisionInput.pointer, pm)
+        BLAS.axpy(d, alpha: r, whitenedInput.pointer, pm)
         meanQuadratic[label] =
             (1 - r) * (1 - r) * meanQuadratic[label] + 2 * r * (1 - r) * crossTerms[label] + r * r * inputQuadratic
         updatesSinceRefresh += 1
-        if updatesSinceRefresh >= configuration.refreshInterval { refreshPrecision() }
+        let interval =
+            calibratedThreshold == nil
+            ? configuration.calibrationRefreshInterval
+            : min(configuration.refreshInterval, max(configuration.calibrationRefreshInterval, covarianceUpdates / 4))
+        if updatesSinceRefresh >= interval { refreshPrecision() }
     }
 
     /// Adds the deferred covariance updates to Sigma_stored in one level-3 call.
@@ -229,28 +270,27 @@ public final class MahalanobisScorer {
         pendingCount = 0
     }
 
-    /// Recomputes Lambda = (Sigma + eps I)^-1, Lambda mu_c and mu_c' Lambda mu_c.
+    /// Refactors Sigma + eps I = U' U (Float32 Cholesky) and recomputes m_c = U'^-1 mu_c and |m_c|^2.
     public func refreshPrecision() {
         applyPending()
         let d = dimension
         let eps = ridge
         for i in 0..<d {
-            for j in i..<d { work[i, j] = covarianceScale * covariance[i, j] }
-            work[i, i] += eps
+            let row = work + i * d
+            let source = covariance.row(i)
+            for j in i..<d { row[j] = Float(covarianceScale * source[j]) }
+            row[i] += Float(eps)
         }
         // The O(D^3) refresh is level-3 work that gains from threads, unlike the per-event level-2 calls.
         BLAS.setThreads(BLAS.refreshThreads)
         defer { BLAS.setThreads(1) }
-        if BLAS.invertSymmetricPositiveDefinite(d, work.pointer) {
-            for i in 0..<d {
-                for j in i..<d {
-                    precision[i, j] = work[i, j]
-                    precision[j, i] = work[i, j]
-                }
-            }
-        }  // else keep the previous precision: with eps > 0 this cannot happen for finite input.
-        BLAS.gemmTransposedB(classCount, d, d, alpha: 1, means.pointer, precision.pointer, beta: 0, precisionMeans.pointer)
-        for c in 0..<classCount { meanQuadratic[c] = BLAS.dot(d, means.row(c), precisionMeans.row(c)) }
+        if BLAS.choleskyUpper(d, work) {
+            swap(&factor, &work)
+        }  // else keep the previous factor: with eps > 0 this cannot happen for finite input.
+        for k in 0..<(classCount * d) { meansScratch[k] = Float(means.pointer[k]) }
+        BLAS.solveRightUpper(classCount, d, factor, meansScratch)
+        for k in 0..<(classCount * d) { whitenedMeans.pointer[k] = Double(meansScratch[k]) }
+        for c in 0..<classCount { meanQuadratic[c] = BLAS.dot(d, whitenedMeans.row(c), whitenedMeans.row(c)) }
         updatesSinceRefresh = 0
     }
 
@@ -271,10 +311,11 @@ public final class MahalanobisScorer {
 
 extension MahalanobisScorer: Checkpointable {
     /// Writes the scorer: configuration, C and D, the means, Sigma_stored (whole D x D array, upper
-    /// triangle used), the deferred covariance updates, the scale, Lambda, Lambda mu_c, mu_c' Lambda mu_c, the refresh and update
+    /// triangle used), the deferred covariance updates, the scale, the Float32 factor U (as Doubles),
+    /// m_c = U'^-1 mu_c, |m_c|^2, the refresh and update
     /// counters, the calibration (threshold, medians, reference scores) and the scored-event count.
-    /// Lambda and its products are saved, not recomputed, because between refreshes they are updated
-    /// incrementally and a recomputation would differ in the last bits. The scratch of the last `score`
+    /// U, m_c and |m_c|^2 are saved, not recomputed: U was factored from Sigma as it was at the last
+    /// refresh, and m_c, |m_c|^2 have been updated incrementally since. The scratch of the last `score`
     /// is not saved (checkpoints are taken between events).
     public func save(to writer: inout CheckpointWriter) {
         writer.writeSection("MahalanobisScorer")
@@ -286,8 +327,8 @@ extension MahalanobisScorer: Checkpointable {
         writer.writeInt(pendingCount)
         writer.writeDoubles(Array(UnsafeBufferPointer(start: pending.pointer, count: pendingCount * dimension)))
         writer.writeDouble(covarianceScale)
-        writer.writeMatrix(precision)
-        writer.writeMatrix(precisionMeans)
+        writer.writeDoubles((0..<(dimension * dimension)).map { Double(factor[$0]) })
+        writer.writeMatrix(whitenedMeans)
         writer.writeMatrix(meanQuadratic)
         writer.writeInt(updatesSinceRefresh)
         writer.writeInt(covarianceUpdates)
@@ -313,8 +354,11 @@ extension MahalanobisScorer: Checkpointable {
         }
         let storedPending = try reader.readDoubles(count: storedPendingCount * dimension, field: "scorer.pending")
         let storedScale = try reader.readDouble()
-        let storedPrecision = try reader.readMatrix(like: precision, field: "scorer.precision")
-        let storedPrecisionMeans = try reader.readMatrix(like: precisionMeans, field: "scorer.precisionMeans")
+        let storedFactor = try reader.readDoubles(count: dimension * dimension, field: "scorer.factor")
+        guard storedFactor.allSatisfy({ Float(exactly: $0) != nil }) else {
+            throw .corrupt("scorer.factor", "a value of the Float32 Cholesky factor is not a Float32")
+        }
+        let storedWhitenedMeans = try reader.readMatrix(like: whitenedMeans, field: "scorer.whitenedMeans")
         let storedQuadratic = try reader.readMatrix(like: meanQuadratic, field: "scorer.meanQuadratic")
         let storedSinceRefresh = try reader.readInt()
         let storedCovarianceUpdates = try reader.readInt()
@@ -345,8 +389,8 @@ extension MahalanobisScorer: Checkpointable {
             pendingCount = storedPendingCount
             for (i, v) in storedPending.enumerated() { pending[i] = v }
             covarianceScale = storedScale
-            precision.assign(storedPrecision)
-            precisionMeans.assign(storedPrecisionMeans)
+            for (i, v) in storedFactor.enumerated() { factor[i] = Float(v) }
+            whitenedMeans.assign(storedWhitenedMeans)
             meanQuadratic.assign(storedQuadratic)
             updatesSinceRefresh = storedSinceRefresh
             covarianceUpdates = storedCovarianceUpdates

@@ -111,6 +111,35 @@ public enum BLAS {
         return info == 0
     }
 
+    /// Cholesky factorisation S = U' U of the symmetric positive definite n x n Float32 matrix whose
+    /// upper triangle `s` holds (row-major); U overwrites that triangle. False when S is not
+    /// positive definite (then `s` is undefined).
+    public static func choleskyUpper(_ n: Int, _ s: UnsafeMutablePointer<Float>) -> Bool {
+        // LAPACK is column-major: the row-major upper triangle is the column-major lower one, and the
+        // column-major L with S = L L' is, read row-major, U = L' with S = U' U.
+        var uplo: CChar = 76  // "L"
+        var size = Int32(n)
+        var lda = Int32(n)
+        var info: Int32 = 0
+        spotrf_(&uplo, &size, s, &lda, &info)
+        return info == 0
+    }
+
+    /// x <- U'^-1 x for the upper triangular n x n Float32 matrix U (row-major): solves U' y = x.
+    @inlinable public static func solveTransposedUpper(_ n: Int, _ u: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>) {
+        cblas_strsv(CblasRowMajor, CblasUpper, CblasTrans, CblasNonUnit, Int32(n), u, Int32(n), x, 1)
+    }
+
+    /// B <- B U^-1 for the upper triangular n x n Float32 matrix U and the m x n matrix B (row-major):
+    /// row i of the result is (U'^-1 b_i)'.
+    @inlinable public static func solveRightUpper(
+        _ m: Int, _ n: Int, _ u: UnsafePointer<Float>, _ b: UnsafeMutablePointer<Float>
+    ) {
+        cblas_strsm(
+            CblasRowMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, Int32(m), Int32(n), 1, u, Int32(n), b,
+            Int32(n))
+    }
+
     /// Sets the number of OpenBLAS threads (per-sample level-2 work is fastest on one).
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
 

@@ -2,6 +2,11 @@ import Foundation
 
 /// The settings of the drift side of a ``StreamModel``.
 public struct DriftSettings: Sendable, Equatable {
+    /// Score every input with the Mahalanobis scorer, flag drifting inputs and raise input-drift
+    /// alerts (the default). Off, the model keeps no scorer (no D x D state, no per-event solve): events
+    /// have no distance and are never drifting, the Kalman head's regulation uses the neutral d2 = D,
+    /// and only accuracy-drop alerts remain.
+    public var inputScoring = true
     public var mahalanobis = MahalanobisConfiguration()
     /// Input drift: sliding window (events) of the flagged fraction, and its raise and clear levels.
     public var inputWindow = 50
@@ -41,8 +46,9 @@ public struct EventResult: Sendable, Equatable {
     public var entropy: Double
     /// Predictive variance of a logit (0 for heads without a posterior).
     public var variance: Double
-    /// Squared Mahalanobis distance of the event (see ``MahalanobisScorer``).
-    public var mahalanobis2: Double
+    /// Squared Mahalanobis distance of the event (see ``MahalanobisScorer``); nil when input scoring
+    /// is off (``DriftSettings/inputScoring``).
+    public var mahalanobis2: Double?
     /// Whether the event is beyond the calibrated drift threshold.
     public var drifting: Bool
     /// Whether the head learned from this event.
@@ -64,7 +70,8 @@ public struct EventResult: Sendable, Equatable {
 public final class StreamModel {
     public let classes: ClassEmbeddings
     public let head: any AdapterHead
-    public let scorer: MahalanobisScorer
+    /// The drift scorer; nil when ``DriftSettings/inputScoring`` is off.
+    public let scorer: MahalanobisScorer?
     public let drift: DriftSettings
     public private(set) var alerts: [DriftAlert] = []
     /// Events processed so far (the index of the next event).
@@ -87,7 +94,7 @@ public final class StreamModel {
         self.classes = classes
         self.head = head
         self.drift = drift
-        scorer = MahalanobisScorer(classes: classes, configuration: drift.mahalanobis)
+        scorer = drift.inputScoring ? MahalanobisScorer(classes: classes, configuration: drift.mahalanobis) : nil
         inputDetector = FlaggedFractionDetector(
             window: drift.inputWindow, raiseLevel: drift.inputRaiseLevel, clearLevel: drift.inputClearLevel)
         accuracyDetector = PageHinkleyDetector(
@@ -113,9 +120,9 @@ public final class StreamModel {
         try normalizeEmbedding(embedding, into: input.pointer, dimension: dimension)
         let x = UnsafePointer(input.pointer)
 
-        let (d2, _) = scorer.score(x)
-        let calibrated = scorer.threshold != nil
-        let drifting = scorer.isDrifting(d2)
+        let d2 = scorer?.score(x).distance2
+        let calibrated = scorer?.threshold != nil
+        let drifting = d2.map { scorer?.isDrifting($0) ?? false } ?? false
         let variance = head.predict(x, logits: logits.pointer)
 
         // Probit-adjusted softmax at the learned temperature: p = softmax(a z / sqrt(1 + pi v / (8 vbar))).
@@ -150,7 +157,7 @@ public final class StreamModel {
             head.learn(label: label, context: LearnContext(mahalanobis2: d2))
             nanoseconds = monotonicNanoseconds() &- start
         }
-        scorer.learn(label: label ?? index)
+        scorer?.learn(label: label ?? index)
 
         var changed = false
         if calibrated, let change = inputDetector.observe(flagged: drifting) {
@@ -249,7 +256,7 @@ public final class StreamModel {
 
 extension StreamModel: Checkpointable {
     /// Writes the whole model state into `writer`: the class names, dimension and a fingerprint of the
-    /// class embeddings, the drift settings, the head, the drift scorer, both detectors, the alerts
+    /// class embeddings, the drift settings, the head, the drift scorer (when input scoring is on), both detectors, the alerts
     /// (and which are open), the event count and the probability calibration. The caller may append
     /// its own fields after it (the daemon's partition offsets) and seal the payload with
     /// ``Checkpoint/seal(payload:)``.
@@ -264,7 +271,7 @@ extension StreamModel: Checkpointable {
         writer.writeUInt64(Checkpoint.fingerprint(classes.normalized))
         writer.writeConfiguration(drift, prefix: "drift")
         head.save(to: &writer)
-        scorer.save(to: &writer)
+        scorer?.save(to: &writer)
         inputDetector.save(to: &writer)
         accuracyDetector.save(to: &writer)
         writer.writeUInt64(UInt64(alerts.count))
@@ -315,7 +322,7 @@ extension StreamModel: Checkpointable {
         try reader.expectFingerprint(Checkpoint.fingerprint(classes.normalized), field: "classes.embeddings")
         try reader.expectConfiguration(drift, prefix: "drift")
         let headCommit = try head.prepareRestore(from: &reader)
-        let scorerCommit = try scorer.prepareRestore(from: &reader)
+        let scorerCommit = try scorer?.prepareRestore(from: &reader)
         var storedInput = inputDetector
         try storedInput.restore(from: &reader)
         var storedAccuracy = accuracyDetector
@@ -359,7 +366,7 @@ extension StreamModel: Checkpointable {
 
         return CheckpointCommit { [self] in
             headCommit.apply()
-            scorerCommit.apply()
+            scorerCommit?.apply()
             inputDetector = storedInput
             accuracyDetector = storedAccuracy
             alerts = storedAlerts

@@ -293,7 +293,8 @@ public final class AdaptationLoop {
         writer.raw("],"); writer.key("uncertainty")
         writer.raw("{"); writer.key("entropy"); writer.number(result.entropy)
         writer.raw(","); writer.key("variance"); writer.number(result.variance); writer.raw("}")
-        writer.raw(","); writer.key("mahalanobis"); writer.number(result.mahalanobis2)
+        writer.raw(","); writer.key("mahalanobis")
+        if let d2 = result.mahalanobis2 { writer.number(d2) } else { writer.raw("null") }
         writer.raw(","); writer.key("drifting"); writer.bool(result.drifting)
         writer.raw(","); writer.key("updated"); writer.bool(result.updated)
         writer.raw(","); writer.key("model_version"); writer.number(model.head.updateCount)

@@ -135,6 +135,7 @@ public struct PipelineConfiguration: Sendable {
             try model.rejectUnknown(["classes", "head", "kalman", "tip", "clipood"])
         }
         if let d = try root.section("drift") {
+            config.drift.inputScoring = try d.bool("inputScoring") ?? config.drift.inputScoring
             var m = config.drift.mahalanobis
             m.covarianceMemory = try d.double("covarianceMemory") ?? m.covarianceMemory
             m.meanRate = try d.double("meanRate") ?? m.meanRate
@@ -152,7 +153,7 @@ public struct PipelineConfiguration: Sendable {
             config.drift.accuracyDelta = try d.double("accuracyDelta") ?? config.drift.accuracyDelta
             config.drift.accuracyThreshold = try d.double("accuracyThreshold") ?? config.drift.accuracyThreshold
             try d.rejectUnknown([
-                "covarianceMemory", "meanRate", "priorVariance", "shrinkage", "refreshInterval",
+                "inputScoring", "covarianceMemory", "meanRate", "priorVariance", "shrinkage", "refreshInterval",
                 "calibrationRefreshInterval", "warmupEvents",
                 "referenceEvents", "quantile", "inputWindow", "inputRaiseLevel", "inputClearLevel", "accuracyDelta",
                 "accuracyThreshold",
@@ -252,6 +253,15 @@ struct Section {
             throw ConfigurationError(field: path + key, reason: "must be an integer")
         }
         return v
+    }
+
+    func bool(_ key: String) throws -> Bool? {
+        guard let node = value(key) else { return nil }
+        switch node.scalar?.string {
+        case "true": return true
+        case "false": return false
+        default: throw ConfigurationError(field: path + key, reason: "must be true or false")
+        }
     }
 
     /// One of an enumeration's raw values.

@@ -91,7 +91,7 @@ struct EvalCommand: ParsableCommand {
                         let result = try model.process(x, label: keepsLabel[event] ? truth : nil)
                         if trace != nil && results.isEmpty {
                             traceLines.append(
-                                "\(event),\(s),\(truth),\(result.index),\(num(result.probability)),\(num(result.variance)),\(num(result.mahalanobis2)),\(result.drifting ? 1 : 0),\(result.updated ? 1 : 0)")
+                                "\(event),\(s),\(truth),\(result.index),\(num(result.probability)),\(num(result.variance)),\(result.mahalanobis2.map(num) ?? ""),\(result.drifting ? 1 : 0),\(result.updated ? 1 : 0)")
                         }
                         stats.record(
                             segment: s, isCorrect: result.index == truth, confidence: result.probability,

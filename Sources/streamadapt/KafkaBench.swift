@@ -30,11 +30,17 @@ struct KafkaBench {
                     labels[r] = r % c
                     for j in 0..<d { inputs[r * d + j] = classValues[labels[r] * d + j] + Float(random.next() % 1000) / 2000 }
                 }
-                let (modelRate, kalmanRate) = try bareRates(folder: folder.path, inputs: inputs, labels: labels, d: d)
-                for format in ["binary", "json"] {
+                let (modelRate, kalmanRate) = try bareRates(
+                    folder: folder.path, inputs: inputs, labels: labels, d: d, inputScoring: true)
+                let (unscoredModelRate, _) = try bareRates(
+                    folder: folder.path, inputs: inputs, labels: labels, d: d, inputScoring: false)
+                // "binary-noscore": binary input with drift.inputScoring false (no Mahalanobis scorer).
+                for format in ["binary", "json", "binary-noscore"] {
+                    let scoring = format != "binary-noscore"
                     let (rate, p50, p99) = try endToEnd(
                         folder: folder.path, inputs: inputs, labels: labels, d: d,
-                        format: format == "json" ? "json" : "binary", preloaded: format == "binary-preloaded")
+                        format: format == "json" ? "json" : "binary", inputScoring: scoring)
+                    let modelRate = scoring ? modelRate : unscoredModelRate
                     writeLine(
                         pad(format, 17) + pad("\(d)", 7) + pad("\(c)", 6) + pad(fmt(rate, 0), 11) + pad(fmt(p50, 1), 15)
                             + pad(fmt(p99, 1), 15) + pad(fmt(modelRate, 0), 12) + pad(fmt(kalmanRate, 0), 13)
@@ -45,9 +51,11 @@ struct KafkaBench {
     }
 
     /// Events/s of StreamModel.process (head + drift) and of the Kalman head's predict + learn alone.
-    private func bareRates(folder: String, inputs: [Float], labels: [Int], d: Int) throws -> (Double, Double) {
+    private func bareRates(folder: String, inputs: [Float], labels: [Int], d: Int, inputScoring: Bool) throws -> (Double, Double) {
         let classes = try ClassFile.load(directory: folder)
-        let model = StreamModel(classes: classes, head: KalmanHead(classes: classes))
+        var drift = DriftSettings()
+        drift.inputScoring = inputScoring
+        let model = StreamModel(classes: classes, head: KalmanHead(classes: classes), drift: drift)
         let start = Date()
         for i in 0..<events {
             let r = i % labels.count
@@ -67,10 +75,8 @@ struct KafkaBench {
         return (modelRate, Double(events) / Date().timeIntervalSince(kalmanStart))
     }
 
-    /// - Parameter preloaded: produce every event before the daemon starts (only the daemon's own work is
-    ///   timed; the count is capped so that the input fits the mock broker's 5 MB retention).
     private func endToEnd(
-        folder: String, inputs: [Float], labels: [Int], d: Int, format: String, preloaded: Bool = false
+        folder: String, inputs: [Float], labels: [Int], d: Int, format: String, inputScoring: Bool
     ) throws -> (Double, Double, Double) {
         let broker = try EmbeddedBroker()
         var config = PipelineConfiguration()
@@ -78,6 +84,7 @@ struct KafkaBench {
         config.bootstrapServers = broker.bootstrapServers
         config.metricsPort = 0
         config.head = "kalman"
+        config.drift.inputScoring = inputScoring
         for topic in [config.inputTopic, config.predictionsTopic, config.alertsTopic, config.deadLetterTopic] {
             try broker.createTopic(topic, partitions: 1)
         }
@@ -85,7 +92,7 @@ struct KafkaBench {
         let lead = max(50, min(2000, 3_000_000 / messageBytes))
         let consumed = SharedCounter()
         let finished = SharedCounter()
-        let total = preloaded ? min(events, 4_500_000 / messageBytes) : events
+        let total = events
         let (topic, bootstrap) = (config.inputTopic, config.bootstrapServers)
         // Pre-encode the pool's messages so that the producer thread costs little.
         let encoded: [[UInt8]] = (0..<labels.count).map { r in
@@ -100,7 +107,7 @@ struct KafkaBench {
             defer { finished.add(1) }
             guard let producer = try? KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: bootstrap, ["linger.ms": "2"])) else { return }
             for i in 0..<total {
-                while !preloaded && i - consumed.value > lead { usleep(200) }
+                while i - consumed.value > lead { usleep(200) }
                 let r = i % encoded.count
                 let headers: [(String, [UInt8])] = format == "json" ? [] : [
                     ("content-type", Array(EventDecoder.binaryContentType.utf8)), ("id", Array("e\(r)".utf8)), ("label", labelStrings[r]),
@@ -125,7 +132,6 @@ struct KafkaBench {
             consumed.add(1)
         }
         replayer.start()
-        if preloaded { while finished.value == 0 { usleep(1000) } }
         try loop.run(maximumEvents: total) { false }
         let elapsed = Date().timeIntervalSince(clockStart ?? Date())
         while finished.value == 0 { usleep(1000) }

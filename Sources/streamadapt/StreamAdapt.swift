@@ -28,9 +28,14 @@ struct HeadOptions: ParsableArguments {
     var driftReference: Int?
     @Option(help: "Drift scorer: updates between Cholesky refreshes of the covariance once calibrated (default 400).")
     var driftRefresh: Int?
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Score each input for drift (Mahalanobis) and raise input-drift alerts; --no-input-scoring skips the scorer.")
+    var inputScoring = true
 
     func driftSettings() throws -> DriftSettings {
         var drift = DriftSettings()
+        drift.inputScoring = inputScoring
         if let driftWarmup { drift.mahalanobis.warmupEvents = driftWarmup }
         if let driftReference { drift.mahalanobis.referenceEvents = driftReference }
         if let driftRefresh { drift.mahalanobis.refreshInterval = driftRefresh }

@@ -96,7 +96,7 @@ struct CheckpointStream {
         let split = 160
         let original = try makeModel(spec)
         for (x, label) in stream.events[..<split] { _ = try original.process(x, label: label) }
-        #expect(original.scorer.threshold != nil, "the scorer must be calibrated before the checkpoint")
+        #expect(original.scorer?.threshold != nil, "the scorer must be calibrated before the checkpoint")
 
         let bytes = sealed(original)
         let copy = try restored(spec, from: bytes)
@@ -324,6 +324,32 @@ struct CheckpointStream {
         drift = Self.drift
         drift.inputWindow = 11
         #expect(try restoreError(try makeModel("zeroshot"), into: try makeModel("zeroshot", drift: drift)).field == "drift.inputWindow")
+        drift = Self.drift
+        drift.inputScoring = false
+        #expect(try restoreError(try makeModel("kalman"), into: try makeModel("kalman", drift: drift)).field == "drift.inputScoring")
+    }
+
+    @Test func modelWithoutInputScoringRestoresAndContinuesBitIdentically() throws {
+        var drift = Self.drift
+        drift.inputScoring = false
+        let original = try makeModel("kalman", drift: drift)
+        let split = 160
+        for (x, label) in stream.events[..<split] { _ = try original.process(x, label: label) }
+        let copy = try makeModel("kalman", drift: drift)
+        var reader = try CheckpointReader(sealed: sealed(original))
+        try copy.restore(from: &reader)
+        try reader.finish()
+        #expect(copy.scorer == nil && copy.eventCount == split)
+        for (x, label) in stream.events[split...] {
+            let a = try original.process(x, label: label)
+            let b = try copy.process(x, label: label)
+            #expect(comparable(a) == comparable(b))
+            #expect(a.mahalanobis2 == nil)
+        }
+        #expect(original.checkpointPayload() == copy.checkpointPayload())
+        // No scorer state: the payload is smaller than a scoring model's by at least its D x D matrices.
+        let scoring = try makeModel("kalman")
+        #expect(scoring.checkpointPayload().count - original.checkpointPayload().count >= 2 * 8 * Self.dimension * Self.dimension)
     }
 
     @Test func failureLateInTheModelLeavesEverythingUnchanged() throws {

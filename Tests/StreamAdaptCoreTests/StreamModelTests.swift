@@ -12,10 +12,13 @@ import Testing
             for i in 0..<kalman.dimension { for j in 0..<kalman.dimension { values.append(kalman.covarianceEntry(i, j)) } }
             values += [kalman.noise, kalman.covarianceTrace, Double(kalman.updateCount)]
         }
-        values += model.scorer.means.array
-        for i in 0..<model.dimension { for j in 0..<model.dimension { values.append(model.scorer.factorEntry(i, j)) } }
-        for i in 0..<model.dimension { for j in 0..<model.dimension { values.append(model.scorer.covarianceEntry(i, j)) } }
-        values += [Double(model.eventCount), Double(model.scorer.scoredEvents), model.scorer.threshold ?? -1]
+        if let scorer = model.scorer {
+            values += scorer.means.array
+            for i in 0..<model.dimension { for j in 0..<model.dimension { values.append(scorer.factorEntry(i, j)) } }
+            for i in 0..<model.dimension { for j in 0..<model.dimension { values.append(scorer.covarianceEntry(i, j)) } }
+            values += [Double(scorer.scoredEvents), scorer.threshold ?? -1]
+        }
+        values.append(Double(model.eventCount))
         return values
     }
 
@@ -106,5 +109,43 @@ import Testing
         let input = model.alerts.filter { $0.kind == .inputDrift }
         #expect(input.count >= 1)
         #expect((1500..<1560).contains(input.first?.raisedAt ?? -1), "alerts: \(model.alerts)")
+    }
+
+    @Test func withoutInputScoringTheHeadLearnsAsOnItsOwnAndNoInputAlertIsRaised() throws {
+        // The same shifted stream as above, with drift.inputScoring off: no scorer, no distance, never
+        // drifting, no input-drift alert; the Kalman head gets the neutral d2 = D, so its weights equal
+        // those of a bare head fed the same events with no Mahalanobis context.
+        var random = TestRandom(seed: 43)
+        let d = 16
+        var centres = [Float](repeating: 0, count: 2 * d)
+        centres[0] = 1
+        centres[d + 1] = 1
+        let classes = try ClassEmbeddings(names: ["a", "b"], dimension: d, values: centres)
+        var drift = DriftSettings()
+        drift.inputScoring = false
+        drift.mahalanobis.warmupEvents = 200
+        drift.mahalanobis.referenceEvents = 300
+        let model = StreamModel(classes: classes, head: KalmanHead(classes: classes), drift: drift)
+        let bare = KalmanHead(classes: classes)
+        let x = Matrix(rows: d, columns: 1)
+        let logits = Matrix(rows: 2, columns: 1)
+        #expect(model.scorer == nil)
+        for t in 0..<2000 {
+            var v = random.unitVector(d).map { 0.05 * $0 }
+            let label = t % 2
+            v[label + (t >= 1500 ? 8 : 0)] += 1
+            let embedding = v.map(Float.init)
+            let result = try model.process(embedding, label: label)
+            #expect(result.mahalanobis2 == nil && !result.drifting)
+            try embedding.withUnsafeBufferPointer { (buffer) throws(EmbeddingError) in
+                try normalizeEmbedding(buffer, into: x.pointer, dimension: d)
+            }
+            _ = bare.predict(x.pointer, logits: logits.pointer)
+            bare.learn(label: label, context: LearnContext(mahalanobis2: nil))
+        }
+        #expect(model.alerts.allSatisfy { $0.kind == .accuracyDrop }, "alerts: \(model.alerts)")
+        let head = try #require(model.head as? KalmanHead)
+        #expect(head.weights.array.map(\.bitPattern) == bare.weights.array.map(\.bitPattern))
+        #expect(head.noise.bitPattern == bare.noise.bitPattern)
     }
 }

@@ -99,7 +99,9 @@ import Testing
               tip:
                 shotsPerClass: 8
             drift:
+              inputScoring: false
               warmupEvents: 10
+              refreshInterval: 250
             checkpoint:
               directory: /tmp/c
               everyEvents: 7
@@ -114,6 +116,8 @@ import Testing
         #expect(config.heads.kalman.priorVariance == KalmanConfiguration.softmaxDefaults.priorVariance)
         #expect(config.heads.tip.shotsPerClass == 8)
         #expect(config.drift.mahalanobis.warmupEvents == 10 && config.drift.mahalanobis.referenceEvents == 1000)
+        #expect(config.drift.inputScoring == false)
+        #expect(config.drift.mahalanobis.refreshInterval == 250 && config.drift.mahalanobis.calibrationRefreshInterval == 100)
         #expect(config.checkpointDirectory == "/tmp/c" && config.checkpointEveryEvents == 7)
         #expect(config.metricsPort == 0)
         try config.validate()
@@ -123,6 +127,8 @@ import Testing
         ("model:\n  classes: x\n  kalman:\n    forgeting: 0.9", "model.kalman.forgeting"),
         ("model:\n  classes: x\n  kalman:\n    forgetting: 1.5", "kalman.forgetting"),
         ("model:\n  classes: x\ndrift:\n  warmupEvents: many", "drift.warmupEvents"),
+        ("model:\n  classes: x\ndrift:\n  inputScoring: maybe", "drift.inputScoring"),
+        ("model:\n  classes: x\ndrift:\n  calibrationRefreshInterval: 0", "drift.calibrationRefreshInterval"),
         ("topics:\n  input: a", "model.classes"),
         ("model:\n  classes: x\nmetrics:\n  port: 70000", "metrics.port"),
         ("model:\n  classes: x\n  head: kalman+magic", "heads"),

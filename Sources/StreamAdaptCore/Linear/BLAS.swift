@@ -96,21 +96,6 @@ public enum BLAS {
         cblas_dscal(Int32(n), alpha, x, 1)
     }
 
-    /// Replaces the upper triangle of the symmetric positive-definite n x n matrix `s` (row-major)
-    /// by the upper triangle of its inverse, through a Cholesky factorisation (LAPACK dpotrf + dpotri).
-    /// Returns false, leaving `s` in an unspecified state, when `s` is not positive definite.
-    public static func invertSymmetricPositiveDefinite(_ n: Int, _ s: UnsafeMutablePointer<Double>) -> Bool {
-        // LAPACK is column-major: the row-major upper triangle is the column-major lower one.
-        var uplo: CChar = 76  // "L"
-        var size = Int32(n)
-        var lda = Int32(n)
-        var info: Int32 = 0
-        dpotrf_(&uplo, &size, s, &lda, &info)
-        guard info == 0 else { return false }
-        dpotri_(&uplo, &size, s, &lda, &info)
-        return info == 0
-    }
-
     /// Cholesky factorisation S = U' U of the symmetric positive definite n x n Float32 matrix whose
     /// upper triangle `s` holds (row-major); U overwrites that triangle. False when S is not
     /// positive definite (then `s` is undefined).

@@ -347,9 +347,11 @@ struct CheckpointStream {
             #expect(a.mahalanobis2 == nil)
         }
         #expect(original.checkpointPayload() == copy.checkpointPayload())
-        // No scorer state: the payload is smaller than a scoring model's by at least its D x D matrices.
+        // No scorer state: the payload is smaller than a scoring model's by at least the upper triangles
+        // of its covariance (Float64) and Cholesky factor (Float32).
         let scoring = try makeModel("kalman")
-        #expect(scoring.checkpointPayload().count - original.checkpointPayload().count >= 2 * 8 * Self.dimension * Self.dimension)
+        let d = Self.dimension
+        #expect(scoring.checkpointPayload().count - original.checkpointPayload().count >= (8 + 4) * d * (d + 1) / 2)
     }
 
     @Test func failureLateInTheModelLeavesEverythingUnchanged() throws {
@@ -395,6 +397,10 @@ struct CheckpointStream {
         writer.writeInts([])
         writer.writeBools([true, false, true])
         writer.writeMatrix(Matrix(rows: 2, columns: 3, values: [1, 2, 3, 4, 5, 6]))
+        // Upper triangles: row by row from the diagonal; the lower entries (7, 8, 9) are not stored.
+        writer.writeUpperTriangle(Matrix(rows: 3, columns: 3, values: [1, 2, 3, 7, 4, 5, 8, 9, 6]))
+        let floats: [Float] = [1.5, -2, .pi, 7, 4, 0.25, 8, 9, 1e-30]
+        floats.withUnsafeBufferPointer { writer.writeUpperTriangle($0.baseAddress!, dimension: 3) }
         #expect(Array(writer.bytes[3..<7]) == [0xEF, 0xBE, 0xAD, 0xDE])
 
         var reader = CheckpointReader(writer.bytes)
@@ -423,6 +429,17 @@ struct CheckpointStream {
         }
         #expect(shapeError.code == .shapeMismatch && shapeError.field == "test.matrix")
         #expect(try reader.readMatrix(rows: 2, columns: 3, field: "test.matrix") == [1, 2, 3, 4, 5, 6])
+        #expect(throws: CheckpointError.self) {
+            var copy = reader
+            _ = try copy.readUpperTriangle(dimension: 4, field: "test.triangle")
+        }
+        let triangle = try reader.readUpperTriangle(dimension: 3, field: "test.triangle")
+        #expect(triangle == [1, 2, 3, 4, 5, 6])
+        let square = Matrix(rows: 3, columns: 3, value: -1)
+        square.assignUpperTriangle(triangle)
+        #expect(square.array == [1, 2, 3, 0, 4, 5, 0, 0, 6])
+        let floatTriangle = try reader.readFloatUpperTriangle(dimension: 3, field: "test.floats")
+        #expect(floatTriangle.map(\.bitPattern) == ([1.5, -2, .pi, 4, 0.25, 1e-30] as [Float]).map(\.bitPattern))
         try reader.finish()
         #expect(throws: CheckpointError.self) { try reader.readUInt8() }
     }

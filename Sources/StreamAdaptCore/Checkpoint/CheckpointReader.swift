@@ -113,6 +113,25 @@ public struct CheckpointReader: Sendable {
         try readMatrix(rows: matrix.rows, columns: matrix.columns, field: field)
     }
 
+    /// The n (n + 1) / 2 entries of a stored upper triangle (see ``CheckpointWriter/writeUpperTriangle(_:)``)
+    /// of an n x n matrix, row by row (else `shapeMismatch` naming `field`).
+    public mutating func readUpperTriangle(dimension n: Int, field: String) throws(CheckpointError) -> [Double] {
+        try expectShape(n, field: field)
+        let count = n * (n + 1) / 2
+        try need(count * 8)
+        return readDoubleValues(count)
+    }
+
+    /// The n (n + 1) / 2 Float32 entries of a stored upper triangle, row by row.
+    public mutating func readFloatUpperTriangle(dimension n: Int, field: String) throws(CheckpointError) -> [Float] {
+        try expectShape(n, field: field)
+        let count = n * (n + 1) / 2
+        try need(count * 4)
+        var out = [Float](repeating: 0, count: count)
+        for k in 0..<count { out[k] = Float(bitPattern: try readUInt32()) }
+        return out
+    }
+
     /// Reads an Int that must equal `expected` (a dimension or count): else `shapeMismatch` naming `field`.
     mutating func expectShape(_ expected: Int, field: String) throws(CheckpointError) {
         let v = try readInt()

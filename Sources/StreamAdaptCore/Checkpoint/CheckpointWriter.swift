@@ -10,6 +10,7 @@
 /// | String | UInt64 byte count, then the UTF-8 bytes |
 /// | [Double], [Int], [Bool] | UInt64 element count, then the elements |
 /// | Matrix | rows and columns as Int, then rows x columns Doubles, row-major |
+/// | upper triangle of an n x n matrix | n as Int, then n (n + 1) / 2 values (Double, or Float32 as its IEEE-754 bit pattern, 4 bytes), row by row from the diagonal |
 /// | Double?, Int? | Bool (present), then the value when present |
 ///
 /// There is no self-description: the layout is fixed by the order of the writes (each model part
@@ -81,6 +82,24 @@ public struct CheckpointWriter: Sendable {
         appendDoubles(UnsafeBufferPointer(start: matrix.pointer, count: matrix.count))
     }
 
+    /// The upper triangle (diagonal included) of the square matrix `matrix`: n, then row i's entries
+    /// i..<n for each row. The strictly lower triangle is not stored (symmetric matrices are stored and
+    /// updated as their upper triangle).
+    public mutating func writeUpperTriangle(_ matrix: Matrix) {
+        precondition(matrix.rows == matrix.columns, "not square")
+        let n = matrix.rows
+        writeInt(n)
+        for i in 0..<n { appendDoubles(UnsafeBufferPointer(start: matrix.pointer + i * n + i, count: n - i)) }
+    }
+
+    /// The upper triangle of the square n x n Float32 matrix at `pointer` (row-major), as Float32.
+    public mutating func writeUpperTriangle(_ pointer: UnsafePointer<Float>, dimension n: Int) {
+        writeInt(n)
+        for i in 0..<n {
+            for j in i..<n { appendLittleEndian(pointer[i * n + j].bitPattern) }
+        }
+    }
+
     /// Bytes as they are, without a length (for the container and for nesting sealed data).
     public mutating func writeRawBytes(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
 
@@ -101,6 +120,22 @@ public struct CheckpointWriter: Sendable {
 }
 
 extension Matrix {
+    /// Overwrites the upper triangle (diagonal included) of this square matrix with `values`, row by
+    /// row, as read by ``CheckpointReader/readUpperTriangle(dimension:field:)``; the strictly lower
+    /// triangle is set to zero.
+    func assignUpperTriangle(_ values: [Double]) {
+        let n = rows
+        precondition(rows == columns && values.count == n * (n + 1) / 2, "expected an upper triangle of \(n) x \(n)")
+        var k = 0
+        for i in 0..<n {
+            for j in 0..<i { self[i, j] = 0 }
+            for j in i..<n {
+                self[i, j] = values[k]
+                k += 1
+            }
+        }
+    }
+
     /// Overwrites the entries with `values` (`count` of them, row-major); for restoring checkpoints.
     func assign(_ values: [Double]) {
         precondition(values.count == count, "expected \(count) values, got \(values.count)")

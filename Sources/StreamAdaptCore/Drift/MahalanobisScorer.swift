@@ -310,8 +310,8 @@ public final class MahalanobisScorer {
 // MARK: - Checkpoint
 
 extension MahalanobisScorer: Checkpointable {
-    /// Writes the scorer: configuration, C and D, the means, Sigma_stored (whole D x D array, upper
-    /// triangle used), the deferred covariance updates, the scale, the Float32 factor U (as Doubles),
+    /// Writes the scorer: configuration, C and D, the means, Sigma_stored (its upper triangle), the
+    /// deferred covariance updates, the scale, the Float32 factor U (its upper triangle, as Float32),
     /// m_c = U'^-1 mu_c, |m_c|^2, the refresh and update
     /// counters, the calibration (threshold, medians, reference scores) and the scored-event count.
     /// U, m_c and |m_c|^2 are saved, not recomputed: U was factored from Sigma as it was at the last
@@ -323,11 +323,11 @@ extension MahalanobisScorer: Checkpointable {
         writer.writeInt(classCount)
         writer.writeInt(dimension)
         writer.writeMatrix(means)
-        writer.writeMatrix(covariance)
+        writer.writeUpperTriangle(covariance)
         writer.writeInt(pendingCount)
         writer.writeDoubles(Array(UnsafeBufferPointer(start: pending.pointer, count: pendingCount * dimension)))
         writer.writeDouble(covarianceScale)
-        writer.writeDoubles((0..<(dimension * dimension)).map { Double(factor[$0]) })
+        writer.writeUpperTriangle(factor, dimension: dimension)
         writer.writeMatrix(whitenedMeans)
         writer.writeMatrix(meanQuadratic)
         writer.writeInt(updatesSinceRefresh)
@@ -347,17 +347,14 @@ extension MahalanobisScorer: Checkpointable {
         try reader.expectShape(classCount, field: "scorer.classCount")
         try reader.expectShape(dimension, field: "scorer.dimension")
         let storedMeans = try reader.readMatrix(like: means, field: "scorer.means")
-        let storedCovariance = try reader.readMatrix(like: covariance, field: "scorer.covariance")
+        let storedCovariance = try reader.readUpperTriangle(dimension: dimension, field: "scorer.covariance")
         let storedPendingCount = try reader.readInt()
         guard (0...pending.rows).contains(storedPendingCount) else {
             throw .corrupt("scorer.pending", "\(storedPendingCount) deferred updates, at most \(pending.rows)")
         }
         let storedPending = try reader.readDoubles(count: storedPendingCount * dimension, field: "scorer.pending")
         let storedScale = try reader.readDouble()
-        let storedFactor = try reader.readDoubles(count: dimension * dimension, field: "scorer.factor")
-        guard storedFactor.allSatisfy({ Float(exactly: $0) != nil }) else {
-            throw .corrupt("scorer.factor", "a value of the Float32 Cholesky factor is not a Float32")
-        }
+        let storedFactor = try reader.readFloatUpperTriangle(dimension: dimension, field: "scorer.factor")
         let storedWhitenedMeans = try reader.readMatrix(like: whitenedMeans, field: "scorer.whitenedMeans")
         let storedQuadratic = try reader.readMatrix(like: meanQuadratic, field: "scorer.meanQuadratic")
         let storedSinceRefresh = try reader.readInt()
@@ -385,11 +382,18 @@ extension MahalanobisScorer: Checkpointable {
         }
         return CheckpointCommit { [self] in
             means.assign(storedMeans)
-            covariance.assign(storedCovariance)
+            covariance.assignUpperTriangle(storedCovariance)
             pendingCount = storedPendingCount
             for (i, v) in storedPending.enumerated() { pending[i] = v }
             covarianceScale = storedScale
-            for (i, v) in storedFactor.enumerated() { factor[i] = Float(v) }
+            var k = 0
+            for i in 0..<dimension {
+                for j in 0..<i { factor[i * dimension + j] = 0 }
+                for j in i..<dimension {
+                    factor[i * dimension + j] = storedFactor[k]
+                    k += 1
+                }
+            }
             whitenedMeans.assign(storedWhitenedMeans)
             meanQuadratic.assign(storedQuadratic)
             updatesSinceRefresh = storedSinceRefresh

@@ -382,8 +382,8 @@ public final class KalmanHead: AdapterHead {
 // MARK: - Checkpoint
 
 extension KalmanHead {
-    /// Writes the head: kind and name, configuration, C and D, W, P_stored (the whole D x D array, of
-    /// which the upper triangle is used; or the C x D variances), the lazy scale of P, the running trace,
+    /// Writes the head: kind and name, configuration, C and D, W, P_stored (its upper triangle; or the
+    /// C x D variances), the lazy scale of P, the running trace,
     /// R and the update count. The scratch of the last `predict` is not saved (checkpoints are taken
     /// between events, and `learn` only uses what the `predict` of the same event wrote).
     public func save(to writer: inout CheckpointWriter) {
@@ -392,7 +392,10 @@ extension KalmanHead {
         writer.writeInt(classCount)
         writer.writeInt(dimension)
         writer.writeMatrix(weights)
-        writer.writeMatrix(covariance)
+        switch configuration.covariance {
+        case .full: writer.writeUpperTriangle(covariance)
+        case .diagonal: writer.writeMatrix(covariance)
+        }
         writer.writeDouble(covarianceScale)
         writer.writeDouble(storedTrace)
         writer.writeDouble(noise)
@@ -405,7 +408,11 @@ extension KalmanHead {
         try reader.expectShape(classCount, field: "\(name).classCount")
         try reader.expectShape(dimension, field: "\(name).dimension")
         let storedWeights = try reader.readMatrix(like: weights, field: "\(name).weights")
-        let storedCovariance = try reader.readMatrix(like: covariance, field: "\(name).covariance")
+        let storedCovariance: [Double]
+        switch configuration.covariance {
+        case .full: storedCovariance = try reader.readUpperTriangle(dimension: dimension, field: "\(name).covariance")
+        case .diagonal: storedCovariance = try reader.readMatrix(like: covariance, field: "\(name).covariance")
+        }
         let storedScale = try reader.readDouble()
         let storedTraceValue = try reader.readDouble()
         let storedNoise = try reader.readDouble()
@@ -416,7 +423,10 @@ extension KalmanHead {
         guard storedUpdates >= 0 else { throw .corrupt("\(name).updateCount", "negative update count \(storedUpdates)") }
         return CheckpointCommit { [self] in
             weights.assign(storedWeights)
-            covariance.assign(storedCovariance)
+            switch configuration.covariance {
+            case .full: covariance.assignUpperTriangle(storedCovariance)
+            case .diagonal: covariance.assign(storedCovariance)
+            }
             covarianceScale = storedScale
             storedTrace = storedTraceValue
             noise = storedNoise

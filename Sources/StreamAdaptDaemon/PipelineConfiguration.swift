@@ -146,6 +146,7 @@ public struct PipelineConfiguration: Sendable {
             m.warmupEvents = try d.int("warmupEvents") ?? m.warmupEvents
             m.referenceEvents = try d.int("referenceEvents") ?? m.referenceEvents
             m.quantile = try d.double("quantile") ?? m.quantile
+            m.projection = try d.int("projection") ?? m.projection
             config.drift.mahalanobis = m
             config.drift.inputWindow = try d.int("inputWindow") ?? config.drift.inputWindow
             config.drift.inputRaiseLevel = try d.double("inputRaiseLevel") ?? config.drift.inputRaiseLevel
@@ -155,7 +156,7 @@ public struct PipelineConfiguration: Sendable {
             try d.rejectUnknown([
                 "inputScoring", "covarianceMemory", "meanRate", "priorVariance", "shrinkage", "refreshInterval",
                 "calibrationRefreshInterval", "warmupEvents",
-                "referenceEvents", "quantile", "inputWindow", "inputRaiseLevel", "inputClearLevel", "accuracyDelta",
+                "referenceEvents", "quantile", "projection", "inputWindow", "inputRaiseLevel", "inputClearLevel", "accuracyDelta",
                 "accuracyThreshold",
             ])
         }

@@ -28,13 +28,15 @@ struct BenchCommand: ParsableCommand {
 
     @Flag(help: "Instead: end-to-end events/s through the embedded broker (JSON and binary), with the bare model and Kalman rates.")
     var kafka = false
+    @Option(help: "With --kafka: the drift scorer's random projection dimension (drift.projection; default 0, none).")
+    var driftProjection = 0
 
     func run() throws {
         BLAS.setThreads(1)
         if kafka {
             bootstrapLogging(level: .error)
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))
-            try KafkaBench(events: events ?? 20_000).run(
+            try KafkaBench(events: events ?? 20_000, projection: driftProjection).run(
                 dimensions: dimensions.split(separator: ",").compactMap { Int($0) },
                 classCounts: classes.split(separator: ",").compactMap { Int($0) })
             return

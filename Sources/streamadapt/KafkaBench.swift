@@ -9,6 +9,8 @@ import Synchronization
 /// embedded broker, against the bare model (StreamModel.process) and the bare Kalman update.
 struct KafkaBench {
     let events: Int
+    /// drift.projection of the model and the daemon (0: none).
+    var projection = 0
 
     func run(dimensions: [Int], classCounts: [Int]) throws {
         writeLine("format           D      C     e2e ev/s   handle p50 us  handle p99 us  model ev/s  kalman ev/s  e2e/model  e2e/kalman")
@@ -55,6 +57,7 @@ struct KafkaBench {
         let classes = try ClassFile.load(directory: folder)
         var drift = DriftSettings()
         drift.inputScoring = inputScoring
+        drift.mahalanobis.projection = projection
         let model = StreamModel(classes: classes, head: KalmanHead(classes: classes), drift: drift)
         let start = Date()
         for i in 0..<events {
@@ -85,6 +88,7 @@ struct KafkaBench {
         config.metricsPort = 0
         config.head = "kalman"
         config.drift.inputScoring = inputScoring
+        config.drift.mahalanobis.projection = projection
         for topic in [config.inputTopic, config.predictionsTopic, config.alertsTopic, config.deadLetterTopic] {
             try broker.createTopic(topic, partitions: 1)
         }

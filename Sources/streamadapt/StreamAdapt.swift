@@ -28,6 +28,8 @@ struct HeadOptions: ParsableArguments {
     var driftReference: Int?
     @Option(help: "Drift scorer: updates between Cholesky refreshes of the covariance once calibrated (default 400).")
     var driftRefresh: Int?
+    @Option(help: "Drift scorer: random projection dimension (0: none).")
+    var driftProjection: Int?
     @Flag(
         inversion: .prefixedNo,
         help: "Score each input for drift (Mahalanobis) and raise input-drift alerts; --no-input-scoring skips the scorer.")
@@ -39,6 +41,7 @@ struct HeadOptions: ParsableArguments {
         if let driftWarmup { drift.mahalanobis.warmupEvents = driftWarmup }
         if let driftReference { drift.mahalanobis.referenceEvents = driftReference }
         if let driftRefresh { drift.mahalanobis.refreshInterval = driftRefresh }
+        if let driftProjection { drift.mahalanobis.projection = driftProjection }
         do { try drift.validate() } catch { throw ValidationError(error.description) }
         return drift
     }

@@ -329,6 +329,27 @@ struct CheckpointStream {
         #expect(try restoreError(try makeModel("kalman"), into: try makeModel("kalman", drift: drift)).field == "drift.inputScoring")
     }
 
+    @Test func modelWithAProjectedScorerRestoresAndContinuesBitIdentically() throws {
+        var drift = Self.drift
+        drift.mahalanobis.projection = 4
+        let original = try makeModel("kalman", drift: drift)
+        #expect(original.scorer?.dimension == 4)
+        let split = 160
+        for (x, label) in stream.events[..<split] { _ = try original.process(x, label: label) }
+        let copy = try makeModel("kalman", drift: drift)
+        var reader = try CheckpointReader(sealed: sealed(original))
+        try copy.restore(from: &reader)
+        try reader.finish()
+        for (x, label) in stream.events[split...] {
+            let a = try original.process(x, label: label)
+            let b = try copy.process(x, label: label)
+            #expect(comparable(a) == comparable(b))
+        }
+        #expect(original.checkpointPayload() == copy.checkpointPayload())
+        // A checkpoint of the unprojected scorer is refused by name.
+        #expect(try restoreError(try makeModel("kalman"), into: try makeModel("kalman", drift: drift)).field == "drift.mahalanobis.projection")
+    }
+
     @Test func modelWithoutInputScoringRestoresAndContinuesBitIdentically() throws {
         var drift = Self.drift
         drift.inputScoring = false

@@ -43,6 +43,48 @@ import Testing
         #expect(abs(score.distance2 - direct) <= 1e-4 * direct, "\(score.distance2) vs \(direct)")
     }
 
+    @Test func projectedScoreEqualsDirectSolveInTheProjection() throws {
+        // With drift.projection k < D the scorer works on R x: its score must be the Mahalanobis
+        // distance of R x under its own k x k covariance and means.
+        var random = TestRandom(seed: 24)
+        var config = MahalanobisConfiguration()
+        config.projection = 3
+        config.refreshInterval = 1
+        config.calibrationRefreshInterval = 1
+        config.priorVariance = 0.01
+        let scorer = MahalanobisScorer(classes: try random.classes(3, 8), configuration: config)
+        #expect(scorer.dimension == 3 && scorer.inputDimension == 8)
+        #expect(scorer.means.rows == 3 && scorer.means.columns == 3)
+        feed(scorer, &random, events: 80)
+        let x = random.unitVector(8)
+        let score = x.withUnsafeBufferPointer { scorer.score($0.baseAddress!) }
+        let direct = directScore(scorer, scorer.projected(x))
+        #expect(abs(score.distance2 - direct) <= 1e-4 * direct, "\(score.distance2) vs \(direct)")
+    }
+
+    @Test func projectionIsFixedAndKeepsNormsOnAverage() throws {
+        // The projection comes from a fixed seed (checkpoints rely on it) and, with entries N(0, 1/k),
+        // keeps squared norms on average: E |R x|^2 = |x|^2.
+        var random = TestRandom(seed: 25)
+        var config = MahalanobisConfiguration()
+        config.projection = 64
+        let classes = try random.classes(2, 512)
+        let a = MahalanobisScorer(classes: classes, configuration: config)
+        let b = MahalanobisScorer(classes: classes, configuration: config)
+        var total = 0.0
+        for _ in 0..<200 {
+            let x = random.unitVector(512)
+            let (pa, pb) = (a.projected(x), b.projected(x))
+            #expect(pa.map(\.bitPattern) == pb.map(\.bitPattern))
+            total += pa.map { $0 * $0 }.reduce(0, +)
+        }
+        #expect(abs(total / 200 - 1) < 0.05, "mean |R x|^2 = \(total / 200)")
+        // A projection at least as large as D is no projection.
+        config.projection = 512
+        let full = MahalanobisScorer(classes: classes, configuration: config)
+        #expect(full.dimension == 512)
+    }
+
     @Test func incrementalMeanBookkeepingIsExactBetweenRefreshes() throws {
         // Between refreshes Lambda is fixed while the means move; the score must equal
         // min_c (x - mu_c)' Lambda (x - mu_c) with the current means.

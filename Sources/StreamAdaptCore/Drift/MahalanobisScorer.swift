@@ -12,6 +12,9 @@ public struct MahalanobisConfiguration: Sendable, Equatable {
     public var priorEvents = 20
     /// Ridge added before inversion, as a fraction of the mean diagonal of Sigma.
     public var shrinkage = 1.0
+    /// Score in a fixed random projection of the embeddings to this many dimensions when they have more
+    /// (0: score in the full dimension). See ``MahalanobisScorer``.
+    public var projection = 0
     /// Refactor the covariance (Cholesky) every this many updates once the threshold is calibrated.
     public var refreshInterval = 400
     /// Refactor every this many updates until the threshold is calibrated, while the covariance
@@ -40,6 +43,7 @@ public struct MahalanobisConfiguration: Sendable, Equatable {
         try check(shrinkage >= 0, "shrinkage", "must be non-negative")
         try check(refreshInterval >= 1, "refreshInterval", "must be at least 1")
         try check(calibrationRefreshInterval >= 1, "calibrationRefreshInterval", "must be at least 1")
+        try check(projection >= 0, "projection", "must be non-negative (0: no projection)")
         try check(warmupEvents >= 0, "warmupEvents", "must be non-negative")
         try check(referenceEvents >= 1, "referenceEvents", "must be at least 1")
         try check(quantile > 0 && quantile < 1, "quantile", "must be in (0, 1)")
@@ -81,7 +85,14 @@ public struct MahalanobisConfiguration: Sendable, Equatable {
 public final class MahalanobisScorer {
     public let configuration: MahalanobisConfiguration
     public let classCount: Int
+    /// The dimension the scorer works in: the projection's when there is one, else the embeddings'.
     public let dimension: Int
+    /// The dimension of the embeddings it is given.
+    public let inputDimension: Int
+    /// The random projection R (k x D, Float32, entries N(0, 1/k)), nil without one.
+    private let projectionMatrix: UnsafeMutablePointer<Float>?
+    private let input32: UnsafeMutablePointer<Float>  // x in Float32 (projection input), D
+    private let projected32: UnsafeMutablePointer<Float>  // R x, k
 
     /// Class means, C x D.
     public let means: Matrix
@@ -124,9 +135,43 @@ public final class MahalanobisScorer {
     public init(classes: ClassEmbeddings, configuration: MahalanobisConfiguration = .init()) {
         self.configuration = configuration
         classCount = classes.count
-        dimension = classes.dimension
+        inputDimension = classes.dimension
+        let k = configuration.projection
+        let project = k > 0 && k < classes.dimension
+        dimension = project ? k : classes.dimension
         let d = dimension
-        means = Matrix(copying: classes.normalized)
+        let inputD = inputDimension
+        input32 = .allocate(capacity: inputD)
+        input32.initialize(repeating: 0, count: inputD)
+        projected32 = .allocate(capacity: d)
+        projected32.initialize(repeating: 0, count: d)
+        if project {
+            // Entries N(0, 1/k) from a fixed seed (Box-Muller over SplitMix64): the same projection for
+            // the same (k, D) in every process, so checkpoints need not store it.
+            let r = UnsafeMutablePointer<Float>.allocate(capacity: d * inputD)
+            var generator = SplitMix64(seed: 0x5EED_D41F_7000_0000 ^ UInt64(d * 65_536 + inputD))
+            let scale = 1 / Double(d).squareRoot()
+            var i = 0
+            while i < d * inputD {
+                let u1 = max(Double(generator.next() >> 11) / 9_007_199_254_740_992, 1e-300)
+                let u2 = Double(generator.next() >> 11) / 9_007_199_254_740_992
+                let radius = (-2 * Foundation.log(u1)).squareRoot() * scale
+                r[i] = Float(radius * Foundation.cos(2 * Double.pi * u2))
+                if i + 1 < d * inputD { r[i + 1] = Float(radius * Foundation.sin(2 * Double.pi * u2)) }
+                i += 2
+            }
+            projectionMatrix = r
+            means = Matrix(rows: classCount, columns: d)
+            for c in 0..<classCount {
+                let row = classes.normalized.row(c)
+                for j in 0..<inputD { input32[j] = Float(row[j]) }
+                BLAS.gemvFloat(d, inputD, r, input32, projected32)
+                for j in 0..<d { means[c, j] = Double(projected32[j]) }
+            }
+        } else {
+            projectionMatrix = nil
+            means = Matrix(copying: classes.normalized)
+        }
         classUpdates = Array(repeating: 0, count: classCount)
         covariance = Matrix(rows: d, columns: d)
         for i in 0..<d { covariance[i, i] = configuration.priorVariance }
@@ -152,10 +197,26 @@ public final class MahalanobisScorer {
     }
 
     deinit {
+        projectionMatrix?.deallocate()
+        input32.deallocate()
+        projected32.deallocate()
         factor.deallocate()
         work.deallocate()
         meansScratch.deallocate()
         whitenedInput32.deallocate()
+    }
+
+    /// R x, the embedding `x` (``inputDimension`` values) in the scorer's space (a copy of x without a
+    /// projection). Allocates: for tests and tools, not the per-event path.
+    public func projected(_ x: [Double]) -> [Double] {
+        guard let projectionMatrix else { return x }
+        var out = [Double](repeating: 0, count: dimension)
+        for i in 0..<dimension {
+            var v: Float = 0
+            for j in 0..<inputDimension { v += projectionMatrix[i * inputDimension + j] * Float(x[j]) }
+            out[i] = Double(v)
+        }
+        return out
     }
 
     /// U(i, j) of the Cholesky factor of Sigma + eps I = U' U at the last refresh (0 below the diagonal).
@@ -180,7 +241,14 @@ public final class MahalanobisScorer {
     /// class mean and that class. Also counts the event towards calibration.
     public func score(_ x: UnsafePointer<Double>) -> (distance2: Double, nearest: Int) {
         let d = dimension
-        input.pointer.update(from: x, count: d)
+        if let projectionMatrix {
+            for j in 0..<inputDimension { input32[j] = Float(x[j]) }
+            BLAS.gemvFloat(d, inputDimension, projectionMatrix, input32, projected32)
+            for j in 0..<d { input[j] = Double(projected32[j]) }
+        } else {
+            input.pointer.update(from: x, count: d)
+        }
+        let x = UnsafePointer(input.pointer)
         // y = U'^-1 x: one triangular solve over the Float32 factor (half the memory traffic of a
         // Float64 symv with Lambda).
         let y32 = whitenedInput32
@@ -322,6 +390,7 @@ extension MahalanobisScorer: Checkpointable {
         writer.writeConfiguration(configuration, prefix: "drift.mahalanobis")
         writer.writeInt(classCount)
         writer.writeInt(dimension)
+        writer.writeInt(inputDimension)
         writer.writeMatrix(means)
         writer.writeUpperTriangle(covariance)
         writer.writeInt(pendingCount)
@@ -346,6 +415,7 @@ extension MahalanobisScorer: Checkpointable {
         try reader.expectConfiguration(configuration, prefix: "drift.mahalanobis")
         try reader.expectShape(classCount, field: "scorer.classCount")
         try reader.expectShape(dimension, field: "scorer.dimension")
+        try reader.expectShape(inputDimension, field: "scorer.inputDimension")
         let storedMeans = try reader.readMatrix(like: means, field: "scorer.means")
         let storedCovariance = try reader.readUpperTriangle(dimension: dimension, field: "scorer.covariance")
         let storedPendingCount = try reader.readInt()

@@ -96,6 +96,13 @@ public enum BLAS {
         cblas_dscal(Int32(n), alpha, x, 1)
     }
 
+    /// y <- A x for the m x n Float32 matrix A (row-major).
+    @inlinable public static func gemvFloat(
+        _ m: Int, _ n: Int, _ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>
+    ) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(n), 1, a, Int32(n), x, 1, 0, y, 1)
+    }
+
     /// Cholesky factorisation S = U' U of the symmetric positive definite n x n Float32 matrix whose
     /// upper triangle `s` holds (row-major); U overwrites that triangle. False when S is not
     /// positive definite (then `s` is undefined).

@@ -329,23 +329,34 @@ struct CheckpointStream {
         #expect(try restoreError(try makeModel("kalman"), into: try makeModel("kalman", drift: drift)).field == "drift.inputScoring")
     }
 
-    @Test func modelWithAProjectedScorerRestoresAndContinuesBitIdentically() throws {
-        var drift = Self.drift
-        drift.mahalanobis.projection = 4
-        let original = try makeModel("kalman", drift: drift)
-        #expect(original.scorer?.dimension == 4)
+    /// Runs `stream` through a model with `drift` up to event 160, restores a checkpoint of it into a
+    /// fresh model, runs both on to the end and checks that every result and the final state agree.
+    /// Returns the original and its copy.
+    func checkpointedRun(_ spec: String, drift: DriftSettings) throws -> (StreamModel, StreamModel, [EventResult]) {
+        let original = try makeModel(spec, drift: drift)
         let split = 160
         for (x, label) in stream.events[..<split] { _ = try original.process(x, label: label) }
-        let copy = try makeModel("kalman", drift: drift)
+        let copy = try makeModel(spec, drift: drift)
         var reader = try CheckpointReader(sealed: sealed(original))
         try copy.restore(from: &reader)
         try reader.finish()
+        #expect(copy.eventCount == split)
+        var results: [EventResult] = []
         for (x, label) in stream.events[split...] {
             let a = try original.process(x, label: label)
             let b = try copy.process(x, label: label)
             #expect(comparable(a) == comparable(b))
+            results.append(a)
         }
         #expect(original.checkpointPayload() == copy.checkpointPayload())
+        return (original, copy, results)
+    }
+
+    @Test func modelWithAProjectedScorerRestoresAndContinuesBitIdentically() throws {
+        var drift = Self.drift
+        drift.mahalanobis.projection = 4
+        let (original, _, _) = try checkpointedRun("kalman", drift: drift)
+        #expect(original.scorer?.dimension == 4)
         // A checkpoint of the unprojected scorer is refused by name.
         #expect(try restoreError(try makeModel("kalman"), into: try makeModel("kalman", drift: drift)).field == "drift.mahalanobis.projection")
     }
@@ -353,21 +364,9 @@ struct CheckpointStream {
     @Test func modelWithoutInputScoringRestoresAndContinuesBitIdentically() throws {
         var drift = Self.drift
         drift.inputScoring = false
-        let original = try makeModel("kalman", drift: drift)
-        let split = 160
-        for (x, label) in stream.events[..<split] { _ = try original.process(x, label: label) }
-        let copy = try makeModel("kalman", drift: drift)
-        var reader = try CheckpointReader(sealed: sealed(original))
-        try copy.restore(from: &reader)
-        try reader.finish()
-        #expect(copy.scorer == nil && copy.eventCount == split)
-        for (x, label) in stream.events[split...] {
-            let a = try original.process(x, label: label)
-            let b = try copy.process(x, label: label)
-            #expect(comparable(a) == comparable(b))
-            #expect(a.mahalanobis2 == nil)
-        }
-        #expect(original.checkpointPayload() == copy.checkpointPayload())
+        let (original, copy, results) = try checkpointedRun("kalman", drift: drift)
+        #expect(original.scorer == nil && copy.scorer == nil)
+        #expect(results.allSatisfy { $0.mahalanobis2 == nil && !$0.drifting })
         // No scorer state: the payload is smaller than a scoring model's by at least the upper triangles
         // of its covariance (Float64) and Cholesky factor (Float32).
         let scoring = try makeModel("kalman")

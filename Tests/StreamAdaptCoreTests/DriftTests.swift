@@ -6,7 +6,7 @@ import Testing
 @Suite struct MahalanobisScorerTests {
     func feed(_ scorer: MahalanobisScorer, _ random: inout TestRandom, events: Int) {
         for t in 0..<events {
-            let x = random.unitVector(scorer.dimension)
+            let x = random.unitVector(scorer.inputDimension)
             x.withUnsafeBufferPointer { _ = scorer.score($0.baseAddress!) }
             scorer.learn(label: t % scorer.classCount)
         }
@@ -28,37 +28,25 @@ import Testing
         return best
     }
 
-    @Test func scoreEqualsDirectSolve() throws {
+    /// The score equals a direct solve; with drift.projection k < D the scorer works on R x, and its
+    /// score must be the Mahalanobis distance of R x under its own k x k covariance and means.
+    @Test(arguments: [(0, 6), (3, 8)])
+    func scoreEqualsDirectSolve(projection: Int, dimension: Int) throws {
         var random = TestRandom(seed: 21)
         var config = MahalanobisConfiguration()
+        config.projection = projection
         config.refreshInterval = 1  // the factor always matches the current covariance
         config.calibrationRefreshInterval = 1
         config.priorVariance = 0.01
-        let scorer = MahalanobisScorer(classes: try random.classes(3, 6), configuration: config)
+        let scorer = MahalanobisScorer(classes: try random.classes(3, dimension), configuration: config)
+        let k = projection > 0 ? projection : dimension
+        #expect(scorer.dimension == k && scorer.inputDimension == dimension)
+        #expect(scorer.means.rows == 3 && scorer.means.columns == k)
         feed(scorer, &random, events: 80)
-        let x = random.unitVector(6)
-        let score = x.withUnsafeBufferPointer { scorer.score($0.baseAddress!) }
-        let direct = directScore(scorer, x)
-        // The factor is Float32: agreement to its precision times the condition number.
-        #expect(abs(score.distance2 - direct) <= 1e-4 * direct, "\(score.distance2) vs \(direct)")
-    }
-
-    @Test func projectedScoreEqualsDirectSolveInTheProjection() throws {
-        // With drift.projection k < D the scorer works on R x: its score must be the Mahalanobis
-        // distance of R x under its own k x k covariance and means.
-        var random = TestRandom(seed: 24)
-        var config = MahalanobisConfiguration()
-        config.projection = 3
-        config.refreshInterval = 1
-        config.calibrationRefreshInterval = 1
-        config.priorVariance = 0.01
-        let scorer = MahalanobisScorer(classes: try random.classes(3, 8), configuration: config)
-        #expect(scorer.dimension == 3 && scorer.inputDimension == 8)
-        #expect(scorer.means.rows == 3 && scorer.means.columns == 3)
-        feed(scorer, &random, events: 80)
-        let x = random.unitVector(8)
+        let x = random.unitVector(dimension)
         let score = x.withUnsafeBufferPointer { scorer.score($0.baseAddress!) }
         let direct = directScore(scorer, scorer.projected(x))
+        // The factor is Float32: agreement to its precision times the condition number.
         #expect(abs(score.distance2 - direct) <= 1e-4 * direct, "\(score.distance2) vs \(direct)")
     }
 

@@ -88,57 +88,52 @@ import Testing
         #expect(last > 0.98)
     }
 
-    @Test func inputDriftIsRaisedOnAShiftAndNotBefore() throws {
-        // Two well separated clusters; the stream switches from one to the other at event 1500.
+    /// Two well separated clusters in 16 dimensions, labels alternating; from event 1500 on the
+    /// stream moves to 8 other dimensions.
+    func shiftedClusters() throws -> (ClassEmbeddings, [([Float], Int)]) {
         var random = TestRandom(seed: 43)
         let d = 16
         var centres = [Float](repeating: 0, count: 2 * d)
         centres[0] = 1
         centres[d + 1] = 1
         let classes = try ClassEmbeddings(names: ["a", "b"], dimension: d, values: centres)
+        let events = (0..<2000).map { t in
+            var x = random.unitVector(d).map { 0.05 * $0 }
+            x[t % 2 + (t >= 1500 ? 8 : 0)] += 1
+            return (x.map(Float.init), t % 2)
+        }
+        return (classes, events)
+    }
+
+    @Test func inputDriftIsRaisedOnAShiftAndNotBefore() throws {
+        let (classes, events) = try shiftedClusters()
         var drift = DriftSettings()
         drift.mahalanobis.warmupEvents = 200
         drift.mahalanobis.referenceEvents = 300
         let model = StreamModel(classes: classes, head: ZeroShotHead(classes: classes), drift: drift)
-        for t in 0..<2000 {
-            var x = random.unitVector(d).map { 0.05 * $0 }
-            let label = t % 2
-            x[label + (t >= 1500 ? 8 : 0)] += 1
-            _ = try model.process(x.map(Float.init), label: label)
-        }
+        for (x, label) in events { _ = try model.process(x, label: label) }
         let input = model.alerts.filter { $0.kind == .inputDrift }
         #expect(input.count >= 1)
         #expect((1500..<1560).contains(input.first?.raisedAt ?? -1), "alerts: \(model.alerts)")
     }
 
     @Test func withoutInputScoringTheHeadLearnsAsOnItsOwnAndNoInputAlertIsRaised() throws {
-        // The same shifted stream as above, with drift.inputScoring off: no scorer, no distance, never
-        // drifting, no input-drift alert; the Kalman head gets the neutral d2 = D, so its weights equal
-        // those of a bare head fed the same events with no Mahalanobis context.
-        var random = TestRandom(seed: 43)
-        let d = 16
-        var centres = [Float](repeating: 0, count: 2 * d)
-        centres[0] = 1
-        centres[d + 1] = 1
-        let classes = try ClassEmbeddings(names: ["a", "b"], dimension: d, values: centres)
+        // The same shifted stream, with drift.inputScoring off: no scorer, no distance, never drifting,
+        // no input-drift alert; the Kalman head gets the neutral d2 = D, so its weights equal those of a
+        // bare head fed the same events with no Mahalanobis context.
+        let (classes, events) = try shiftedClusters()
         var drift = DriftSettings()
         drift.inputScoring = false
-        drift.mahalanobis.warmupEvents = 200
-        drift.mahalanobis.referenceEvents = 300
         let model = StreamModel(classes: classes, head: KalmanHead(classes: classes), drift: drift)
         let bare = KalmanHead(classes: classes)
-        let x = Matrix(rows: d, columns: 1)
+        let x = Matrix(rows: classes.dimension, columns: 1)
         let logits = Matrix(rows: 2, columns: 1)
         #expect(model.scorer == nil)
-        for t in 0..<2000 {
-            var v = random.unitVector(d).map { 0.05 * $0 }
-            let label = t % 2
-            v[label + (t >= 1500 ? 8 : 0)] += 1
-            let embedding = v.map(Float.init)
+        for (embedding, label) in events {
             let result = try model.process(embedding, label: label)
             #expect(result.mahalanobis2 == nil && !result.drifting)
             try embedding.withUnsafeBufferPointer { (buffer) throws(EmbeddingError) in
-                try normalizeEmbedding(buffer, into: x.pointer, dimension: d)
+                try normalizeEmbedding(buffer, into: x.pointer, dimension: classes.dimension)
             }
             _ = bare.predict(x.pointer, logits: logits.pointer)
             bare.learn(label: label, context: LearnContext(mahalanobis2: nil))

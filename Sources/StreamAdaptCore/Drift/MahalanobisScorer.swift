@@ -70,8 +70,9 @@ public struct MahalanobisConfiguration: Sendable, Equatable {
 /// The covariance updates are deferred and applied in blocks, each with one level-3 `dsyrk`, before
 /// each refresh (the same sum, one pass over Sigma per block instead of one per event). Sigma is Float64;
 /// a refresh factors Sigma + eps I = U'U (eps = shrinkage * tr(Sigma) / D) by a Float32 Cholesky (LAPACK
-/// spotrf), every `calibrationRefreshInterval` updates until the threshold is calibrated and every
-/// `refreshInterval` updates after that. Float32 halves the memory the per-event solve streams and the
+/// spotrf), every `calibrationRefreshInterval` updates until the threshold is calibrated, then every
+/// max(calibrationRefreshInterval, n/4) updates after n updates, at most every `refreshInterval`.
+/// Float32 halves the memory the per-event solve streams and the
 /// factorisation time; its relative error (about 1e-7 times the condition number, which the ridge keeps
 /// below 1 + D) is far below what a threshold on the score can see. The precision lags Sigma by up to
 /// one interval, which is what lets a sudden shift stand out for a while before the covariance absorbs
@@ -82,6 +83,10 @@ public struct MahalanobisConfiguration: Sendable, Equatable {
 /// (m <- m (1 + eta) when a score is above m, m <- m / (1 + eta) otherwise): in-distribution scores
 /// keep falling for a while as the covariance estimate converges, while a sudden shift, whose events
 /// are flagged, does not move the threshold.
+///
+/// With `projection` = k (0 < k < D) all of the above runs on R x, R a fixed k x D random matrix with
+/// entries N(0, 1/k): O(kD + k^2 + Ck) per event instead of O(D^2 + CD); faster at large D, less
+/// sensitive to mild shifts (measured in docs/drift.md).
 public final class MahalanobisScorer {
     public let configuration: MahalanobisConfiguration
     public let classCount: Int
@@ -94,7 +99,7 @@ public final class MahalanobisScorer {
     private let input32: UnsafeMutablePointer<Float>  // x in Float32 (projection input), D
     private let projected32: UnsafeMutablePointer<Float>  // R x, k
 
-    /// Class means, C x D.
+    /// Class means, C x ``dimension``.
     public let means: Matrix
     private let covariance: Matrix  // upper triangle of Sigma_stored
     private var covarianceScale = 1.0  // Sigma = covarianceScale * Sigma_stored

@@ -251,6 +251,22 @@ struct DaemonIntegrationTests {
         #expect(dead.first?.headers.contains("streamadapt-source-topic=labels") == true)
     }
 
+    @Test func withoutInputScoringPredictionsCarryNoDistance() throws {
+        let broker = try BrokerProcess(topics: ["embeddings"])
+        try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try SampleEvents.lines(0..<40))
+        let (pipeline, folder) = try SampleEvents.pipeline(suffix: "noscore")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var yaml = try String(contentsOfFile: pipeline, encoding: .utf8)
+        yaml = yaml.replacingOccurrences(of: "drift:\n", with: "drift:\n  inputScoring: false\n")
+        try yaml.write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let run = try CommandRunner.run(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap, "--until-caught-up"])
+        #expect(run.status == 0, "stderr: \(run.stderr.suffix(1500))")
+        let predictions = try Kcat.consume(bootstrap: broker.bootstrap, topic: "predictions-noscore").compactMap { json($0.value) }
+        #expect(predictions.count == 40)
+        #expect(predictions.allSatisfy { $0["mahalanobis"] is NSNull && $0["drifting"] as? Bool == false })
+        #expect(predictions.allSatisfy { $0["updated"] as? Bool == true && $0["probability"] is Double })
+    }
+
     @Test func oversizedInputIsDeadLetteredWithoutStoppingTheDaemon() throws {
         let broker = try BrokerProcess(topics: ["embeddings"])
         let huge = "big|{\"id\":\"big\",\"pad\":\"" + String(repeating: "x", count: 1_200_000) + "\"}"

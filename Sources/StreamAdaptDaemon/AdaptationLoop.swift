@@ -33,16 +33,15 @@ public final class AdaptationLoop {
     /// Alerts of the model already published (raised: count; cleared: indices).
     private var publishedRaised = 0
     private var publishedCleared = Set<Int>()
+    /// (partition, offset) of the last input events, for the offsets range of an alert (a ring).
     private var recentOffsets: [(Int32, Int64)]
     private var recentPosition = 0
+    private var recentFilled = 0
     // Checkpoint pacing.
     private var eventsSinceCheckpoint = 0
     private var lastCheckpoint = monotonicNanoseconds()
-    // Rolling prequential accuracy over the last labelled events.
-    private var recentCorrect: [Bool]
-    private var recentCorrectPosition = 0
-    private var recentCorrectFilled = 0
-    private var recentCorrectCount = 0
+    /// Rolling prequential accuracy over the last 500 labelled events.
+    private var recentCorrect = SlidingWindow(size: 500)
     /// Input messages handled (predicted or dead-lettered) since start.
     public private(set) var handled = 0
     private let metrics: DaemonMetrics
@@ -64,7 +63,6 @@ public final class AdaptationLoop {
         model = try Self.makeModel(configuration, classes)
         decoder = EventDecoder(dimension: classes.dimension, maximumBytes: configuration.maximumMessageBytes)
         recentOffsets = Array(repeating: (0, 0), count: max(1, configuration.drift.inputWindow))
-        recentCorrect = Array(repeating: false, count: 500)
         metrics = DaemonMetrics()
         labelCache = LabelCache(
             capacity: configuration.labelsTopic == nil ? 0 : configuration.labelCacheSize, dimension: classes.dimension)
@@ -132,10 +130,8 @@ public final class AdaptationLoop {
             if untilCaughtUp, count == 0, isCaughtUp() { break }
             for error in errors { logger.warning("consumer transport error (librdkafka retries)", metadata: ["error": "\(error)"]) }
             producer.poll()
-            if producer.failedCount > 0 {
-                throw KafkaError("\(producer.failedCount) output messages could not be delivered: \(producer.lastDeliveryError ?? "?")")
-            }
-            if eventsSinceCheckpoint >= configuration.checkpointEveryEvents
+            try checkDeliveries()
+            if store != nil, eventsSinceCheckpoint >= configuration.checkpointEveryEvents
                 || (eventsSinceCheckpoint > 0
                     && Double(monotonicNanoseconds() &- lastCheckpoint) / 1e9 >= configuration.checkpointEverySeconds)
             {
@@ -152,11 +148,16 @@ public final class AdaptationLoop {
                 metrics.consumerLag.record(lag)
             }
         }
-        try producer.flush(timeoutMilliseconds: 30_000)
         try checkpoint()
         logger.info(
             "stopped", metadata: ["handled": "\(handled)", "events": "\(model.eventCount)",
                                   "late-labels-applied": "\(lateLabelsApplied)", "late-labels-unmatched": "\(lateLabelsUnmatched)"])
+    }
+
+    private func checkDeliveries() throws {
+        if producer.failedCount > 0 {
+            throw KafkaError("\(producer.failedCount) output messages could not be delivered: \(producer.lastDeliveryError ?? "?")")
+        }
     }
 
     /// Whether every assigned partition has been read up to the broker's high watermark.
@@ -205,6 +206,7 @@ public final class AdaptationLoop {
         }
         recentOffsets[recentPosition] = (message.partition, message.offset)
         recentPosition = (recentPosition + 1) % recentOffsets.count
+        recentFilled = min(recentOffsets.count, recentFilled + 1)
         observer?(result)
         if result.updated { metrics.updates.increment() }
         if result.drifting { metrics.driftFlags.increment() }
@@ -215,7 +217,7 @@ public final class AdaptationLoop {
             }
         }
         try publishPrediction(event, result, message)
-        if result.alertChanged { try publishAlerts(message) }
+        if result.alertChanged { try publishAlerts() }
     }
 
     /// A message of the labels topic: `{"id": "...", "label": 3 | "sandal"}`.
@@ -244,6 +246,7 @@ public final class AdaptationLoop {
             lateLabelsApplied += 1
             metrics.updates.increment()
             metrics.lateLabels("applied").increment()
+            try publishAlerts()  // the accuracy-drop detector saw the label
         } else {
             lateLabelsUnmatched += 1
             metrics.lateLabels("unmatched").increment()
@@ -267,9 +270,7 @@ public final class AdaptationLoop {
     }
 
     private func decode(_ message: KafkaMessage) throws(InputError) -> DecodedEvent {
-        if let type = message.header("content-type"),
-            String(decoding: type, as: UTF8.self) == EventDecoder.binaryContentType
-        {
+        if let type = message.header("content-type"), type.elementsEqual(EventDecoder.binaryContentType.utf8) {
             let id = message.header("id").map { String(decoding: $0, as: UTF8.self) }
                 ?? (message.key.isEmpty ? nil : String(decoding: message.key, as: UTF8.self))
                 ?? "\(message.partition)-\(message.offset)"
@@ -303,7 +304,7 @@ public final class AdaptationLoop {
         writer.raw(","); writer.key("partition"); writer.number(Int(message.partition))
         writer.raw("}")
         try writer.bytes.withUnsafeBytes {
-            try producer.sendWaiting(topic: configuration.predictionsTopic, key: Array(event.id.utf8), value: $0)
+            try producer.sendWaiting(topic: configuration.predictionsTopic, key: event.id, value: $0)
         }
         metrics.predictionsOut.increment()
     }
@@ -340,25 +341,26 @@ public final class AdaptationLoop {
         }
     }
 
-    private func publishAlerts(_ message: KafkaMessage) throws {
+    /// Publishes the alerts raised or cleared since the last call.
+    private func publishAlerts() throws {
         let alerts = model.alerts
         for i in alerts.indices {
             let alert = alerts[i]
             if i >= publishedRaised {
-                try publishAlert(alert, state: "raised", message)
+                try publishAlert(alert, state: "raised")
                 metrics.alerts(alert.kind.rawValue).increment()
                 publishedRaised = i + 1
             }
             if alert.clearedAt != nil, !publishedCleared.contains(i) {
-                try publishAlert(alert, state: "cleared", message)
+                try publishAlert(alert, state: "cleared")
                 publishedCleared.insert(i)
             }
         }
     }
 
-    private func publishAlert(_ alert: DriftAlert, state: StaticString, _ message: KafkaMessage) throws {
+    private func publishAlert(_ alert: DriftAlert, state: StaticString) throws {
         var ranges: [Int32: (Int64, Int64)] = [:]
-        let window = min(recentOffsets.count, model.eventCount)
+        let window = recentFilled  // not checkpointed: after a restart, the events seen since
         for j in 0..<window {
             let (p, o) = recentOffsets[(recentPosition - 1 - j + recentOffsets.count * 2) % recentOffsets.count]
             let r = ranges[p] ?? (o, o)
@@ -387,7 +389,7 @@ public final class AdaptationLoop {
         }
         w.raw("]}")
         try w.bytes.withUnsafeBytes {
-            try producer.sendWaiting(topic: configuration.alertsTopic, key: Array(alert.kind.rawValue.utf8), value: $0)
+            try producer.sendWaiting(topic: configuration.alertsTopic, key: alert.kind.rawValue, value: $0)
         }
         logger.notice(
             "drift alert \(state)", metadata: ["kind": "\(alert.kind.rawValue)", "event": "\(alert.raisedAt)",
@@ -401,7 +403,7 @@ public final class AdaptationLoop {
         headers.append(("streamadapt-source-topic", Array(message.topic.utf8)))
         headers.append(("streamadapt-source-partition", Array(String(message.partition).utf8)))
         headers.append(("streamadapt-source-offset", Array(String(message.offset).utf8)))
-        let key = message.key.isEmpty ? nil : Array(message.key)
+        let key = message.key.isEmpty ? nil : message.key
         do {
             try producer.sendWaiting(topic: configuration.deadLetterTopic, key: key, value: message.value, headers: headers)
         } catch let sendError as KafkaError {
@@ -418,12 +420,8 @@ public final class AdaptationLoop {
     }
 
     private func recordCorrect(_ correct: Bool) {
-        if recentCorrectFilled == recentCorrect.count, recentCorrect[recentCorrectPosition] { recentCorrectCount -= 1 }
-        recentCorrect[recentCorrectPosition] = correct
-        if correct { recentCorrectCount += 1 }
-        recentCorrectPosition = (recentCorrectPosition + 1) % recentCorrect.count
-        recentCorrectFilled = min(recentCorrect.count, recentCorrectFilled + 1)
-        metrics.accuracy.record(Double(recentCorrectCount) / Double(recentCorrectFilled))
+        recentCorrect.append(correct)
+        metrics.accuracy.record(recentCorrect.fraction)
     }
 }
 
@@ -476,9 +474,12 @@ extension AdaptationLoop {
 
     /// Flushes the producer (so every event up to here has its outputs delivered), then writes the
     /// model state and the per-partition next offsets in one sealed file, atomically.
+    /// Without a checkpoint folder it only flushes. Throws when an output could not be delivered: the
+    /// offsets must not move past an event whose outputs were lost.
     public func checkpoint() throws {
-        guard let store else { return }
         try producer.flush(timeoutMilliseconds: 30_000)
+        try checkDeliveries()
+        guard let store else { return }
         var writer = CheckpointWriter(reservingCapacity: 1 << 20)
         model.save(to: &writer)
         writer.writeString(Self.checkpointTag)
@@ -522,8 +523,7 @@ extension AdaptationLoop {
         }
         let cacheCommit = try labelCache.prepareRestore(from: &reader)
         try reader.finish()
-        commit.apply()
-        cacheCommit()
+        CheckpointCommit([commit, cacheCommit]).apply()
         nextOffsets = offsets
     }
 }

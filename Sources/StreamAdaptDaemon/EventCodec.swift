@@ -274,10 +274,12 @@ struct JSONScanner {
                 var code = try hex4()
                 if (0xD800..<0xDC00).contains(code), consumeLiteral("\\u") {
                     let low = try hex4()
+                    guard (0xDC00..<0xE000).contains(low) else {
+                        throw .unparseable("invalid surrogate pair \\u\(String(code, radix: 16))\\u\(String(low, radix: 16))")
+                    }
                     code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                 }
-                let scalar = UnicodeScalar(code) ?? "\u{FFFD}"
-                scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
+                UTF8.encode(UnicodeScalar(code) ?? "\u{FFFD}", into: { scalars.append($0) })
             default: throw .unparseable("bad escape '\\\(Character(UnicodeScalar(e)))' at byte \(position - 1)")
             }
         }
@@ -371,10 +373,13 @@ struct JSONScanner {
             value = Double(mantissa)
             if exponent < 0 { value /= Self.powers[-exponent] } else if exponent > 0 { value *= Self.powers[exponent] }
         } else {
-            var text = Array(bytes[start..<end]).map { CChar(bitPattern: $0) }
-            text.append(0)
-            value = strtod(text, nil)
-            return value
+            // Correctly rounded through strtod, from a NUL-terminated copy on the stack.
+            let count = end - start
+            return withUnsafeTemporaryAllocation(of: CChar.self, capacity: count + 1) { text in
+                for i in 0..<count { text[i] = CChar(bitPattern: bytes[start + i]) }
+                text[count] = 0
+                return strtod(text.baseAddress!, nil)
+            }
         }
         return negative ? -value : value
     }

@@ -20,8 +20,6 @@ final class LabelCache {
         embeddings = Array(repeating: 0, count: capacity * dimension)
     }
 
-    var count: Int { slotOfID.count }
-
     /// Keeps `embedding` (D values) and the class predicted for it under `id`.
     func insert(id: String, embedding: UnsafeBufferPointer<Float>, predicted index: Int) {
         guard capacity > 0 else { return }
@@ -51,6 +49,11 @@ final class LabelCache {
         ids[slot] = nil
     }
 
+}
+
+extension LabelCache: Checkpointable {
+    /// Writes the capacity, the next slot, the number of entries, then per entry its slot, id,
+    /// predicted class and embedding (Float32).
     func save(to writer: inout CheckpointWriter) {
         writer.writeInt(capacity)
         writer.writeInt(next)
@@ -60,12 +63,14 @@ final class LabelCache {
             writer.writeInt(slot)
             writer.writeString(id)
             writer.writeInt(predicted[slot])
-            writer.writeDoubles(embeddings[(slot * dimension)..<((slot + 1) * dimension)].map(Double.init))
+            embeddings.withUnsafeBufferPointer {
+                writer.writeFloats(UnsafeBufferPointer(rebasing: $0[(slot * dimension)..<((slot + 1) * dimension)]))
+            }
         }
     }
 
-    /// Reads a cache written by ``save(to:)``; installs nothing until `commit` runs.
-    func prepareRestore(from reader: inout CheckpointReader) throws -> () -> Void {
+    /// Reads a cache written by ``save(to:)``; installs nothing until the commit is applied.
+    func prepareRestore(from reader: inout CheckpointReader) throws(CheckpointError) -> CheckpointCommit {
         let savedCapacity = try reader.readInt()
         guard savedCapacity == capacity else {
             throw CheckpointError(
@@ -84,10 +89,10 @@ final class LabelCache {
             }
             newIDs[slot] = try reader.readString()
             newPredicted[slot] = try reader.readInt()
-            let values = try reader.readDoubles(count: dimension, field: "labelCache.embedding")
-            for j in 0..<dimension { newEmbeddings[slot * dimension + j] = Float(values[j]) }
+            let values = try reader.readFloats(count: dimension, field: "labelCache.embedding")
+            for j in 0..<dimension { newEmbeddings[slot * dimension + j] = values[j] }
         }
-        return { [self] in
+        return CheckpointCommit { [self] in
             ids = newIDs
             predicted = newPredicted
             embeddings = newEmbeddings

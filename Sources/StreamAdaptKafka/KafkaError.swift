@@ -6,8 +6,9 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable {
     public let code: Int32?
     public let message: String
 
-    public init(code: Int32? = nil, _ message: String) {
-        self.code = code
+    /// A wrapper error (no librdkafka code).
+    public init(_ message: String) {
+        code = nil
         self.message = message
     }
 

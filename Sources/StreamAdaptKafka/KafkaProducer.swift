@@ -19,9 +19,7 @@ public final class KafkaProducer {
         rd_kafka_conf_set_dr_msg_cb(conf) { _, message, opaque in
             guard let opaque, let message else { return }
             let ledger = Unmanaged<DeliveryLedger>.fromOpaque(opaque).takeUnretainedValue()
-            if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                ledger.delivered += 1
-            } else {
+            if message.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR {
                 ledger.failed += 1
                 ledger.lastError = String(cString: rd_kafka_err2str(message.pointee.err))
             }
@@ -34,8 +32,7 @@ public final class KafkaProducer {
         rd_kafka_destroy(handle)
     }
 
-    /// Messages whose delivery was confirmed / failed so far.
-    public var deliveredCount: Int { deliveries.delivered }
+    /// Messages whose delivery failed so far, and the last failure's reason.
     public var failedCount: Int { deliveries.failed }
     public var lastDeliveryError: String? { deliveries.lastError }
     /// Messages enqueued and not yet delivered (or failed).
@@ -45,10 +42,41 @@ public final class KafkaProducer {
     /// - Parameters:
     ///   - partition: the partition, or nil for the partitioner's choice (by key).
     /// - Throws: ``KafkaError`` when the message cannot be enqueued (e.g. the queue is full:
-    ///   call ``poll()`` and retry).
+    ///   call ``poll()`` and retry, or use ``sendWaiting(topic:partition:key:value:headers:)``).
     public func send(
-        topic: String, partition: Int32? = nil, key: [UInt8]?, value: UnsafeRawBufferPointer,
+        topic: String, partition: Int32? = nil, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer,
         headers: [(String, [UInt8])] = []
+    ) throws {
+        try produce(topic: topic, partition: partition, key: key, value: value, headers: headers, waiting: false)
+    }
+
+    /// Sends, and when the local queue is full serves delivery reports and retries (back-pressure).
+    public func sendWaiting(
+        topic: String, partition: Int32? = nil, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer,
+        headers: [(String, [UInt8])] = []
+    ) throws {
+        try produce(topic: topic, partition: partition, key: key, value: value, headers: headers, waiting: true)
+    }
+
+    /// ``sendWaiting(topic:partition:key:value:headers:)`` with the UTF-8 bytes of `key` (no copy for a
+    /// native string).
+    public func sendWaiting(
+        topic: String, partition: Int32? = nil, key: String, value: UnsafeRawBufferPointer,
+        headers: [(String, [UInt8])] = []
+    ) throws {
+        var key = key
+        try key.withUTF8 {
+            try produce(
+                topic: topic, partition: partition, key: UnsafeRawBufferPointer($0), value: value, headers: headers,
+                waiting: true)
+        }
+    }
+
+    /// Builds the headers once; when `waiting`, retries on a full queue with the same headers (the caller
+    /// keeps them when producev fails), else throws.
+    private func produce(
+        topic: String, partition: Int32?, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer,
+        headers: [(String, [UInt8])], waiting: Bool
     ) throws {
         var hdrs: OpaquePointer? = nil
         if !headers.isEmpty {
@@ -57,36 +85,16 @@ public final class KafkaProducer {
                 bytes.withUnsafeBytes { _ = rd_kafka_header_add(hdrs, name, -1, $0.baseAddress, $0.count) }
             }
         }
-        let err: rd_kafka_resp_err_t = (key ?? []).withUnsafeBytes { k in
-            streamadapt_produce(
-                handle, topic, partition ?? RD_KAFKA_PARTITION_UA, key == nil ? nil : k.baseAddress, key?.count ?? 0,
-                value.baseAddress, value.count, hdrs)
-        }
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-            if let hdrs { rd_kafka_headers_destroy(hdrs) }
-            throw KafkaError(err, "produce to \(topic)")
-        }
-    }
-
-    /// Convenience: sends a byte array.
-    public func send(
-        topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8], headers: [(String, [UInt8])] = []
-    ) throws {
-        try value.withUnsafeBytes { try send(topic: topic, partition: partition, key: key, value: $0, headers: headers) }
-    }
-
-    /// Sends, and when the local queue is full serves delivery reports and retries (back-pressure).
-    public func sendWaiting(
-        topic: String, partition: Int32? = nil, key: [UInt8]?, value: UnsafeRawBufferPointer,
-        headers: [(String, [UInt8])] = []
-    ) throws {
         while true {
-            do {
-                try send(topic: topic, partition: partition, key: key, value: value, headers: headers)
-                return
-            } catch let error as KafkaError where error.code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue {
-                rd_kafka_poll(handle, 50)
+            let err = streamadapt_produce(
+                handle, topic, partition ?? RD_KAFKA_PARTITION_UA, key?.baseAddress, key?.count ?? 0, value.baseAddress,
+                value.count, hdrs)
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR { return }  // librdkafka owns the headers now
+            guard waiting, err == RD_KAFKA_RESP_ERR__QUEUE_FULL else {
+                if let hdrs { rd_kafka_headers_destroy(hdrs) }
+                throw KafkaError(err, "produce to \(topic)")
             }
+            rd_kafka_poll(handle, 50)
         }
     }
 
@@ -104,7 +112,6 @@ public final class KafkaProducer {
 /// Delivery-report counters of one producer. Only touched from librdkafka's delivery callback, which
 /// runs inside rd_kafka_poll/rd_kafka_flush on the producer owner's thread, and read by that owner.
 final class DeliveryLedger {
-    var delivered = 0
     var failed = 0
     var lastError: String?
 }

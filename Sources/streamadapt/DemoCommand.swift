@@ -76,18 +76,21 @@ struct DemoCommand: ParsableCommand {
                         var text = "{\"id\":\"\(id)\",\"embedding\":["
                         text += embedding.map { "\($0)" }.joined(separator: ",")
                         text += "]" + (keep ? ",\"label\":\"\(label)\"" : "") + "}"
-                        try Array(text.utf8).withUnsafeBytes { try producer.sendWaiting(topic: topic, key: Array(id.utf8), value: $0) }
+                        try Array(text.utf8).withUnsafeBytes { try producer.sendWaiting(topic: topic, key: id, value: $0) }
                     } else {
                         var headers: [(String, [UInt8])] = [("content-type", Array(EventDecoder.binaryContentType.utf8)), ("id", Array(id.utf8))]
                         if keep { headers.append(("label", Array(label.utf8))) }
                         try Array(embedding).withUnsafeBytes {
-                            try producer.sendWaiting(topic: topic, key: Array(id.utf8), value: $0, headers: headers)
+                            try producer.sendWaiting(topic: topic, key: id, value: $0, headers: headers)
                         }
                     }
                     producer.poll()
                     replayed.add(1)
                 }
                 try producer.flush()
+                if producer.failedCount > 0 {
+                    throw KafkaError("\(producer.failedCount) events not delivered: \(producer.lastDeliveryError ?? "?")")
+                }
             } catch {
                 replayError.set("\(error)")
                 replayed.add(rows)
@@ -144,7 +147,7 @@ final class SharedCounter: Sendable {
 }
 
 /// The replay thread's error, if any.
-private final class ErrorBox: Sendable {
+final class ErrorBox: Sendable {
     private let message = Mutex<String?>(nil)
     var value: String? { message.withLock { $0 } }
     func set(_ text: String) { message.withLock { $0 = text } }

@@ -59,23 +59,23 @@ struct KafkaBench {
         drift.inputScoring = inputScoring
         drift.mahalanobis.projection = projection
         let model = StreamModel(classes: classes, head: KalmanHead(classes: classes), drift: drift)
-        let start = Date()
+        let start = monotonicNanoseconds()
         for i in 0..<events {
             let r = i % labels.count
             _ = try inputs.withUnsafeBufferPointer { try model.process(UnsafeBufferPointer(rebasing: $0[(r * d)..<((r + 1) * d)]), label: labels[r]) }
         }
-        let modelRate = Double(events) / Date().timeIntervalSince(start)
+        let modelRate = Double(events) * 1e9 / Double(monotonicNanoseconds() &- start)
         let head = KalmanHead(classes: classes)
         let x = Matrix(rows: d, columns: 1)
         let logits = Matrix(rows: classes.count, columns: 1)
-        let kalmanStart = Date()
+        let kalmanStart = monotonicNanoseconds()
         for i in 0..<events {
             let r = i % labels.count
             try inputs.withUnsafeBufferPointer { try normalizeEmbedding(UnsafeBufferPointer(rebasing: $0[(r * d)..<((r + 1) * d)]), into: x.pointer, dimension: d) }
             _ = head.predict(x.pointer, logits: logits.pointer)
             head.learn(label: labels[r], context: LearnContext(mahalanobis2: Double(d)))
         }
-        return (modelRate, Double(events) / Date().timeIntervalSince(kalmanStart))
+        return (modelRate, Double(events) * 1e9 / Double(monotonicNanoseconds() &- kalmanStart))
     }
 
     private func endToEnd(
@@ -106,20 +106,29 @@ struct KafkaBench {
             }
             return inputs[(r * d)..<((r + 1) * d)].withUnsafeBytes { Array($0) }
         }
-        let labelStrings = labels.map { Array(String($0).utf8) }
+        // ... and their headers (binary input).
+        let headers: [[(String, [UInt8])]] = (0..<labels.count).map { r in
+            format == "json" ? [] : [
+                ("content-type", Array(EventDecoder.binaryContentType.utf8)), ("id", Array("e\(r)".utf8)),
+                ("label", Array(String(labels[r]).utf8)),
+            ]
+        }
+        let replayError = ErrorBox()
         let replayer = Thread {
             defer { finished.add(1) }
-            guard let producer = try? KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: bootstrap, ["linger.ms": "2"])) else { return }
-            for i in 0..<total {
-                while i - consumed.value > lead { usleep(200) }
-                let r = i % encoded.count
-                let headers: [(String, [UInt8])] = format == "json" ? [] : [
-                    ("content-type", Array(EventDecoder.binaryContentType.utf8)), ("id", Array("e\(r)".utf8)), ("label", labelStrings[r]),
-                ]
-                try? encoded[r].withUnsafeBytes { try producer.sendWaiting(topic: topic, key: nil, value: $0, headers: headers) }
-                producer.poll()
+            do {
+                let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: bootstrap, ["linger.ms": "2"]))
+                for i in 0..<total {
+                    while i - consumed.value > lead { usleep(200) }
+                    let r = i % encoded.count
+                    try encoded[r].withUnsafeBytes { try producer.sendWaiting(topic: topic, key: nil, value: $0, headers: headers[r]) }
+                    producer.poll()
+                }
+                try producer.flush()
+                if producer.failedCount > 0 { throw KafkaError("\(producer.failedCount) events not delivered") }
+            } catch {
+                replayError.set("\(error)")
             }
-            try? producer.flush()
         }
         let loop = try AdaptationLoop(configuration: config, logger: Logger(label: "bench"), health: HealthState())
         loop.recordsLatencies = true
@@ -129,16 +138,17 @@ struct KafkaBench {
         // (--events 20000) that the run is long against that start-up.
         let warm = total / 5
         var seen = 0
-        var clockStart: Date?
+        var clockStart: UInt64?
         loop.observer = { _ in
             seen += 1
-            if seen == warm + 1 { clockStart = Date() }
+            if seen == warm + 1 { clockStart = monotonicNanoseconds() }
             consumed.add(1)
         }
         replayer.start()
-        try loop.run(maximumEvents: total) { false }
-        let elapsed = Date().timeIntervalSince(clockStart ?? Date())
+        try loop.run(maximumEvents: total) { replayError.value != nil }
+        let elapsed = Double(monotonicNanoseconds() &- (clockStart ?? monotonicNanoseconds())) / 1e9
         while finished.value == 0 { usleep(1000) }
+        if let error = replayError.value { throw KafkaError("replaying the events failed: \(error)") }
         withExtendedLifetime(broker) {}
         let sorted = loop.latencies.sorted()
         return (Double(total - warm) / elapsed, Double(sorted[sorted.count / 2]) / 1000, Double(sorted[min(sorted.count - 1, sorted.count * 99 / 100)]) / 1000)

@@ -132,6 +132,15 @@ public struct CheckpointReader: Sendable {
         return out
     }
 
+    /// A [Float] written by ``CheckpointWriter/writeFloats(_:)``; with `count`, throws `shapeMismatch`
+    /// naming `field` when the stored count differs.
+    public mutating func readFloats(count expected: Int? = nil, field: String = "floats") throws(CheckpointError) -> [Float] {
+        let n = try readCount(elementSize: 4, expected: expected, field: field)
+        var out = [Float](repeating: 0, count: n)
+        for k in 0..<n { out[k] = Float(bitPattern: try readUInt32()) }
+        return out
+    }
+
     /// Reads an Int that must equal `expected` (a dimension or count): else `shapeMismatch` naming `field`.
     mutating func expectShape(_ expected: Int, field: String) throws(CheckpointError) {
         let v = try readInt()

@@ -8,7 +8,7 @@
 /// | Int | 8 bytes: Int64, little-endian two's complement |
 /// | Double | 8 bytes: the IEEE-754 bit pattern as a little-endian UInt64 (exact, NaN payloads included) |
 /// | String | UInt64 byte count, then the UTF-8 bytes |
-/// | [Double], [Int], [Bool] | UInt64 element count, then the elements |
+/// | [Double], [Int], [Bool], [Float] | UInt64 element count, then the elements (Float: 4-byte bit pattern) |
 /// | Matrix | rows and columns as Int, then rows x columns Doubles, row-major |
 /// | upper triangle of an n x n matrix | n as Int, then n (n + 1) / 2 values (Double, or Float32 as its IEEE-754 bit pattern, 4 bytes), row by row from the diagonal |
 /// | Double?, Int? | Bool (present), then the value when present |
@@ -98,6 +98,12 @@ public struct CheckpointWriter: Sendable {
         for i in 0..<n {
             for j in i..<n { appendLittleEndian(pointer[i * n + j].bitPattern) }
         }
+    }
+
+    /// UInt64 count, then the Float32 values as 4-byte little-endian bit patterns.
+    public mutating func writeFloats(_ values: UnsafeBufferPointer<Float>) {
+        writeUInt64(UInt64(values.count))
+        for v in values { appendLittleEndian(v.bitPattern) }
     }
 
     /// Bytes as they are, without a length (for the container and for nesting sealed data).

@@ -65,23 +65,23 @@ public struct FlaggedFractionDetector: Sendable {
 }
 
 /// The last `size` Bool observations of a stream, in a ring, with how many of them are true.
-struct SlidingWindow: Sendable {
-    let size: Int
+public struct SlidingWindow: Sendable {
+    public let size: Int
     private var values: [Bool]
     private var position = 0
-    private(set) var filled = 0
-    private(set) var trueCount = 0
+    public private(set) var filled = 0
+    public private(set) var trueCount = 0
 
-    init(size: Int) {
+    public init(size: Int) {
         self.size = size
         values = Array(repeating: false, count: size)
     }
 
-    var isFull: Bool { filled == size }
+    public var isFull: Bool { filled == size }
     /// The fraction of true values among those held (0 when empty).
-    var fraction: Double { filled == 0 ? 0 : Double(trueCount) / Double(filled) }
+    public var fraction: Double { filled == 0 ? 0 : Double(trueCount) / Double(filled) }
 
-    mutating func append(_ value: Bool) {
+    public mutating func append(_ value: Bool) {
         if filled == size, values[position] { trueCount -= 1 }
         values[position] = value
         if value { trueCount += 1 }

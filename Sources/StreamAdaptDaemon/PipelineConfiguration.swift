@@ -77,38 +77,30 @@ public struct PipelineConfiguration: Sendable {
             config.classesDirectory = try model.string("classes") ?? config.classesDirectory
             config.head = try model.string("head") ?? config.head
             if let k = try model.section("kalman") {
-                var c = config.heads.kalman
-                if try k.choice("observation", of: KalmanConfiguration.Observation.self) == .softmax {
-                    c = .softmaxDefaults
+                // The section sets both Kalman heads (`kalman`, and `kalman-diagonal` with its own prior
+                // unless priorVariance is given); `covariance` chooses the `kalman` head's structure.
+                try config.heads.setKalman(
+                    observation: try k.choice("observation", of: KalmanConfiguration.Observation.self) ?? .gaussian,
+                    kalmanCovariance: try k.choice("covariance", of: KalmanConfiguration.Covariance.self) ?? .full
+                ) { c in
+                    c.target = try k.choice("target", of: KalmanConfiguration.Target.self) ?? c.target
+                    c.forgetting = try k.double("forgetting") ?? c.forgetting
+                    c.priorVariance = try k.double("priorVariance") ?? c.priorVariance
+                    c.traceBound = try k.double("traceBound") ?? c.traceBound
+                    c.initialNoise = try k.double("initialNoise") ?? c.initialNoise
+                    c.noiseMemory = try k.double("noiseMemory") ?? c.noiseMemory
+                    c.minimumNoise = try k.double("minimumNoise") ?? c.minimumNoise
+                    c.mahalanobisScaling = try k.double("mahalanobisScaling") ?? c.mahalanobisScaling
+                    c.initialScale = try k.double("initialScale") ?? c.initialScale
+                    c.targetScale = try k.double("targetScale") ?? c.targetScale
+                    c.logitScale = try k.double("logitScale") ?? c.logitScale
+                    c.outputScale = try k.double("outputScale") ?? c.outputScale
                 }
-                if try k.choice("covariance", of: KalmanConfiguration.Covariance.self) == .diagonal {
-                    let observation = c.observation
-                    c = .diagonalDefaults
-                    c.observation = observation
-                    if observation == .softmax {
-                        let soft = KalmanConfiguration.softmaxDefaults
-                        (c.initialNoise, c.noiseMemory, c.initialScale) = (soft.initialNoise, soft.noiseMemory, soft.initialScale)
-                    }
-                }
-                c.target = try k.choice("target", of: KalmanConfiguration.Target.self) ?? c.target
-                c.forgetting = try k.double("forgetting") ?? c.forgetting
-                c.priorVariance = try k.double("priorVariance") ?? c.priorVariance
-                c.traceBound = try k.double("traceBound") ?? c.traceBound
-                c.initialNoise = try k.double("initialNoise") ?? c.initialNoise
-                c.noiseMemory = try k.double("noiseMemory") ?? c.noiseMemory
-                c.minimumNoise = try k.double("minimumNoise") ?? c.minimumNoise
-                c.mahalanobisScaling = try k.double("mahalanobisScaling") ?? c.mahalanobisScaling
-                c.initialScale = try k.double("initialScale") ?? c.initialScale
-                c.targetScale = try k.double("targetScale") ?? c.targetScale
-                c.logitScale = try k.double("logitScale") ?? c.logitScale
-                c.outputScale = try k.double("outputScale") ?? c.outputScale
                 try k.rejectUnknown([
                     "observation", "covariance", "target", "forgetting", "priorVariance", "traceBound", "initialNoise",
                     "noiseMemory", "minimumNoise", "mahalanobisScaling", "initialScale", "targetScale", "logitScale",
                     "outputScale",
                 ])
-                config.heads.kalman = c
-                config.heads.kalmanDiagonal = c.covariance == .diagonal ? c : config.heads.kalmanDiagonal
             }
             if let t = try model.section("tip") {
                 var c = config.heads.tip

@@ -5,7 +5,6 @@ import CRdkafka
 public final class EmbeddedBroker {
     private let owner: OpaquePointer  // the rd_kafka_t the mock cluster needs for its bookkeeping
     private let cluster: OpaquePointer
-    public let brokerCount: Int32
 
     /// Starts `brokers` mock brokers on 127.0.0.1 (ephemeral ports).
     public init(brokers: Int32 = 1) throws {
@@ -16,7 +15,6 @@ public final class EmbeddedBroker {
             throw KafkaError("cannot start the mock cluster")
         }
         self.cluster = cluster
-        brokerCount = brokers
     }
 
     deinit {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -9,16 +10,12 @@ import Glibc
 /// Clients bootstrap through it; the metadata they receive then names the mock broker's own port,
 /// which they connect to directly.
 ///
-/// One accept thread, and two copy threads per connection; blocking POSIX sockets. A development tool,
-/// not a production proxy.
-public final class PortForwarder: @unchecked Sendable {
-    // @unchecked Sendable: `listener` is set once in init and only read afterwards; `stopped` is only
-    // written by stop() and read by the accept thread, where a stale read just delays the exit until
-    // the listening socket is closed, which makes accept() fail.
+/// One accept thread, and one relay thread per connection (poll(2) on both sockets, which it closes
+/// when either side is done); blocking POSIX sockets. A development tool, not a production proxy.
+public final class PortForwarder: Sendable {
     private let listener: Int32
     private let targetPort: UInt16
-    private var stopped = false
-    public let port: UInt16
+    private let stopped = Atomic<Bool>(false)
 
     /// Listens on 127.0.0.1:`port` and forwards every connection to 127.0.0.1:`targetPort`.
     public init(port: UInt16, targetPort: UInt16) throws {
@@ -39,7 +36,6 @@ public final class PortForwarder: @unchecked Sendable {
             throw KafkaError("cannot listen on 127.0.0.1:\(port): \(message)")
         }
         listener = fd
-        self.port = port
         self.targetPort = targetPort
         let thread = Thread { [self] in acceptLoop() }
         thread.name = "port-forwarder"
@@ -47,13 +43,13 @@ public final class PortForwarder: @unchecked Sendable {
     }
 
     public func stop() {
-        stopped = true
+        stopped.store(true, ordering: .relaxed)
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }
 
     private func acceptLoop() {
-        while !stopped {
+        while !stopped.load(ordering: .relaxed) {
             let client = accept(listener, nil, nil)
             guard client >= 0 else {
                 if errno == EINTR { continue }
@@ -72,28 +68,37 @@ public final class PortForwarder: @unchecked Sendable {
                 if upstream >= 0 { close(upstream) }
                 continue
             }
-            Thread { PortForwarder.copy(from: client, to: upstream) }.start()
-            Thread { PortForwarder.copy(from: upstream, to: client) }.start()
+            Thread { PortForwarder.relay(client, upstream) }.start()
         }
     }
 
-    /// Copies bytes until either side closes, then shuts both down.
-    private static func copy(from source: Int32, to destination: Int32) {
+    /// Copies bytes both ways until either side closes or fails, then closes both sockets (only this
+    /// thread owns them, so a descriptor number is never closed twice). Writes use MSG_NOSIGNAL: a peer
+    /// that went away is an error return, not a SIGPIPE that would end the process.
+    private static func relay(_ a: Int32, _ b: Int32) {
+        defer {
+            close(a)
+            close(b)
+        }
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        outer: while true {
-            let n = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
-            var sent = 0
-            while sent < n {
-                let m = buffer.withUnsafeBytes { write(destination, $0.baseAddress! + sent, n - sent) }
-                if m < 0 && errno == EINTR { continue }
-                guard m > 0 else { break outer }
-                sent += m
+        var fds = [pollfd(fd: a, events: Int16(POLLIN), revents: 0), pollfd(fd: b, events: Int16(POLLIN), revents: 0)]
+        while true {
+            if poll(&fds, 2, -1) < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            for i in 0..<2 where fds[i].revents != 0 {
+                let n = buffer.withUnsafeMutableBytes { read(fds[i].fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return }
+                var sent = 0
+                while sent < n {
+                    let m = buffer.withUnsafeBytes { send(fds[1 - i].fd, $0.baseAddress! + sent, n - sent, Int32(MSG_NOSIGNAL)) }
+                    if m < 0 && errno == EINTR { continue }
+                    guard m > 0 else { return }
+                    sent += m
+                }
             }
         }
-        shutdown(source, Int32(SHUT_RDWR))
-        shutdown(destination, Int32(SHUT_RDWR))
-        close(source)
     }
 }

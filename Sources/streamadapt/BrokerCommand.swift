@@ -34,6 +34,11 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "Also write the bootstrap address to this file (for scripts).")
     var bootstrapFile: String?
 
+    func validate() throws {
+        guard brokers >= 1 else { throw ValidationError("--brokers must be at least 1") }
+        guard partitions >= 1 else { throw ValidationError("--partitions must be at least 1") }
+    }
+
     func run() async throws {
         let broker = try EmbeddedBroker(brokers: brokers)
         for topic in topics.split(separator: ",").map(String.init) where !topic.isEmpty {
@@ -60,32 +65,22 @@ struct BrokerCommand: AsyncParsableCommand {
         down.resume()
         up.resume()
         let group = ServiceGroup(
-            services: [BrokerService(broker: BrokerBox(broker))], gracefulShutdownSignals: [.sigterm, .sigint],
+            services: [BrokerService()], gracefulShutdownSignals: [.sigterm, .sigint],
             logger: Logger(label: "streamadapt.broker"))
         try await group.run()
         down.cancel()
         up.cancel()
         forwarder?.stop()
+        withExtendedLifetime(broker) {}  // the broker serves until the group has shut down
         writeLine("broker stopped")
     }
 }
 
-/// Keeps the broker alive until graceful shutdown.
+/// Waits for SIGTERM/SIGINT (the mock cluster serves on its own thread meanwhile).
 struct BrokerService: Service {
-    let broker: BrokerBox
     func run() async throws {
         try? await gracefulShutdown()
-        broker.stop()
     }
-}
-
-/// Holds the broker for the service. The broker is only created before and destroyed after the
-/// service group runs (`stop` is called once, from the service, after shutdown), and librdkafka's
-/// mock cluster is itself thread-safe: its own thread serves the sockets.
-final class BrokerBox: @unchecked Sendable {
-    private var broker: EmbeddedBroker?
-    init(_ broker: EmbeddedBroker) { self.broker = broker }
-    func stop() { broker = nil }
 }
 
 /// Writes a line to standard output at once (unbuffered: `print` is block-buffered when the output is

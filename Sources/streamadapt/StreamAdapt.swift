@@ -48,17 +48,18 @@ struct HeadOptions: ParsableArguments {
 
     func settings() throws -> HeadSettings {
         var settings = HeadSettings()
+        var observation = KalmanConfiguration.Observation.gaussian
         if let kalmanObservation {
             guard let o = KalmanConfiguration.Observation(rawValue: kalmanObservation) else {
                 throw ValidationError("--kalman-observation must be softmax or gaussian, not \(kalmanObservation)")
             }
-            if o == .softmax { settings.kalman = .softmaxDefaults }
+            observation = o
         }
-        if let kalmanForgetting { settings.kalman.forgetting = kalmanForgetting }
-        if let kalmanScaling { settings.kalman.mahalanobisScaling = kalmanScaling }
-        if let kalmanPrior {
-            settings.kalman.priorVariance = kalmanPrior
-            settings.kalmanDiagonal.priorVariance = kalmanPrior
+        // Both Kalman heads (kalman, kalman-diagonal) take the flags.
+        settings.setKalman(observation: observation) { c in
+            if let kalmanForgetting { c.forgetting = kalmanForgetting }
+            if let kalmanScaling { c.mahalanobisScaling = kalmanScaling }
+            if let kalmanPrior { c.priorVariance = kalmanPrior }
         }
         if let tipShots { settings.tip.shotsPerClass = tipShots }
         do { try settings.validate() } catch { throw ValidationError(error.description) }

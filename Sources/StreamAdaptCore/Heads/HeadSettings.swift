@@ -18,6 +18,18 @@ public struct HeadSettings: Sendable, Equatable {
 
     public static let knownNames = ["zeroshot", "kalman", "kalman-diagonal", "tip", "tipx", "clipood"]
 
+    /// Sets both Kalman heads (`kalman` and `kalman-diagonal`) to the defaults of `observation`, each
+    /// with its own covariance structure, then applies `overrides` to both.
+    public mutating func setKalman(
+        observation: KalmanConfiguration.Observation, kalmanCovariance: KalmanConfiguration.Covariance = .full,
+        _ overrides: (inout KalmanConfiguration) throws -> Void = { _ in }
+    ) rethrows {
+        kalman = .defaults(observation: observation, covariance: kalmanCovariance)
+        kalmanDiagonal = .defaults(observation: observation, covariance: .diagonal)
+        try overrides(&kalman)
+        try overrides(&kalmanDiagonal)
+    }
+
     public func validate() throws(ConfigurationError) {
         try kalman.validate()
         try kalmanDiagonal.validate()

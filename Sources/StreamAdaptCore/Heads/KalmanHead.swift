@@ -83,6 +83,18 @@ public struct KalmanConfiguration: Sendable, Equatable {
         return config
     }
 
+    /// The defaults for an observation model and a covariance structure: the softmax observation brings
+    /// its noise, initial scale and prior (``softmaxDefaults``), the diagonal covariance its smaller prior
+    /// (``diagonalDefaults``), which wins when both apply.
+    public static func defaults(observation: Observation, covariance: Covariance) -> KalmanConfiguration {
+        var config = observation == .softmax ? softmaxDefaults : KalmanConfiguration()
+        if covariance == .diagonal {
+            config.covariance = .diagonal
+            config.priorVariance = diagonalDefaults.priorVariance
+        }
+        return config
+    }
+
     /// Checks every field; returns the name of the first invalid one with the reason.
     public func validate() throws(ConfigurationError) {
         func check(_ ok: Bool, _ field: String, _ reason: String) throws(ConfigurationError) {

@@ -120,9 +120,14 @@ public final class StreamModel {
         try normalizeEmbedding(embedding, into: input.pointer, dimension: dimension)
         let x = UnsafePointer(input.pointer)
 
-        let d2 = scorer?.score(x).distance2
+        var d2: Double?
+        var drifting = false
+        if let scorer {
+            let distance2 = scorer.score(x).distance2
+            d2 = distance2
+            drifting = scorer.isDrifting(distance2)
+        }
         let calibrated = scorer?.threshold != nil
-        let drifting = d2.map { scorer?.isDrifting($0) ?? false } ?? false
         let variance = head.predict(x, logits: logits.pointer)
 
         // Probit-adjusted softmax at the learned temperature: p = softmax(a z / sqrt(1 + pi v / (8 vbar))).

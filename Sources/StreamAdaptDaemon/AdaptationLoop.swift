@@ -22,6 +22,7 @@ public final class AdaptationLoop {
     private let producer: KafkaProducer
     private let decoder: EventDecoder
     private var writer = JSONWriter()
+    private var topScratch: [Int]
     private let store: CheckpointStore?
     /// Next offset to read per consumed partition (what a checkpoint stores).
     public private(set) var nextOffsets: [TopicPartition: Int64] = [:]
@@ -62,6 +63,7 @@ public final class AdaptationLoop {
         classes = try ClassFile.load(directory: configuration.classesDirectory)
         model = try Self.makeModel(configuration, classes)
         decoder = EventDecoder(dimension: classes.dimension, maximumBytes: configuration.maximumMessageBytes)
+        topScratch = Array(repeating: 0, count: max(0, configuration.topClasses))
         recentOffsets = Array(repeating: (0, 0), count: max(1, configuration.drift.inputWindow))
         metrics = DaemonMetrics()
         labelCache = LabelCache(
@@ -173,15 +175,16 @@ public final class AdaptationLoop {
     /// Handles one input message.
     func handle(_ message: KafkaMessage) throws {
         let start = monotonicNanoseconds()
+        let topic = message.topic  // built from librdkafka's C string: once per message
         defer {
-            nextOffsets[TopicPartition(topic: message.topic, partition: message.partition)] = message.offset + 1
+            nextOffsets[TopicPartition(topic: topic, partition: message.partition)] = message.offset + 1
             handled += 1
             eventsSinceCheckpoint += 1
             let elapsed = monotonicNanoseconds() &- start
             metrics.latency.recordNanoseconds(Int64(elapsed))
             if recordsLatencies { latencies.append(elapsed) }
         }
-        if let labelsTopic = configuration.labelsTopic, message.topic == labelsTopic {
+        if let labelsTopic = configuration.labelsTopic, topic == labelsTopic {
             try handleLateLabel(message)
             return
         }
@@ -310,34 +313,18 @@ public final class AdaptationLoop {
     }
 
     /// The `topClasses` most probable classes, best first (a partial selection, no sort of all C).
+    /// The `topClasses` most probable classes, best first (selection into a preallocated list: k is small).
     private func writeTop() {
         let k = min(configuration.topClasses, classes.count)
-        var chosen = (0, 0, 0, 0, 0)  // up to 5 without allocating; more falls back to a sort
-        if k <= 5 {
-            var picked = 0
-            withUnsafeMutableBytes(of: &chosen) { raw in
-                let slots = raw.bindMemory(to: Int.self)
-                for _ in 0..<k {
-                    var best = -1
-                    for c in 0..<classes.count where !slots[0..<picked].contains(c) {
-                        if best < 0 || model.probabilities[c] > model.probabilities[best] { best = c }
-                    }
-                    slots[picked] = best
-                    picked += 1
-                }
-                for i in 0..<picked {
-                    if i > 0 { writer.raw(",") }
-                    writer.raw("{"); writer.key("label"); writer.string(classes.names[slots[i]])
-                    writer.raw(","); writer.key("p"); writer.number(model.probabilities[slots[i]]); writer.raw("}")
-                }
+        for i in 0..<k {
+            var best = -1
+            for c in 0..<classes.count where !topScratch[0..<i].contains(c) {
+                if best < 0 || model.probabilities[c] > model.probabilities[best] { best = c }
             }
-        } else {
-            let order = (0..<classes.count).sorted { model.probabilities[$0] > model.probabilities[$1] }.prefix(k)
-            for (i, c) in order.enumerated() {
-                if i > 0 { writer.raw(",") }
-                writer.raw("{"); writer.key("label"); writer.string(classes.names[c])
-                writer.raw(","); writer.key("p"); writer.number(model.probabilities[c]); writer.raw("}")
-            }
+            topScratch[i] = best
+            if i > 0 { writer.raw(",") }
+            writer.raw("{"); writer.key("label"); writer.string(classes.names[best])
+            writer.raw(","); writer.key("p"); writer.number(model.probabilities[best]); writer.raw("}")
         }
     }
 
@@ -435,28 +422,20 @@ final class DaemonMetrics {
     let consumerLag = Gauge(label: "streamadapt_consumer_lag")
     let latency = Metrics.Timer(label: "streamadapt_event_latency_seconds")
     let checkpoints = Counter(label: "streamadapt_checkpoints_total")
-    private var deadLetterCounters: [String: Counter] = [:]
-    private var alertCounters: [String: Counter] = [:]
-    private var lateLabelCounters: [String: Counter] = [:]
+    private var labelled: [String: [String: Counter]] = [:]
 
-    func lateLabels(_ outcome: String) -> Counter {
-        if let c = lateLabelCounters[outcome] { return c }
-        let c = Counter(label: "streamadapt_late_labels_total", dimensions: [("outcome", outcome)])
-        lateLabelCounters[outcome] = c
-        return c
-    }
+    /// streamadapt_late_labels_total{outcome}.
+    func lateLabels(_ outcome: String) -> Counter { counter("streamadapt_late_labels_total", "outcome", outcome) }
+    /// streamadapt_dead_letters_total{reason}.
+    func deadLetters(_ reason: String) -> Counter { counter("streamadapt_dead_letters_total", "reason", reason) }
+    /// streamadapt_alerts_total{kind}.
+    func alerts(_ kind: String) -> Counter { counter("streamadapt_alerts_total", "kind", kind) }
 
-    func deadLetters(_ reason: String) -> Counter {
-        if let c = deadLetterCounters[reason] { return c }
-        let c = Counter(label: "streamadapt_dead_letters_total", dimensions: [("reason", reason)])
-        deadLetterCounters[reason] = c
-        return c
-    }
-
-    func alerts(_ kind: String) -> Counter {
-        if let c = alertCounters[kind] { return c }
-        let c = Counter(label: "streamadapt_alerts_total", dimensions: [("kind", kind)])
-        alertCounters[kind] = c
+    /// The counter `label`{`dimension`=`value`}, created on first use.
+    private func counter(_ label: String, _ dimension: String, _ value: String) -> Counter {
+        if let c = labelled[label]?[value] { return c }
+        let c = Counter(label: label, dimensions: [(dimension, value)])
+        labelled[label, default: [:]][value] = c
         return c
     }
 }

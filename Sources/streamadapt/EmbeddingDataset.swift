@@ -7,13 +7,14 @@ import StreamAdaptDaemon
 /// embeddings), `classes.txt` (C names).
 struct EmbeddingDataset {
     let directory: String
-    let dimension: Int
-    let classNames: [String]
-    let classValues: [Float]
+    /// The class embeddings (`classes.txt`, `text.f32`), read as the daemon reads them.
+    let classes: ClassEmbeddings
     let embeddings: [Float]
     let labels: [Int]
 
     var count: Int { labels.count }
+    var dimension: Int { classes.dimension }
+    var classNames: [String] { classes.names }
 
     struct LoadError: Error, CustomStringConvertible {
         let description: String
@@ -27,31 +28,25 @@ struct EmbeddingDataset {
                 throw LoadError(description: "\(directory)/\(name): cannot read (\(error.localizedDescription))")
             }
         }
-        func lines(_ name: String) throws -> [String] {
-            guard let text = String(data: try read(name), encoding: .utf8) else {
-                throw LoadError(description: "\(directory)/\(name): not UTF-8 text")
-            }
-            return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-                .filter { !$0.isEmpty }
+        do { classes = try ClassFile.load(directory: directory) } catch let error as ConfigurationError {
+            throw LoadError(description: error.reason)
         }
-        classNames = try lines("classes.txt")
-        guard !classNames.isEmpty else { throw LoadError(description: "\(directory)/classes.txt: no classes") }
-        classValues = ClassFile.readFloats(try read("text.f32"))
-        guard classValues.count % classNames.count == 0, !classValues.isEmpty else {
-            throw LoadError(
-                description: "\(directory)/text.f32: \(classValues.count) floats is not a multiple of \(classNames.count) classes")
-        }
-        dimension = classValues.count / classNames.count
+        let dimension = classes.dimension
+        let classCount = classes.count
         embeddings = ClassFile.readFloats(try read("images.f32"))
         guard embeddings.count % dimension == 0 else {
             throw LoadError(description: "\(directory)/images.f32: \(embeddings.count) floats is not a multiple of D = \(dimension)")
         }
-        let labelLines = try lines("labels.txt")
+        guard let labelText = String(data: try read("labels.txt"), encoding: .utf8) else {
+            throw LoadError(description: "\(directory)/labels.txt: not UTF-8 text")
+        }
+        let labelLines = labelText.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
         var labels: [Int] = []
         labels.reserveCapacity(labelLines.count)
         for (i, line) in labelLines.enumerated() {
-            guard let v = Int(line), v >= 0, v < classNames.count else {
-                throw LoadError(description: "\(directory)/labels.txt line \(i + 1): \"\(line)\" is not a class index 0..<\(classNames.count)")
+            guard let v = Int(line), v >= 0, v < classCount else {
+                throw LoadError(description: "\(directory)/labels.txt line \(i + 1): \"\(line)\" is not a class index 0..<\(classCount)")
             }
             labels.append(v)
         }
@@ -59,10 +54,6 @@ struct EmbeddingDataset {
             throw LoadError(description: "\(directory): \(labels.count) labels for \(embeddings.count / dimension) embeddings")
         }
         self.labels = labels
-    }
-
-    func classEmbeddings() throws -> ClassEmbeddings {
-        try ClassEmbeddings(names: classNames, dimension: dimension, values: classValues)
     }
 }
 

@@ -52,7 +52,7 @@ struct EvalCommand: ParsableCommand {
             datasets[source.directory] = try EmbeddingDataset(directory: source.directory)
         }
         let first = datasets[sources[0].directory]!
-        let classes = try first.classEmbeddings()
+        let classes = first.classes
         var segments: [Segment] = []
         for source in sources {
             let dataset = datasets[source.directory]!

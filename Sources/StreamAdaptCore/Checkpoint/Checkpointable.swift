@@ -65,6 +65,14 @@ extension CheckpointWriter {
         writeUInt8(kind.rawValue)
         writeString(name)
     }
+
+    /// The header of a single head: kind and name, its configuration, C and D.
+    mutating func writeHeadHeader(kind: HeadKind, name: String, configuration: Any, classCount: Int, dimension: Int) {
+        writeHeadHeader(kind: kind, name: name)
+        writeConfiguration(configuration, prefix: name)
+        writeInt(classCount)
+        writeInt(dimension)
+    }
 }
 
 extension CheckpointReader {
@@ -79,6 +87,31 @@ extension CheckpointReader {
             throw .configuration(
                 "head", expected: "\"\(name)\" (\(kind))", found: "\"\(storedName)\" (\(storedKind))")
         }
+    }
+
+    /// Reads the header of a single head (``CheckpointWriter/writeHeadHeader(kind:name:configuration:classCount:dimension:)``)
+    /// and throws naming the first field that differs.
+    mutating func expectHeadHeader(
+        kind: HeadKind, name: String, configuration: Any, classCount: Int, dimension: Int
+    ) throws(CheckpointError) {
+        try expectHeadHeader(kind: kind, name: name)
+        try expectConfiguration(configuration, prefix: name)
+        try expectShape(classCount, field: "\(name).classCount")
+        try expectShape(dimension, field: "\(name).dimension")
+    }
+
+    /// Reads a setting and throws `configurationMismatch` naming `field` unless it equals `expected`
+    /// (bit for bit).
+    mutating func expectSetting(_ expected: Double, field: String) throws(CheckpointError) {
+        let stored = try readDouble()
+        if stored.bitPattern != expected.bitPattern {
+            throw .configuration(field, expected: "\(expected)", found: "\(stored)")
+        }
+    }
+
+    mutating func expectSetting(_ expected: Int, field: String) throws(CheckpointError) {
+        let stored = try readInt()
+        if stored != expected { throw .configuration(field, expected: "\(expected)", found: "\(stored)") }
     }
 
     /// Reads a fingerprint (``Checkpoint/fingerprint(_:)``) of a constant matrix and throws

@@ -210,18 +210,9 @@ extension FlaggedFractionDetector {
     /// detector is unchanged.
     public mutating func restore(from reader: inout CheckpointReader) throws(CheckpointError) {
         try reader.expectSection("FlaggedFractionDetector")
-        let storedWindow = try reader.readInt()
-        let storedRaise = try reader.readDouble()
-        let storedClear = try reader.readDouble()
-        if storedWindow != window {
-            throw .configuration("flaggedFraction.window", expected: "\(window)", found: "\(storedWindow)")
-        }
-        if storedRaise.bitPattern != raiseLevel.bitPattern {
-            throw .configuration("flaggedFraction.raiseLevel", expected: "\(raiseLevel)", found: "\(storedRaise)")
-        }
-        if storedClear.bitPattern != clearLevel.bitPattern {
-            throw .configuration("flaggedFraction.clearLevel", expected: "\(clearLevel)", found: "\(storedClear)")
-        }
+        try reader.expectSetting(window, field: "flaggedFraction.window")
+        try reader.expectSetting(raiseLevel, field: "flaggedFraction.raiseLevel")
+        try reader.expectSetting(clearLevel, field: "flaggedFraction.clearLevel")
         let storedFlags = try SlidingWindow.read(size: window, from: &reader, field: "flaggedFraction.flags")
         let storedActive = try reader.readBool()
         flags = storedFlags
@@ -251,23 +242,10 @@ extension PageHinkleyDetector {
     /// detector is unchanged.
     public mutating func restore(from reader: inout CheckpointReader) throws(CheckpointError) {
         try reader.expectSection("PageHinkleyDetector")
-        let storedDelta = try reader.readDouble()
-        let storedThreshold = try reader.readDouble()
-        let storedMinimumEvents = try reader.readInt()
-        let storedWindow = try reader.readInt()
-        if storedDelta.bitPattern != delta.bitPattern {
-            throw .configuration("pageHinkley.delta", expected: "\(delta)", found: "\(storedDelta)")
-        }
-        if storedThreshold.bitPattern != threshold.bitPattern {
-            throw .configuration("pageHinkley.threshold", expected: "\(threshold)", found: "\(storedThreshold)")
-        }
-        if storedMinimumEvents != minimumEvents {
-            throw .configuration(
-                "pageHinkley.minimumEvents", expected: "\(minimumEvents)", found: "\(storedMinimumEvents)")
-        }
-        if storedWindow != window {
-            throw .configuration("pageHinkley.window", expected: "\(window)", found: "\(storedWindow)")
-        }
+        try reader.expectSetting(delta, field: "pageHinkley.delta")
+        try reader.expectSetting(threshold, field: "pageHinkley.threshold")
+        try reader.expectSetting(minimumEvents, field: "pageHinkley.minimumEvents")
+        try reader.expectSetting(window, field: "pageHinkley.window")
         let storedCount = try reader.readInt()
         let storedMean = try reader.readDouble()
         let storedCumulative = try reader.readDouble()

@@ -97,7 +97,6 @@ public final class MahalanobisScorer {
     /// The random projection R (k x D, Float32, entries N(0, 1/k)), nil without one.
     private let projectionMatrix: UnsafeMutablePointer<Float>?
     private let input32: UnsafeMutablePointer<Float>  // x in Float32 (projection input), D
-    private let projected32: UnsafeMutablePointer<Float>  // R x, k
 
     /// Class means, C x ``dimension``.
     public let means: Matrix
@@ -148,8 +147,6 @@ public final class MahalanobisScorer {
         let inputD = inputDimension
         input32 = .allocate(capacity: inputD)
         input32.initialize(repeating: 0, count: inputD)
-        projected32 = .allocate(capacity: d)
-        projected32.initialize(repeating: 0, count: d)
         if project {
             // Entries N(0, 1/k) from a fixed seed (Box-Muller over SplitMix64): the same projection for
             // the same (k, D) in every process, so checkpoints need not store it.
@@ -167,11 +164,12 @@ public final class MahalanobisScorer {
             }
             projectionMatrix = r
             means = Matrix(rows: classCount, columns: d)
+            var projectedMean = [Float](repeating: 0, count: d)
             for c in 0..<classCount {
                 let row = classes.normalized.row(c)
                 for j in 0..<inputD { input32[j] = Float(row[j]) }
-                BLAS.gemvFloat(d, inputD, r, input32, projected32)
-                for j in 0..<d { means[c, j] = Double(projected32[j]) }
+                BLAS.gemvFloat(d, inputD, r, input32, &projectedMean)
+                for j in 0..<d { means[c, j] = Double(projectedMean[j]) }
             }
         } else {
             projectionMatrix = nil
@@ -204,7 +202,6 @@ public final class MahalanobisScorer {
     deinit {
         projectionMatrix?.deallocate()
         input32.deallocate()
-        projected32.deallocate()
         factor.deallocate()
         work.deallocate()
         meansScratch.deallocate()
@@ -215,13 +212,9 @@ public final class MahalanobisScorer {
     /// projection). Allocates: for tests and tools, not the per-event path.
     public func projected(_ x: [Double]) -> [Double] {
         guard let projectionMatrix else { return x }
-        var out = [Double](repeating: 0, count: dimension)
-        for i in 0..<dimension {
-            var v: Float = 0
-            for j in 0..<inputDimension { v += projectionMatrix[i * inputDimension + j] * Float(x[j]) }
-            out[i] = Double(v)
-        }
-        return out
+        var out = [Float](repeating: 0, count: dimension)
+        BLAS.gemvFloat(dimension, inputDimension, projectionMatrix, x.map(Float.init), &out)
+        return out.map(Double.init)
     }
 
     /// U(i, j) of the Cholesky factor of Sigma + eps I = U' U at the last refresh (0 below the diagonal).
@@ -246,18 +239,18 @@ public final class MahalanobisScorer {
     /// class mean and that class. Also counts the event towards calibration.
     public func score(_ x: UnsafePointer<Double>) -> (distance2: Double, nearest: Int) {
         let d = dimension
+        // The input in the scorer's space (kept for learn), and in Float32 for the solve.
+        let y32 = whitenedInput32
         if let projectionMatrix {
             for j in 0..<inputDimension { input32[j] = Float(x[j]) }
-            BLAS.gemvFloat(d, inputDimension, projectionMatrix, input32, projected32)
-            for j in 0..<d { input[j] = Double(projected32[j]) }
+            BLAS.gemvFloat(d, inputDimension, projectionMatrix, input32, y32)
+            for j in 0..<d { input[j] = Double(y32[j]) }
         } else {
             input.pointer.update(from: x, count: d)
+            for j in 0..<d { y32[j] = Float(x[j]) }
         }
-        let x = UnsafePointer(input.pointer)
         // y = U'^-1 x: one triangular solve over the Float32 factor (half the memory traffic of a
         // Float64 symv with Lambda).
-        let y32 = whitenedInput32
-        for i in 0..<d { y32[i] = Float(x[i]) }
         BLAS.solveTransposedUpper(d, factor, y32)
         let y = whitenedInput.pointer
         for i in 0..<d { y[i] = Double(y32[i]) }

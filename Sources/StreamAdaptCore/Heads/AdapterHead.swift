@@ -30,7 +30,8 @@ public protocol AdapterHead: Checkpointable {
 /// What the pipeline knows about an event beyond its embedding, passed to ``AdapterHead/learn(label:context:)``.
 public struct LearnContext: Sendable {
     /// The event's squared Mahalanobis distance from the data seen so far (see ``MahalanobisScorer``),
-    /// or nil when no scorer is calibrated yet. The Kalman head shrinks its step for large values.
+    /// or nil when there is none (input scoring off, or a delayed label). The Kalman head shrinks its
+    /// step for large values and takes nil as the neutral d2 = D.
     public var mahalanobis2: Double?
 
     public init(mahalanobis2: Double? = nil) { self.mahalanobis2 = mahalanobis2 }

@@ -142,10 +142,8 @@ extension ClipoodHead {
     /// horizon and the update count. The scratch of the last `predict` is not saved (checkpoints are
     /// taken between events).
     public func save(to writer: inout CheckpointWriter) {
-        writer.writeHeadHeader(kind: .clipood, name: name)
-        writer.writeConfiguration(configuration, prefix: name)
-        writer.writeInt(classCount)
-        writer.writeInt(dimension)
+        writer.writeHeadHeader(
+            kind: .clipood, name: name, configuration: configuration, classCount: classCount, dimension: dimension)
         writer.writeUInt64(Checkpoint.fingerprint(margins))
         writer.writeMatrix(weights)
         writer.writeMatrix(averageWeights)
@@ -155,10 +153,8 @@ extension ClipoodHead {
     }
 
     public func prepareRestore(from reader: inout CheckpointReader) throws(CheckpointError) -> CheckpointCommit {
-        try reader.expectHeadHeader(kind: .clipood, name: name)
-        try reader.expectConfiguration(configuration, prefix: name)
-        try reader.expectShape(classCount, field: "\(name).classCount")
-        try reader.expectShape(dimension, field: "\(name).dimension")
+        try reader.expectHeadHeader(
+            kind: .clipood, name: name, configuration: configuration, classCount: classCount, dimension: dimension)
         try reader.expectFingerprint(Checkpoint.fingerprint(margins), field: "\(name).classEmbeddings")
         let storedWeights = try reader.readMatrix(like: weights, field: "\(name).weights")
         let storedAverage = try reader.readMatrix(like: averageWeights, field: "\(name).averageWeights")

@@ -399,10 +399,8 @@ extension KalmanHead {
     /// R and the update count. The scratch of the last `predict` is not saved (checkpoints are taken
     /// between events, and `learn` only uses what the `predict` of the same event wrote).
     public func save(to writer: inout CheckpointWriter) {
-        writer.writeHeadHeader(kind: .kalman, name: name)
-        writer.writeConfiguration(configuration, prefix: name)
-        writer.writeInt(classCount)
-        writer.writeInt(dimension)
+        writer.writeHeadHeader(
+            kind: .kalman, name: name, configuration: configuration, classCount: classCount, dimension: dimension)
         writer.writeMatrix(weights)
         switch configuration.covariance {
         case .full: writer.writeUpperTriangle(covariance)
@@ -415,10 +413,8 @@ extension KalmanHead {
     }
 
     public func prepareRestore(from reader: inout CheckpointReader) throws(CheckpointError) -> CheckpointCommit {
-        try reader.expectHeadHeader(kind: .kalman, name: name)
-        try reader.expectConfiguration(configuration, prefix: name)
-        try reader.expectShape(classCount, field: "\(name).classCount")
-        try reader.expectShape(dimension, field: "\(name).dimension")
+        try reader.expectHeadHeader(
+            kind: .kalman, name: name, configuration: configuration, classCount: classCount, dimension: dimension)
         let storedWeights = try reader.readMatrix(like: weights, field: "\(name).weights")
         let storedCovariance: [Double]
         switch configuration.covariance {

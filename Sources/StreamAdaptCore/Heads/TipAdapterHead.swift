@@ -238,10 +238,8 @@ extension TipAdapterHead {
     /// key signatures, per-class fill, seen and FIFO counters), the sampler state and the update count.
     /// The scratch of the last `predict` is not saved (checkpoints are taken between events).
     public func save(to writer: inout CheckpointWriter) {
-        writer.writeHeadHeader(kind: .tipAdapter, name: name)
-        writer.writeConfiguration(configuration, prefix: name)
-        writer.writeInt(classCount)
-        writer.writeInt(dimension)
+        writer.writeHeadHeader(
+            kind: .tipAdapter, name: name, configuration: configuration, classCount: classCount, dimension: dimension)
         writer.writeUInt64(Checkpoint.fingerprint(classes))
         writer.writeBool(projection != nil)
         if let projection { writer.writeUInt64(Checkpoint.fingerprint(projection)) }
@@ -255,10 +253,8 @@ extension TipAdapterHead {
     }
 
     public func prepareRestore(from reader: inout CheckpointReader) throws(CheckpointError) -> CheckpointCommit {
-        try reader.expectHeadHeader(kind: .tipAdapter, name: name)
-        try reader.expectConfiguration(configuration, prefix: name)
-        try reader.expectShape(classCount, field: "\(name).classCount")
-        try reader.expectShape(dimension, field: "\(name).dimension")
+        try reader.expectHeadHeader(
+            kind: .tipAdapter, name: name, configuration: configuration, classCount: classCount, dimension: dimension)
         try reader.expectFingerprint(Checkpoint.fingerprint(classes), field: "\(name).classEmbeddings")
         let storedHasProjection = try reader.readBool()
         if storedHasProjection != (projection != nil) {

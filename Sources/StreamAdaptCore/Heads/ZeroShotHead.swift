@@ -44,10 +44,7 @@ extension ZeroShotHead {
 
     public func prepareRestore(from reader: inout CheckpointReader) throws(CheckpointError) -> CheckpointCommit {
         try reader.expectHeadHeader(kind: .zeroShot, name: name)
-        let storedTemperature = try reader.readDouble()
-        if storedTemperature.bitPattern != temperature.bitPattern {
-            throw .configuration("\(name).temperature", expected: "\(temperature)", found: "\(storedTemperature)")
-        }
+        try reader.expectSetting(temperature, field: "\(name).temperature")
         try reader.expectShape(classCount, field: "\(name).classCount")
         try reader.expectShape(dimension, field: "\(name).dimension")
         try reader.expectFingerprint(Checkpoint.fingerprint(classes), field: "\(name).classEmbeddings")

@@ -9,6 +9,29 @@ struct DaemonIntegrationTests {
         (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
     }
 
+    /// The value of header `name` in kcat's `%h` rendering (`name=value,name=value`), or nil.
+    func header(_ headers: String, _ name: String) -> String? {
+        headers.split(separator: ",").first { $0.hasPrefix(name + "=") }.map { String($0.dropFirst(name.count + 1)) }
+    }
+
+    /// The source offset a dead letter carries (-1 when it has none).
+    func sourceOffset(_ headers: String) -> Int {
+        header(headers, "streamadapt-source-offset").flatMap { Int($0) } ?? -1
+    }
+
+    /// Polls `topic` until it holds at least `count` messages or `seconds` pass; returns the last count.
+    @discardableResult
+    func waitForMessages(_ bootstrap: String, topic: String, atLeast count: Int, seconds: Double) -> Int {
+        let deadline = Date().addingTimeInterval(seconds)
+        var seen = 0
+        repeat {
+            seen = (try? Kcat.consume(bootstrap: bootstrap, topic: topic).count) ?? 0
+            if seen >= count { break }
+            usleep(100_000)
+        } while Date() < deadline
+        return seen
+    }
+
     @Test func predictionsAlertsAndDeadLettersThroughKafka() throws {
         let broker = try BrokerProcess(topics: ["embeddings"])
         let sample = try SampleEvents.lines(0..<1200)
@@ -27,13 +50,8 @@ struct DaemonIntegrationTests {
 
         // The daemon runs while the events are produced in chunks (the mock broker keeps only about
         // 5 MB per partition, less than the 14 MB of this stream in JSON).
-        let daemon = Process()
-        daemon.executableURL = CommandRunner.binary
-        daemon.arguments = ["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap, "--max-events", "\(events.count)"]
-        let err = Pipe()
-        daemon.standardError = err
-        daemon.standardOutput = FileHandle.nullDevice
-        try daemon.run()
+        let daemon = try StreamAdaptProcess(
+            ["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap, "--max-events", "\(events.count)"])
         var produced = 0
         while produced < events.count {
             let chunk = Array(events[produced..<min(events.count, produced + 150)])
@@ -45,8 +63,7 @@ struct DaemonIntegrationTests {
                 usleep(200_000)
             }
         }
-        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        daemon.waitUntilExit()
+        let log = daemon.waitForExit()
         #expect(daemon.terminationStatus == 0, "stderr: \(log.suffix(2000))")
 
         let predictions = try Kcat.consume(bootstrap: broker.bootstrap, topic: "predictions-main")
@@ -79,22 +96,17 @@ struct DaemonIntegrationTests {
 
         // Dead letters: forwarded unchanged with the reason and the source position.
         // (Output topics may have several partitions: order by the source offset.)
-        func sourceOffset(_ headers: String) -> Int {
-            headers.split(separator: ",").first { $0.hasPrefix("streamadapt-source-offset=") }
-                .flatMap { Int($0.dropFirst(26)) } ?? -1
-        }
         let dead = try Kcat.consume(bootstrap: broker.bootstrap, topic: "dead-main").sorted {
             sourceOffset($0.headers) < sourceOffset($1.headers)
         }
         #expect(dead.count == malformed.count)
-        let reasons = dead.map { message -> String in
-            message.headers.split(separator: ",").first { $0.hasPrefix("streamadapt-reason=") }.map { String($0.dropFirst(19)) } ?? "?"
-        }
+        let reasons = dead.map { header($0.headers, "streamadapt-reason") ?? "?" }
         #expect(reasons == ["unparseable", "wrong-dimension", "non-finite", "unknown-class", "label-out-of-range", "zero-vector"])
         #expect(dead.first?.value == "this is not json")
         #expect(dead.first?.key == "bad1")
-        #expect(dead.allSatisfy { $0.headers.contains("streamadapt-source-topic=embeddings") })
-        #expect(dead.first?.headers.contains("streamadapt-source-offset=100") == true)
+        #expect(dead.allSatisfy { header($0.headers, "streamadapt-source-topic") == "embeddings" })
+        // One partition: the malformed events sit at offsets 100...105, right after the first 100 events.
+        #expect(dead.map { sourceOffset($0.headers) } == Array(100..<(100 + malformed.count)))
 
         // Drift alerts: raised after the shift, none before.
         let alerts = try Kcat.consume(bootstrap: broker.bootstrap, topic: "alerts-main").compactMap { json($0.value) }
@@ -122,18 +134,15 @@ struct DaemonIntegrationTests {
         let (pipeline, folder) = try SampleEvents.pipeline(suffix: "crash", checkpointEvery: 40)
         defer { try? FileManager.default.removeItem(at: folder) }
         let checkpoint = folder.appendingPathComponent("checkpoints/checkpoint.bin").path
-        let crashing = Process()
-        crashing.executableURL = CommandRunner.binary
         // (No --until-caught-up: it must still be running when it is killed, wherever it is in the input.)
-        crashing.arguments = ["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap]
-        crashing.standardError = FileHandle.nullDevice
-        crashing.standardOutput = FileHandle.nullDevice
-        try crashing.run()
+        let crashing = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
         for _ in 0..<600 where !FileManager.default.fileExists(atPath: checkpoint) { usleep(50_000) }
         usleep(UInt32.random(in: 0..<400_000))
+        #expect(crashing.isRunning)
         kill(crashing.processIdentifier, SIGKILL)
-        crashing.waitUntilExit()
+        crashing.waitForExit()
         #expect(crashing.terminationReason == .uncaughtSignal)
+        #expect(crashing.terminationStatus == SIGKILL)
         let restarted = try CommandRunner.run(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap, "--until-caught-up"])
         #expect(restarted.status == 0, "stderr: \(restarted.stderr.suffix(2000))")
         #expect(restarted.stderr.contains("restored checkpoint"))
@@ -158,39 +167,42 @@ struct DaemonIntegrationTests {
     }
 
     @Test func brokerOutageLosesNothing() throws {
+        // The daemon has consumed part of the stream when the broker goes down, is still running through
+        // the outage, and after it comes back consumes the rest: all 300 events are predicted, once each.
         let broker = try BrokerProcess(topics: ["embeddings"])
-        try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try SampleEvents.lines(0..<300))
+        let events = try SampleEvents.lines(0..<300)
         let (pipeline, folder) = try SampleEvents.pipeline(suffix: "outage")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let daemon = Process()
-        daemon.executableURL = CommandRunner.binary
-        daemon.arguments = ["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap, "--until-caught-up"]
-        daemon.standardError = FileHandle.nullDevice
-        daemon.standardOutput = FileHandle.nullDevice
-        try daemon.run()
-        usleep(700_000)
+        let daemon = try StreamAdaptProcess(
+            ["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap, "--max-events", "300"])
+        try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: Array(events[..<150]))
+        let before = waitForMessages(broker.bootstrap, topic: "predictions-outage", atLeast: 1, seconds: 20)
+        #expect(before >= 1, "no prediction before the outage")
+        #expect(daemon.isRunning, "the daemon must be mid-stream when the broker goes down")
         broker.setDown()
         sleep(3)
+        // The broker really is down (kcat gives up at once and reads nothing), and the daemon still runs.
+        #expect(try Kcat.consume(bootstrap: broker.bootstrap, topic: "embeddings").isEmpty, "the broker is not down")
+        #expect(daemon.isRunning, "the daemon must survive the outage")
         broker.setUp()
-        daemon.waitUntilExit()
-        #expect(daemon.terminationStatus == 0)
+        // kcat cannot produce to a down broker (it exits at once, "all broker connections are down"):
+        // the rest is produced once the broker serves the first 150 events again.
+        #expect(waitForMessages(broker.bootstrap, topic: "embeddings", atLeast: 150, seconds: 20) == 150)
+        try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: Array(events[150...]))
+        let log = daemon.waitForExit()
+        #expect(daemon.terminationStatus == 0, "stderr: \(log.suffix(2000))")
         let predictions = try Kcat.consume(bootstrap: broker.bootstrap, topic: "predictions-outage")
         #expect(Set(predictions.map(\.key)).count == 300)
+        #expect(Set(predictions.map(\.key)) == Set((0..<300).map { "e\($0)" }))
     }
 
     @Test func gracefulShutdownOnSigtermWritesACheckpoint() throws {
         let broker = try BrokerProcess(topics: ["embeddings"])
         try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try SampleEvents.lines(0..<200))
-        let port = Int.random(in: 20_000..<40_000)
+        let port = try freeLocalPort()
         let (pipeline, folder) = try SampleEvents.pipeline(suffix: "term", metricsPort: port)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let daemon = Process()
-        daemon.executableURL = CommandRunner.binary
-        daemon.arguments = ["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap]
-        let err = Pipe()
-        daemon.standardError = err
-        daemon.standardOutput = FileHandle.nullDevice
-        try daemon.run()
+        let daemon = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
         // Wait until it has predicted everything, then SIGTERM.
         for _ in 0..<300 {
             if (try? Kcat.consume(bootstrap: broker.bootstrap, topic: "predictions-term").count) == 200 { break }
@@ -211,9 +223,9 @@ struct DaemonIntegrationTests {
             #expect(httpGet("http://127.0.0.1:\(port)/readyz")?.0 == 200)
             #expect(httpGet("http://127.0.0.1:\(port)/nothing")?.0 == 404)
         }
+        #expect(daemon.isRunning)
         daemon.terminate()
-        daemon.waitUntilExit()
-        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let log = daemon.waitForExit()
         #expect(daemon.terminationStatus == 0, "log: \(log.suffix(1500))")
         #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("checkpoints/checkpoint.bin").path))
         #expect(log.contains("stopped"))
@@ -247,8 +259,11 @@ struct DaemonIntegrationTests {
         #expect(second.stderr.contains("late-labels-unmatched=51"), "\(second.stderr.suffix(600))")
         let dead = try Kcat.consume(bootstrap: broker.bootstrap, topic: "dead-late")
         #expect(dead.count == 1)
-        #expect(dead.first?.headers.contains("streamadapt-reason=unknown-class") == true)
-        #expect(dead.first?.headers.contains("streamadapt-source-topic=labels") == true)
+        #expect(dead.first.flatMap { header($0.headers, "streamadapt-reason") } == "unknown-class")
+        #expect(dead.first.flatMap { header($0.headers, "streamadapt-source-topic") } == "labels")
+        #expect(dead.first?.key == "l-bad")
+        // The bad record is the 202nd of the labels topic (offset 201).
+        #expect(dead.first.map { sourceOffset($0.headers) } == 201)
     }
 
     @Test func withoutInputScoringPredictionsCarryNoDistance() throws {
@@ -279,13 +294,14 @@ struct DaemonIntegrationTests {
         let dead = try Kcat.consume(bootstrap: broker.bootstrap, topic: "dead-big")
         #expect(dead.count == 1)
         #expect(dead.first?.key == "big")
-        #expect(dead.first?.headers.contains("streamadapt-reason=oversized") == true)
+        #expect(dead.first.flatMap { header($0.headers, "streamadapt-reason") } == "oversized")
+        #expect(dead.first.map { sourceOffset($0.headers) } == 0)
         // Too large for the producer to forward: the key and headers go, with the reason the value did not.
-        #expect(dead.first?.headers.contains("streamadapt-value-dropped=") == true)
+        #expect(dead.first.flatMap { header($0.headers, "streamadapt-value-dropped") }?.isEmpty == false)
     }
 
     @Test func brokerOnAFixedPortServesAnyClient() throws {
-        let port = Int.random(in: 40_000..<50_000)
+        let port = try freeLocalPort()
         let broker = try BrokerProcess(topics: ["t"], port: port)
         #expect(broker.bootstrap == "127.0.0.1:\(port)")
         try Kcat.produce(bootstrap: broker.bootstrap, topic: "t", lines: ["a|one", "b|two"])

@@ -86,10 +86,15 @@ struct SharedDataAcceptanceTests {
         return ["--data", "\(data)/fmnist_opennsfw_clean@0:3000", "--data", "\(data)/fmnist_opennsfw_corrupted@3000:6000"]
     }
 
-    func accuracies(_ report: [String: Any]) -> [String: (Double, [Double])] {
+    func accuracies(_ report: [String: Any]) throws -> [String: (Double, [Double])] {
         var result: [String: (Double, [Double])] = [:]
-        for head in report["heads"] as? [[String: Any]] ?? [] {
-            result[head["name"] as! String] = (head["prequential_accuracy"] as! Double, head["segments"] as! [Double])
+        let heads = try #require(report["heads"] as? [[String: Any]])
+        #expect(!heads.isEmpty)
+        for head in heads {
+            let name = try #require(head["name"] as? String)
+            let accuracy = try #require(head["prequential_accuracy"] as? Double, "\(name)")
+            let segments = try #require(head["segments"] as? [Double], "\(name)")
+            result[name] = (accuracy, segments)
         }
         return result
     }
@@ -98,7 +103,7 @@ struct SharedDataAcceptanceTests {
         let output = try CommandRunner.run(["eval", "--json"] + stream())
         #expect(output.status == 0, "stderr: \(output.stderr)")
         let report = try output.json()
-        let acc = accuracies(report)
+        let acc = try accuracies(report)
         let kalman = try #require(acc["kalman"]).0
         #expect(kalman >= 0.72)
         for (name, value) in acc where name != "kalman" { #expect(kalman > value.0, "kalman \(kalman) vs \(name) \(value.0)") }
@@ -114,7 +119,7 @@ struct SharedDataAcceptanceTests {
         let output = try CommandRunner.run(
             ["eval", "--json", "--heads", "zeroshot,kalman", "--label-fraction", "0.1", "--seed", "\(seed)"] + stream())
         #expect(output.status == 0, "stderr: \(output.stderr)")
-        let acc = accuracies(try output.json())
+        let acc = try accuracies(try output.json())
         let zeroshot = try #require(acc["zeroshot"]).1
         let kalman = try #require(acc["kalman"]).1
         #expect(kalman[0] >= zeroshot[0] - 0.01, "clean: \(kalman[0]) vs \(zeroshot[0])")

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// An embedded broker run as a separate process (`streamadapt broker`), for integration tests.
 final class BrokerProcess {
@@ -15,7 +16,12 @@ final class BrokerProcess {
                              "--bootstrap-file", file.path] + (port.map { ["--port", "\($0)"] } ?? [])
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        do {
+            try process.run()
+        } catch {
+            try? FileManager.default.removeItem(at: directory)
+            throw error
+        }
         var address: String?
         for _ in 0..<200 {
             if let text = try? String(contentsOf: file, encoding: .utf8), !text.isEmpty {
@@ -25,7 +31,10 @@ final class BrokerProcess {
             usleep(50_000)
         }
         guard let address else {
-            process.terminate()
+            // deinit does not run for a failed init: reap the broker and remove its folder here.
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(at: directory)
             throw CocoaError(.fileNoSuchFile)
         }
         bootstrap = address
@@ -42,6 +51,86 @@ final class BrokerProcess {
         }
         try? FileManager.default.removeItem(at: directory)
     }
+}
+
+/// A `streamadapt` process started by a test (`streamadapt run ...`), stdout discarded, stderr collected
+/// in the background (so a chatty process never blocks on a full pipe). When the object goes away, also
+/// when a test throws before waiting for it, a process still running is terminated (SIGTERM, then
+/// SIGKILL after 10 s) and reaped: no test leaks a daemon.
+final class StreamAdaptProcess {
+    private final class Collected: Sendable {
+        let data = Mutex(Data())
+    }
+
+    let process = Process()
+    private let collected = Collected()
+    private let reader = DispatchGroup()
+
+    init(_ arguments: [String]) throws {
+        process.executableURL = CommandRunner.binary
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_NUM_THREADS"] = "1"
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let handle = pipe.fileHandleForReading
+        reader.enter()
+        DispatchQueue.global().async { [collected, reader] in
+            let data = handle.readDataToEndOfFile()
+            collected.data.withLock { $0 = data }
+            reader.leave()
+        }
+    }
+
+    var isRunning: Bool { process.isRunning }
+    var processIdentifier: Int32 { process.processIdentifier }
+    var terminationStatus: Int32 { process.terminationStatus }
+    var terminationReason: Process.TerminationReason { process.terminationReason }
+    func terminate() { process.terminate() }
+
+    /// Waits for the process to exit and returns everything it wrote to stderr.
+    @discardableResult
+    func waitForExit() -> String {
+        process.waitUntilExit()
+        reader.wait()
+        return collected.data.withLock { String(decoding: $0, as: UTF8.self) }
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            for _ in 0..<200 where process.isRunning { usleep(50_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// A TCP port on 127.0.0.1 that is free now: binds a socket to port 0, reads the port the kernel
+/// chose with getsockname and closes the socket.
+func freeLocalPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let named = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    guard named == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    let port = Int(UInt16(bigEndian: address.sin_port))
+    guard port > 0 else { throw POSIXError(.EADDRNOTAVAIL) }
+    return port
 }
 
 /// kcat, the independent Kafka client the integration tests produce and consume with.

@@ -24,7 +24,6 @@ import Testing
         head.step(k2, label: 1)
         head.step(k3, label: 0)
         let x = [0.48, 0.6, 0.64]
-        func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).map(*).reduce(0, +) }
         func affinity(_ k: [Double]) -> Double { Foundation.exp(-5 * (1 - dot(x, k))) }
         let expected = [
             100 * dot(x, t[0]) + 2 * (affinity(k1) + affinity(k3)),
@@ -48,7 +47,6 @@ import Testing
             let n = y.reduce(0) { $0 + $1 * $1 }.squareRoot()
             return y.map { $0 / n }
         }
-        func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).map(*).reduce(0, +) }
         let key = [0.6, 0.8, 0.0]
         head.step(key, label: 1)
         let x = [0.0, 0.6, 0.8]
@@ -81,7 +79,6 @@ import Testing
         let keys: [([Double], Int)] = [([1, 0, 0], 0), ([0, 1, 0], 1), ([0, 0.6, 0.8], 1)]
         for (k, label) in keys { head.step(k, label: label) }
         let x = [0.8, 0.6, 0.0]
-        func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).map(*).reduce(0, +) }
         func signature(_ f: [Double]) -> [Double] {
             let z = t.map { dot(f, $0) / 0.5 }
             let e = z.map { Foundation.exp($0) }
@@ -151,8 +148,8 @@ import Testing
         a.step(x, label: 1)
         b.step(x, label: 1)
         let w0 = ClipoodHead(classes: classes).weights.array
-        let moveA = zip(a.weights.array, w0).map { abs($0 - $1) }.reduce(0, +)
-        let moveB = zip(b.weights.array, w0).map { abs($0 - $1) }.reduce(0, +)
+        let moveA = l1Distance(a.weights.array, w0)
+        let moveB = l1Distance(b.weights.array, w0)
         #expect(moveA > moveB)
     }
 }

@@ -81,8 +81,8 @@ struct CheckpointStream {
 
     func sealed(_ model: StreamModel) -> [UInt8] { Checkpoint.seal(payload: model.checkpointPayload()) }
 
-    func restored(_ spec: String, from bytes: [UInt8]) throws -> StreamModel {
-        let model = try makeModel(spec)
+    func restored(_ spec: String, from bytes: [UInt8], drift: DriftSettings = Self.drift) throws -> StreamModel {
+        let model = try makeModel(spec, drift: drift)
         var reader = try CheckpointReader(sealed: bytes)
         try model.restore(from: &reader)
         try reader.finish()
@@ -93,26 +93,9 @@ struct CheckpointStream {
 
     @Test(arguments: ["zeroshot", "kalman", "kalman-diagonal", "tip", "tipx", "clipood", "kalman+tip", "zeroshot+tipx+clipood"])
     func restoredModelContinuesBitIdentically(spec: String) throws {
-        let split = 160
-        let original = try makeModel(spec)
-        for (x, label) in stream.events[..<split] { _ = try original.process(x, label: label) }
-        #expect(original.scorer?.threshold != nil, "the scorer must be calibrated before the checkpoint")
-
-        let bytes = sealed(original)
-        let copy = try restored(spec, from: bytes)
-        #expect(copy.checkpointPayload() == original.checkpointPayload())
-        #expect(copy.eventCount == split)
-        #expect(copy.head.updateCount == original.head.updateCount)
-
-        for (x, label) in stream.events[split...] {
-            let a = try original.process(x, label: label)
-            let b = try copy.process(x, label: label)
-            #expect(comparable(a) == comparable(b))
-        }
-        #expect(original.alerts == copy.alerts)
+        let (original, _, _) = try checkpointedRun(spec, drift: Self.drift)
+        #expect(original.scorer != nil)
         #expect(!original.alerts.isEmpty, "the stream should raise an alert after the shift")
-        #expect(original.checkpointPayload() == copy.checkpointPayload())
-        #expect(original.probabilities.array.map(\.bitPattern) == copy.probabilities.array.map(\.bitPattern))
     }
 
     @Test func checkpointsTakenRepeatedlyChainExactly() throws {
@@ -253,7 +236,8 @@ struct CheckpointStream {
             try Checkpoint.open(bytes)
         }
         let text = Array("{\"not\": \"a checkpoint\"}".utf8)
-        #expect((try? Checkpoint.open(text)) == nil)
+        let textError = try #require(throws: CheckpointError.self) { try Checkpoint.open(text) }
+        #expect(textError.code == .wrongMagic)
     }
 
     // MARK: Mismatched models
@@ -329,18 +313,21 @@ struct CheckpointStream {
         #expect(try restoreError(try makeModel("kalman"), into: try makeModel("kalman", drift: drift)).field == "drift.inputScoring")
     }
 
-    /// Runs `stream` through a model with `drift` up to event 160, restores a checkpoint of it into a
-    /// fresh model, runs both on to the end and checks that every result and the final state agree.
-    /// Returns the original and its copy.
+    /// Runs `stream` through a model with `drift` up to event 160 (with the scorer, if any, calibrated
+    /// by then), restores a checkpoint of it into a fresh model and checks that the copy's state equals
+    /// the original's; runs both on to the end and checks that every result, the alerts, the last
+    /// probabilities and the final state agree. Returns the original, its copy and the original's results.
     func checkpointedRun(_ spec: String, drift: DriftSettings) throws -> (StreamModel, StreamModel, [EventResult]) {
         let original = try makeModel(spec, drift: drift)
         let split = 160
         for (x, label) in stream.events[..<split] { _ = try original.process(x, label: label) }
-        let copy = try makeModel(spec, drift: drift)
-        var reader = try CheckpointReader(sealed: sealed(original))
-        try copy.restore(from: &reader)
-        try reader.finish()
+        if let scorer = original.scorer {
+            #expect(scorer.threshold != nil, "the scorer must be calibrated before the checkpoint")
+        }
+        let copy = try restored(spec, from: sealed(original), drift: drift)
+        #expect(copy.checkpointPayload() == original.checkpointPayload())
         #expect(copy.eventCount == split)
+        #expect(copy.head.updateCount == original.head.updateCount)
         var results: [EventResult] = []
         for (x, label) in stream.events[split...] {
             let a = try original.process(x, label: label)
@@ -348,7 +335,9 @@ struct CheckpointStream {
             #expect(comparable(a) == comparable(b))
             results.append(a)
         }
+        #expect(original.alerts == copy.alerts)
         #expect(original.checkpointPayload() == copy.checkpointPayload())
+        #expect(original.probabilities.array.map(\.bitPattern) == copy.probabilities.array.map(\.bitPattern))
         return (original, copy, results)
     }
 
@@ -375,14 +364,22 @@ struct CheckpointStream {
     }
 
     @Test func failureLateInTheModelLeavesEverythingUnchanged() throws {
-        // The head section is complete and valid; the payload ends inside the scorer.
+        // The head section is complete and valid; the payload ends half-way through the scorer's section.
         let source = try makeModel("kalman+clipood")
         for (x, label) in stream.events[..<120] { _ = try source.process(x, label: label) }
         let payload = source.checkpointPayload()
         var headOnly = CheckpointWriter()
         source.head.save(to: &headOnly)
-        let cut = Array(payload[..<(payload.count - 200)])
-        #expect(cut.count > headOnly.count + 100)
+        var scorerOnly = CheckpointWriter()
+        try #require(source.scorer).save(to: &scorerOnly)
+        // Where the head's bytes sit in the payload; the scorer's follow them directly.
+        let headStart = try #require(
+            (0...(payload.count - headOnly.count)).first { payload[$0..<($0 + headOnly.count)].elementsEqual(headOnly.bytes) })
+        let scorerStart = headStart + headOnly.count
+        #expect(scorerOnly.count > 100)
+        #expect(payload.count >= scorerStart + scorerOnly.count)
+        #expect(payload[scorerStart..<min(payload.count, scorerStart + scorerOnly.count)].elementsEqual(scorerOnly.bytes))
+        let cut = Array(payload[..<(scorerStart + scorerOnly.count / 2)])
 
         let target = try makeModel("kalman+clipood")
         for (x, label) in stream.events[200..<260] { _ = try target.process(x, label: label) }

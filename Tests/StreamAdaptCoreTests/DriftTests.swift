@@ -70,7 +70,10 @@ import Testing
         // A projection at least as large as D is no projection.
         config.projection = 512
         let full = MahalanobisScorer(classes: classes, configuration: config)
-        #expect(full.dimension == 512)
+        #expect(full.dimension == 512 && full.inputDimension == 512)
+        // Not a 512 x 512 projection: the input comes back unchanged, bit for bit.
+        let x = random.unitVector(512)
+        #expect(full.projected(x).map(\.bitPattern) == x.map(\.bitPattern))
     }
 
     @Test func incrementalMeanBookkeepingIsExactBetweenRefreshes() throws {

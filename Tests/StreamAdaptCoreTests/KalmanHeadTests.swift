@@ -174,8 +174,8 @@ import Testing
         let x = random.unitVector(8)
         near.step(x, label: 2, context: LearnContext(mahalanobis2: 8))
         far.step(x, label: 2, context: LearnContext(mahalanobis2: 800))
-        let moveNear = zip(near.weights.array, w0).map { abs($0 - $1) }.reduce(0, +)
-        let moveFar = zip(far.weights.array, w0).map { abs($0 - $1) }.reduce(0, +)
+        let moveNear = l1Distance(near.weights.array, w0)
+        let moveFar = l1Distance(far.weights.array, w0)
         #expect(moveFar < moveNear / 10, "far step \(moveFar) vs near step \(moveNear)")
         #expect(moveFar > 0)
     }

@@ -56,11 +56,16 @@ import Testing
     }
 
     @Test func probabilitiesAreFlattenedByRelativeLogitVariance() throws {
-        // p = softmax(a z / sqrt(1 + pi v / (8 vbar))): the first event has v = vbar and a = 1.
+        // p = softmax(a z / sqrt(1 + pi v / (8 vbar))), v the event's logit variance and vbar its running
+        // mean (vbar = v on the first event, then vbar <- 0.999 vbar + 0.001 v): the first event has v = vbar and a = 1.
         let classes = try ClassEmbeddings(names: ["a", "b"], dimension: 2, values: [1, 0, 0, 1])
         var config = KalmanConfiguration()
         config.priorVariance = 2
         config.outputScale = 1
+        // Forgetting with room under the trace bound: P <- P / 0.5 before each update, so directions the
+        // head has not learned become less certain than the running mean.
+        config.forgetting = 0.5
+        config.traceBound = 10
         let model = StreamModel(classes: classes, head: KalmanHead(classes: classes, configuration: config))
         let first = try model.process([1, 0], label: nil)
         let kappa = 1 / (1 + Double.pi / 8).squareRoot()
@@ -68,10 +73,31 @@ import Testing
         #expect(abs(first.probability - 1 / (1 + Foundation.exp(-kappa))) < 1e-12)
         #expect(first.index == 0)
         #expect(first.updated == false && first.correct == nil)
-        // A second, less certain event (larger x'P x relative to the running mean) is flattened more.
-        let second = try model.process([0.6, 0.8], label: nil)
-        #expect(abs(second.variance - 2) < 1e-12)
+        var meanVariance = first.variance
+
+        // A labelled event along e1: P is inflated to 4 I, then shrunk along e1 only; a is recalibrated.
+        let learned = try model.process([1, 0], label: 0)
+        #expect(abs(learned.variance - 2) < 1e-12)  // measured before the update
+        #expect(learned.updated && learned.correct == true)
+        meanVariance = 0.999 * meanVariance + 0.001 * learned.variance
+        let scale = model.probabilityScale
+        #expect(scale != 1, "a labelled event recalibrates the temperature")
+
+        // A second unlabelled event along e2, less certain (x'P x = 4, twice the running mean of about 2):
+        // it is flattened more than an event at the running mean.
+        let second = try model.process([0, 1], label: nil)
+        #expect(abs(second.variance - 4) < 1e-12)
+        meanVariance = 0.999 * meanVariance + 0.001 * second.variance
+        #expect(second.variance > 1.9 * meanVariance)
+        #expect(model.probabilityScale == scale, "an unlabelled event leaves the temperature alone")
         #expect(second.index == 1)
+        let z = model.head.logits([0, 1])
+        #expect(z.count == 2 && z[1] > z[0])
+        func top(_ kappa: Double) -> Double { 1 / (1 + Foundation.exp(-kappa * (z[1] - z[0]))) }
+        let flattened = scale / (1 + Double.pi * second.variance / (8 * meanVariance)).squareRoot()
+        #expect(abs(second.probability - top(flattened)) < 1e-12, "\(second.probability) vs \(top(flattened))")
+        #expect(second.probability < top(scale / (1 + Double.pi / 8).squareRoot()) - 0.01)
+        #expect(second.probability > 0.5)
     }
 
     @Test func temperatureIsLearnedFromLabels() throws {

@@ -89,3 +89,15 @@ extension AdapterHead {
         return logits
     }
 }
+
+/// The dot product of two vectors of equal length.
+func dot(_ a: [Double], _ b: [Double]) -> Double {
+    precondition(a.count == b.count)
+    return zip(a, b).map(*).reduce(0, +)
+}
+
+/// The L1 distance sum_i |a_i - b_i| between two weight arrays of equal length (how far an update moved them).
+func l1Distance(_ a: [Double], _ b: [Double]) -> Double {
+    precondition(a.count == b.count)
+    return zip(a, b).map { abs($0 - $1) }.reduce(0, +)
+}

@@ -54,11 +54,28 @@ import Testing
     }
 
     @Test func oversizedMessagesAreRefusedBeforeParsing() {
+        // Invalid JSON longer than the limit: the size check comes first, so the reason is the size.
+        let garbage = "{ this is not json at all"
+        #expect(garbage.utf8.count > 16)
+        do {
+            _ = try decode(garbage, maximumBytes: 16)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.code == "oversized", "\(error)")
+        }
+        // Within the limit the same bytes are parsed, and refused as unparseable.
+        do {
+            _ = try decode(garbage, maximumBytes: garbage.utf8.count)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.code == "unparseable", "\(error)")
+        }
+        // A valid event over the limit is refused too.
         do {
             _ = try decode(#"{"id":"x","embedding":[1,2,3]}"#, maximumBytes: 16)
             Issue.record("expected an error")
         } catch {
-            #expect(error.code == "oversized")
+            #expect(error.code == "oversized", "\(error)")
         }
     }
 
@@ -143,7 +160,7 @@ import Testing
             _ = try config.heads.makeHead(config.head, classes: classes)
             Issue.record("expected an error for \(field)")
         } catch {
-            #expect("\(error)".contains(field), "\(error)")
+            #expect((error as? ConfigurationError)?.field == field, "\(type(of: error)): \(error)")
         }
     }
 

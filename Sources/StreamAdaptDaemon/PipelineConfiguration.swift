@@ -11,6 +11,12 @@ public struct PipelineConfiguration: Sendable {
     // kafka
     public var bootstrapServers = "127.0.0.1:9092"
     public var kafkaProperties: [String: String] = [:]
+    /// kafka.outageLimitSeconds: how long the daemon waits for an unreachable broker (at start, or with
+    /// outputs in flight) before it gives up and exits non-zero; 0 waits without limit.
+    public var outageLimitSeconds = 0.0
+    /// kafka.stopTimeoutSeconds: the most a graceful stop waits for the final flush of outputs before it
+    /// exits without a final checkpoint (non-zero); below the systemd unit's TimeoutStopSec (60 s).
+    public var stopTimeoutSeconds = 20.0
     // topics
     public var inputTopic = "embeddings"
     public var labelsTopic: String? = nil
@@ -26,6 +32,11 @@ public struct PipelineConfiguration: Sendable {
     public var maximumMessageBytes = 1 << 20
     public var labelCacheSize = 10_000
     public var topClasses = 3
+    /// input.maxIdBytes: longer event ids (JSON, header or key) are dead letters (`id-too-long`).
+    public var maximumIdBytes = 256
+    /// input.offsetGaps: what to do when a stored offset lies past the end of its partition or input was
+    /// lost to retention: `refuse` (stop, naming topic and offsets) or `accept` (log, count, go on).
+    public var offsetGaps = OffsetGapPolicy.refuse
     // checkpoints
     public var checkpointDirectory: String? = nil
     public var checkpointEveryEvents = 5_000
@@ -63,7 +74,9 @@ public struct PipelineConfiguration: Sendable {
         if let kafka = try root.section("kafka") {
             config.bootstrapServers = try kafka.string("bootstrap") ?? config.bootstrapServers
             if let props = try kafka.section("properties") { config.kafkaProperties = try props.stringMap() }
-            try kafka.rejectUnknown(["bootstrap", "properties"])
+            config.outageLimitSeconds = try kafka.double("outageLimitSeconds") ?? config.outageLimitSeconds
+            config.stopTimeoutSeconds = try kafka.double("stopTimeoutSeconds") ?? config.stopTimeoutSeconds
+            try kafka.rejectUnknown(["bootstrap", "properties", "outageLimitSeconds", "stopTimeoutSeconds"])
         }
         if let topics = try root.section("topics") {
             config.inputTopic = try topics.string("input") ?? config.inputTopic
@@ -156,7 +169,9 @@ public struct PipelineConfiguration: Sendable {
             config.maximumMessageBytes = try i.int("maxMessageBytes") ?? config.maximumMessageBytes
             config.labelCacheSize = try i.int("labelCacheSize") ?? config.labelCacheSize
             config.topClasses = try i.int("topClasses") ?? config.topClasses
-            try i.rejectUnknown(["maxMessageBytes", "labelCacheSize", "topClasses"])
+            config.maximumIdBytes = try i.int("maxIdBytes") ?? config.maximumIdBytes
+            config.offsetGaps = try i.choice("offsetGaps", of: OffsetGapPolicy.self) ?? config.offsetGaps
+            try i.rejectUnknown(["maxMessageBytes", "labelCacheSize", "topClasses", "maxIdBytes", "offsetGaps"])
         }
         if let c = try root.section("checkpoint") {
             config.checkpointDirectory = try c.string("directory") ?? config.checkpointDirectory
@@ -199,11 +214,23 @@ public struct PipelineConfiguration: Sendable {
         if bootstrapServers.isEmpty { throw ConfigurationError(field: "kafka.bootstrap", reason: "must not be empty") }
         if maximumMessageBytes < 16 { throw ConfigurationError(field: "input.maxMessageBytes", reason: "too small") }
         if labelCacheSize < 0 { throw ConfigurationError(field: "input.labelCacheSize", reason: "must be >= 0") }
+        if maximumIdBytes < 1 { throw ConfigurationError(field: "input.maxIdBytes", reason: "must be >= 1") }
+        if !(outageLimitSeconds >= 0) { throw ConfigurationError(field: "kafka.outageLimitSeconds", reason: "must be >= 0 (0: no limit)") }
+        if !(stopTimeoutSeconds > 0) { throw ConfigurationError(field: "kafka.stopTimeoutSeconds", reason: "must be > 0") }
         if topClasses < 1 { throw ConfigurationError(field: "input.topClasses", reason: "must be >= 1") }
         if checkpointEveryEvents < 1 { throw ConfigurationError(field: "checkpoint.everyEvents", reason: "must be >= 1") }
         if !(checkpointEverySeconds > 0) { throw ConfigurationError(field: "checkpoint.everySeconds", reason: "must be > 0") }
         if !(0...65535).contains(metricsPort) { throw ConfigurationError(field: "metrics.port", reason: "must be 0...65535 (0 disables)") }
     }
+}
+
+/// What the daemon does when its input has a gap: a stored offset past the end of its partition (the
+/// topic was re-created, or retention removed everything) or unread input removed by retention.
+public enum OffsetGapPolicy: String, Sendable, CaseIterable {
+    /// Stop (at start: refuse to start), naming the topic, partition and offsets.
+    case refuse
+    /// Log it, count it (`streamadapt_offset_gaps_total`) and continue from the oldest retained offset.
+    case accept
 }
 
 /// A YAML mapping being read, with its dotted path for error messages.

@@ -19,15 +19,14 @@ public final class AdaptationLoop {
     private let logger: Logger
     private let health: HealthState
     private let consumer: KafkaConsumer
-    private let producer: KafkaProducer
+    let producer: KafkaProducer
     private let decoder: EventDecoder
-    private var writer = JSONWriter()
-    private var topScratch: [Int]
-    private let store: CheckpointStore?
+    private var encoder: OutputEncoder
+    let store: CheckpointStore?
     /// Next offset to read per consumed partition (what a checkpoint stores).
-    public private(set) var nextOffsets: [TopicPartition: Int64] = [:]
+    public internal(set) var nextOffsets: [TopicPartition: Int64] = [:]
     private var partitions: [TopicPartition] = []
-    private let labelCache: LabelCache
+    let labelCache: LabelCache
     /// Delayed labels applied, and those whose event was unknown or had expired from the cache.
     public private(set) var lateLabelsApplied = 0
     public private(set) var lateLabelsUnmatched = 0
@@ -39,13 +38,13 @@ public final class AdaptationLoop {
     private var recentPosition = 0
     private var recentFilled = 0
     // Checkpoint pacing.
-    private var eventsSinceCheckpoint = 0
-    private var lastCheckpoint = monotonicNanoseconds()
+    var eventsSinceCheckpoint = 0
+    var lastCheckpoint = monotonicNanoseconds()
     /// Rolling prequential accuracy over the last 500 labelled events.
     private var recentCorrect = SlidingWindow(size: 500)
     /// Input messages handled (predicted or dead-lettered) since start.
     public private(set) var handled = 0
-    private let metrics: DaemonMetrics
+    let metrics: DaemonMetrics
     /// Called after each predicted event with its result (for the demo's summary and for tools).
     public var observer: ((EventResult) -> Void)?
     /// When set, the handling time (decode, predict, learn, encode, enqueue) of every input message is
@@ -63,7 +62,7 @@ public final class AdaptationLoop {
         classes = try ClassFile.load(directory: configuration.classesDirectory)
         model = try Self.makeModel(configuration, classes)
         decoder = EventDecoder(dimension: classes.dimension, maximumBytes: configuration.maximumMessageBytes)
-        topScratch = Array(repeating: 0, count: max(0, configuration.topClasses))
+        encoder = OutputEncoder(topClasses: configuration.topClasses)
         recentOffsets = Array(repeating: (0, 0), count: max(1, configuration.drift.inputWindow))
         metrics = DaemonMetrics()
         labelCache = LabelCache(
@@ -156,7 +155,7 @@ public final class AdaptationLoop {
                                   "late-labels-applied": "\(lateLabelsApplied)", "late-labels-unmatched": "\(lateLabelsUnmatched)"])
     }
 
-    private func checkDeliveries() throws {
+    func checkDeliveries() throws {
         if producer.failedCount > 0 {
             throw KafkaError("\(producer.failedCount) output messages could not be delivered: \(producer.lastDeliveryError ?? "?")")
         }
@@ -284,48 +283,14 @@ public final class AdaptationLoop {
     }
 
     private func publishPrediction(_ event: DecodedEvent, _ result: EventResult, _ message: KafkaMessage) throws {
-        writer.reset()
-        writer.raw("{")
-        writer.key("id"); writer.string(event.id)
-        writer.raw(","); writer.key("ts")
-        if let ts = event.timestamp ?? message.timestamp { writer.number(ts) } else { writer.raw("null") }
-        writer.raw(","); writer.key("label"); writer.string(classes.names[result.index])
-        writer.raw(","); writer.key("index"); writer.number(result.index)
-        writer.raw(","); writer.key("probability"); writer.number(result.probability)
-        writer.raw(","); writer.key("top"); writer.raw("[")
-        writeTop()
-        writer.raw("],"); writer.key("uncertainty")
-        writer.raw("{"); writer.key("entropy"); writer.number(result.entropy)
-        writer.raw(","); writer.key("variance"); writer.number(result.variance); writer.raw("}")
-        writer.raw(","); writer.key("mahalanobis")
-        if let d2 = result.mahalanobis2 { writer.number(d2) } else { writer.raw("null") }
-        writer.raw(","); writer.key("drifting"); writer.bool(result.drifting)
-        writer.raw(","); writer.key("updated"); writer.bool(result.updated)
-        writer.raw(","); writer.key("model_version"); writer.number(model.head.updateCount)
-        writer.raw(","); writer.key("head"); writer.string(model.head.name)
-        writer.raw(","); writer.key("offset"); writer.number(message.offset)
-        writer.raw(","); writer.key("partition"); writer.number(Int(message.partition))
-        writer.raw("}")
-        try writer.bytes.withUnsafeBytes {
+        encoder.prediction(
+            id: event.id, timestamp: event.timestamp ?? message.timestamp, result: result,
+            probabilities: model.probabilities, classNames: classes.names, modelVersion: model.head.updateCount,
+            head: model.head.name, source: .init(partition: message.partition, offset: message.offset))
+        try encoder.bytes.withUnsafeBytes {
             try producer.sendWaiting(topic: configuration.predictionsTopic, key: event.id, value: $0)
         }
         metrics.predictionsOut.increment()
-    }
-
-    /// The `topClasses` most probable classes, best first (a partial selection, no sort of all C).
-    /// The `topClasses` most probable classes, best first (selection into a preallocated list: k is small).
-    private func writeTop() {
-        let k = min(configuration.topClasses, classes.count)
-        for i in 0..<k {
-            var best = -1
-            for c in 0..<classes.count where !topScratch[0..<i].contains(c) {
-                if best < 0 || model.probabilities[c] > model.probabilities[best] { best = c }
-            }
-            topScratch[i] = best
-            if i > 0 { writer.raw(",") }
-            writer.raw("{"); writer.key("label"); writer.string(classes.names[best])
-            writer.raw(","); writer.key("p"); writer.number(model.probabilities[best]); writer.raw("}")
-        }
     }
 
     /// Publishes the alerts raised or cleared since the last call.
@@ -353,29 +318,11 @@ public final class AdaptationLoop {
             let r = ranges[p] ?? (o, o)
             ranges[p] = (min(r.0, o), max(r.1, o))
         }
-        var w = JSONWriter()
-        w.raw("{"); w.key("kind"); w.string(alert.kind.rawValue)
-        w.raw(","); w.key("state"); w.raw("\""); w.raw(state); w.raw("\"")
-        w.raw(","); w.key("raised_at_event"); w.number(alert.raisedAt)
-        w.raw(","); w.key("cleared_at_event")
-        if let c = alert.clearedAt { w.number(c) } else { w.raw("null") }
-        w.raw(","); w.key("value"); w.number(alert.value)
-        w.raw(","); w.key("threshold"); w.number(alert.threshold)
-        w.raw(","); w.key("severity"); w.number(alert.severity)
-        w.raw(","); w.key("cleared_value")
-        if let v = alert.clearedValue { w.number(v) } else { w.raw("null") }
-        w.raw(","); w.key("window_events"); w.number(window)
-        w.raw(","); w.key("model_version"); w.number(model.head.updateCount)
-        w.raw(","); w.key("topic"); w.string(configuration.inputTopic)
-        w.raw(","); w.key("offsets"); w.raw("[")
-        for (n, (p, r)) in ranges.sorted(by: { $0.key < $1.key }).enumerated() {
-            if n > 0 { w.raw(",") }
-            w.raw("{"); w.key("partition"); w.number(Int(p))
-            w.raw(","); w.key("from"); w.number(r.0)
-            w.raw(","); w.key("to"); w.number(r.1); w.raw("}")
-        }
-        w.raw("]}")
-        try w.bytes.withUnsafeBytes {
+        encoder.alert(
+            alert, state: state, windowEvents: window, modelVersion: model.head.updateCount,
+            topic: configuration.inputTopic,
+            offsets: ranges.sorted { $0.key < $1.key }.map { .init(partition: $0.key, from: $0.value.0, to: $0.value.1) })
+        try encoder.bytes.withUnsafeBytes {
             try producer.sendWaiting(topic: configuration.alertsTopic, key: alert.kind.rawValue, value: $0)
         }
         logger.notice(
@@ -384,12 +331,7 @@ public final class AdaptationLoop {
     }
 
     private func deadLetter(_ message: KafkaMessage, _ error: InputError) throws {
-        var headers = message.headers.filter { !$0.0.hasPrefix("streamadapt-") }
-        headers.append(("streamadapt-reason", Array(error.code.utf8)))
-        headers.append(("streamadapt-error", Array(error.message.utf8)))
-        headers.append(("streamadapt-source-topic", Array(message.topic.utf8)))
-        headers.append(("streamadapt-source-partition", Array(String(message.partition).utf8)))
-        headers.append(("streamadapt-source-offset", Array(String(message.offset).utf8)))
+        var headers = DeadLetter.headers(for: message, error: error)
         let key = message.key.isEmpty ? nil : message.key
         do {
             try producer.sendWaiting(topic: configuration.deadLetterTopic, key: key, value: message.value, headers: headers)
@@ -412,97 +354,3 @@ public final class AdaptationLoop {
     }
 }
 
-/// The daemon's metrics, created once (swift-metrics handles; exported by the Prometheus backend).
-final class DaemonMetrics {
-    let eventsIn = Counter(label: "streamadapt_events_in_total")
-    let predictionsOut = Counter(label: "streamadapt_predictions_out_total")
-    let updates = Counter(label: "streamadapt_updates_total")
-    let driftFlags = Counter(label: "streamadapt_drift_flags_total")
-    let accuracy = Gauge(label: "streamadapt_prequential_accuracy")
-    let consumerLag = Gauge(label: "streamadapt_consumer_lag")
-    let latency = Metrics.Timer(label: "streamadapt_event_latency_seconds")
-    let checkpoints = Counter(label: "streamadapt_checkpoints_total")
-    private var labelled: [String: [String: Counter]] = [:]
-
-    /// streamadapt_late_labels_total{outcome}.
-    func lateLabels(_ outcome: String) -> Counter { counter("streamadapt_late_labels_total", "outcome", outcome) }
-    /// streamadapt_dead_letters_total{reason}.
-    func deadLetters(_ reason: String) -> Counter { counter("streamadapt_dead_letters_total", "reason", reason) }
-    /// streamadapt_alerts_total{kind}.
-    func alerts(_ kind: String) -> Counter { counter("streamadapt_alerts_total", "kind", kind) }
-
-    /// The counter `label`{`dimension`=`value`}, created on first use.
-    private func counter(_ label: String, _ dimension: String, _ value: String) -> Counter {
-        if let c = labelled[label]?[value] { return c }
-        let c = Counter(label: label, dimensions: [(dimension, value)])
-        labelled[label, default: [:]][value] = c
-        return c
-    }
-}
-
-/// A partition of a topic.
-public struct TopicPartition: Hashable, Sendable, CustomStringConvertible {
-    public var topic: String
-    public var partition: Int32
-    public var description: String { "\(topic)/\(partition)" }
-}
-
-extension AdaptationLoop {
-    /// Names and versions the daemon's section of a checkpoint (after the model's).
-    static let checkpointTag = "streamadapt-daemon/1"
-
-    /// Flushes the producer (so every event up to here has its outputs delivered), then writes the
-    /// model state and the per-partition next offsets in one sealed file, atomically.
-    /// Without a checkpoint folder it only flushes. Throws when an output could not be delivered: the
-    /// offsets must not move past an event whose outputs were lost.
-    public func checkpoint() throws {
-        try producer.flush(timeoutMilliseconds: 30_000)
-        try checkDeliveries()
-        guard let store else { return }
-        var writer = CheckpointWriter(reservingCapacity: 1 << 20)
-        model.save(to: &writer)
-        writer.writeString(Self.checkpointTag)
-        writer.writeString(configuration.inputTopic)
-        writer.writeInt(nextOffsets.count)
-        for (tp, offset) in nextOffsets.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
-            writer.writeString(tp.topic)
-            writer.writeInt(Int(tp.partition))
-            writer.writeInt(Int(offset))
-        }
-        labelCache.save(to: &writer)
-        try store.write(Checkpoint.seal(payload: writer.bytes))
-        eventsSinceCheckpoint = 0
-        lastCheckpoint = monotonicNanoseconds()
-        metrics.checkpoints.increment()
-    }
-
-    /// Restores a sealed checkpoint: nothing changes unless all of it reads and matches.
-    func restore(_ bytes: [UInt8]) throws {
-        var reader = try CheckpointReader(sealed: bytes)
-        let commit = try model.prepareRestore(from: &reader)
-        let tag = try reader.readString()
-        guard tag == Self.checkpointTag else {
-            throw CheckpointError(
-                code: .unsupportedVersion, field: "daemon",
-                message: "daemon section \(tag), this version reads \(Self.checkpointTag)")
-        }
-        let topic = try reader.readString()
-        guard topic == configuration.inputTopic else {
-            throw CheckpointError(
-                code: .configurationMismatch, field: "topics.input",
-                message: "the checkpoint is for input topic \(topic), the pipeline reads \(configuration.inputTopic)")
-        }
-        var offsets: [TopicPartition: Int64] = [:]
-        let count = try reader.readInt()
-        for _ in 0..<max(0, count) {
-            let topic = try reader.readString()
-            let partition = try reader.readInt()
-            let offset = try reader.readInt()
-            offsets[TopicPartition(topic: topic, partition: Int32(partition))] = Int64(offset)
-        }
-        let cacheCommit = try labelCache.prepareRestore(from: &reader)
-        try reader.finish()
-        CheckpointCommit([commit, cacheCommit]).apply()
-        nextOffsets = offsets
-    }
-}

@@ -1,0 +1,61 @@
+import StreamAdaptCore
+
+extension AdaptationLoop {
+    /// Names and versions the daemon's section of a checkpoint (after the model's).
+    static let checkpointTag = "streamadapt-daemon/1"
+
+    /// Flushes the producer (so every event up to here has its outputs delivered), then writes the
+    /// model state and the per-partition next offsets in one sealed file, atomically.
+    /// Without a checkpoint folder it only flushes. Throws when an output could not be delivered: the
+    /// offsets must not move past an event whose outputs were lost.
+    public func checkpoint() throws {
+        try producer.flush(timeoutMilliseconds: 30_000)
+        try checkDeliveries()
+        guard let store else { return }
+        var writer = CheckpointWriter(reservingCapacity: 1 << 20)
+        model.save(to: &writer)
+        writer.writeString(Self.checkpointTag)
+        writer.writeString(configuration.inputTopic)
+        writer.writeInt(nextOffsets.count)
+        for (tp, offset) in nextOffsets.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
+            writer.writeString(tp.topic)
+            writer.writeInt(Int(tp.partition))
+            writer.writeInt(Int(offset))
+        }
+        labelCache.save(to: &writer)
+        try store.write(Checkpoint.seal(payload: writer.bytes))
+        eventsSinceCheckpoint = 0
+        lastCheckpoint = monotonicNanoseconds()
+        metrics.checkpoints.increment()
+    }
+
+    /// Restores a sealed checkpoint: nothing changes unless all of it reads and matches.
+    func restore(_ bytes: [UInt8]) throws {
+        var reader = try CheckpointReader(sealed: bytes)
+        let commit = try model.prepareRestore(from: &reader)
+        let tag = try reader.readString()
+        guard tag == Self.checkpointTag else {
+            throw CheckpointError(
+                code: .unsupportedVersion, field: "daemon",
+                message: "daemon section \(tag), this version reads \(Self.checkpointTag)")
+        }
+        let topic = try reader.readString()
+        guard topic == configuration.inputTopic else {
+            throw CheckpointError(
+                code: .configurationMismatch, field: "topics.input",
+                message: "the checkpoint is for input topic \(topic), the pipeline reads \(configuration.inputTopic)")
+        }
+        var offsets: [TopicPartition: Int64] = [:]
+        let count = try reader.readInt()
+        for _ in 0..<max(0, count) {
+            let topic = try reader.readString()
+            let partition = try reader.readInt()
+            let offset = try reader.readInt()
+            offsets[TopicPartition(topic: topic, partition: Int32(partition))] = Int64(offset)
+        }
+        let cacheCommit = try labelCache.prepareRestore(from: &reader)
+        try reader.finish()
+        CheckpointCommit([commit, cacheCommit]).apply()
+        nextOffsets = offsets
+    }
+}

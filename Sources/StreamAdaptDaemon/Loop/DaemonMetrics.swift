@@ -1,0 +1,30 @@
+import Metrics
+
+/// The daemon's metrics, created once (swift-metrics handles; exported by the Prometheus backend).
+final class DaemonMetrics {
+    let eventsIn = Counter(label: "streamadapt_events_in_total")
+    let predictionsOut = Counter(label: "streamadapt_predictions_out_total")
+    let updates = Counter(label: "streamadapt_updates_total")
+    let driftFlags = Counter(label: "streamadapt_drift_flags_total")
+    let accuracy = Gauge(label: "streamadapt_prequential_accuracy")
+    let consumerLag = Gauge(label: "streamadapt_consumer_lag")
+    let latency = Metrics.Timer(label: "streamadapt_event_latency_seconds")
+    let checkpoints = Counter(label: "streamadapt_checkpoints_total")
+    private var labelled: [String: [String: Counter]] = [:]
+
+    /// streamadapt_late_labels_total{outcome}.
+    func lateLabels(_ outcome: String) -> Counter { counter("streamadapt_late_labels_total", "outcome", outcome) }
+    /// streamadapt_dead_letters_total{reason}.
+    func deadLetters(_ reason: String) -> Counter { counter("streamadapt_dead_letters_total", "reason", reason) }
+    /// streamadapt_alerts_total{kind}.
+    func alerts(_ kind: String) -> Counter { counter("streamadapt_alerts_total", "kind", kind) }
+
+    /// The counter `label`{`dimension`=`value`}, created on first use.
+    private func counter(_ label: String, _ dimension: String, _ value: String) -> Counter {
+        if let c = labelled[label]?[value] { return c }
+        let c = Counter(label: label, dimensions: [(dimension, value)])
+        labelled[label, default: [:]][value] = c
+        return c
+    }
+}
+

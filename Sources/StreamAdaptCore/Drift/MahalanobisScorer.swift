@@ -347,9 +347,7 @@ public final class MahalanobisScorer {
             for j in i..<d { row[j] = Float(covarianceScale * source[j]) }
             row[i] += Float(eps)
         }
-        // The O(D^3) refresh is level-3 work that gains from threads, unlike the per-event level-2 calls.
-        BLAS.setThreads(BLAS.refreshThreads)
-        defer { BLAS.setThreads(1) }
+        // Runs on the OpenBLAS threads the host set (BLAS.setThreads): the CLI uses 1 for everything.
         if BLAS.choleskyUpper(d, work) {
             swap(&factor, &work)
         }  // else keep the previous factor: with eps > 0 this cannot happen for finite input.

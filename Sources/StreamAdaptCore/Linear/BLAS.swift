@@ -1,5 +1,4 @@
 import CBLAS
-import Foundation
 
 /// Thin, typed wrappers over the OpenBLAS routines StreamAdapt uses. All matrices are row-major;
 /// symmetric matrices store (and are read from) their upper triangle only.
@@ -132,19 +131,9 @@ public enum BLAS {
             Int32(n))
     }
 
-    /// Sets the number of OpenBLAS threads (per-sample level-2 work is fastest on one).
+    /// Sets the number of OpenBLAS threads for the whole process. This is process-global state that
+    /// belongs to the host: the command-line tool sets 1 once at start (per-sample level-2 work is
+    /// fastest on one, and idle OpenBLAS workers spin in `sched_yield`, taking a core from the loop and
+    /// librdkafka: docs/performance.md). Nothing in this library calls it.
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
-
-    /// Threads for the occasional O(D^3) factorisations (the drift scorer's precision refresh):
-    /// `STREAMADAPT_REFRESH_THREADS`, default 1. More threads make the refresh faster, but OpenBLAS's
-    /// worker threads then spin (sched_yield) between refreshes and take a core from librdkafka and the
-    /// loop (see docs/performance.md). Results are reproducible for a given value; keep it the same
-    /// across restarts for bit-identical replays.
-    public static let refreshThreads: Int = {
-        if let text = ProcessInfo.processInfo.environment["STREAMADAPT_REFRESH_THREADS"], let n = Int(text), n >= 1 {
-            return n
-        }
-        return 1
-    }()
 }
-

@@ -36,7 +36,9 @@ public struct DriftSettings: Sendable, Equatable {
     }
 }
 
-/// What the model said about one event.
+/// What the model said about one event: a function of the model's state and the event alone (no clock
+/// readings), so two runs over the same stream give equal results. Callers that want timings time the
+/// call themselves (`streamadapt eval` times ``StreamModel/process(_:label:)`` of labelled events).
 public struct EventResult: Sendable, Equatable {
     /// Predicted class index (argmax of the logits).
     public var index: Int
@@ -55,8 +57,6 @@ public struct EventResult: Sendable, Equatable {
     public var updated: Bool
     /// Whether the prediction was right (nil for unlabelled events).
     public var correct: Bool?
-    /// Wall time of the head's update in nanoseconds (0 when not updated).
-    public var updateNanoseconds: UInt64
     /// Whether this event raised or cleared an alert (see ``StreamModel/alerts``).
     public var alertChanged: Bool
 }
@@ -155,12 +155,9 @@ public final class StreamModel {
             if p > 0 { entropy -= p * Foundation.log(p) }
         }
 
-        var nanoseconds: UInt64 = 0
         if let label {
             calibrateScale(label: label, kappa: kappa, maximum: maximum)
-            let start = monotonicNanoseconds()
             head.learn(label: label, context: LearnContext(mahalanobis2: d2))
-            nanoseconds = monotonicNanoseconds() &- start
         }
         scorer?.learn(label: label ?? index)
 
@@ -177,8 +174,7 @@ public final class StreamModel {
         eventCount += 1
         return EventResult(
             index: index, probability: probabilities[index], entropy: entropy, variance: variance, mahalanobis2: d2,
-            drifting: drifting, updated: label != nil, correct: label.map { $0 == index },
-            updateNanoseconds: nanoseconds, alertChanged: changed)
+            drifting: drifting, updated: label != nil, correct: label.map { $0 == index }, alertChanged: changed)
     }
 
     /// Learns a label that arrived after its event was predicted (delayed feedback). The embedding is
@@ -187,20 +183,15 @@ public final class StreamModel {
     /// scorer and the event count are not touched: the event was scored when it arrived. The Kalman
     /// head's Mahalanobis regulation uses the neutral d2 = D here.
     /// - Throws: ``EmbeddingError`` for a bad embedding or label; the model is then unchanged.
-    /// - Returns: the update time in nanoseconds.
-    @discardableResult
-    public func learnLate(_ embedding: UnsafeBufferPointer<Float>, label: Int, predicted: Int) throws(EmbeddingError) -> UInt64 {
+    public func learnLate(_ embedding: UnsafeBufferPointer<Float>, label: Int, predicted: Int) throws(EmbeddingError) {
         guard label >= 0 && label < classCount else { throw .labelOutOfRange(label: label, classCount: classCount) }
         try normalizeEmbedding(embedding, into: input.pointer, dimension: dimension)
         _ = head.predict(UnsafePointer(input.pointer), logits: logits.pointer)
-        let start = monotonicNanoseconds()
         head.learn(label: label, context: LearnContext(mahalanobis2: nil))
-        let nanoseconds = monotonicNanoseconds() &- start
         if let change = accuracyDetector.observe(error: label != predicted) {
             let value = change == .raised ? accuracyDetector.statistic : accuracyDetector.recentErrorRate
             record(change, kind: .accuracyDrop, value: value, threshold: drift.accuracyThreshold)
         }
-        return nanoseconds
     }
 
     /// Processes one event given as a Swift array (convenience for tests and tools).
@@ -248,13 +239,6 @@ public final class StreamModel {
             }
         }
     }
-}
-
-/// Nanoseconds of the monotonic clock.
-@inline(__always) public func monotonicNanoseconds() -> UInt64 {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
 }
 
 // MARK: - Checkpoint

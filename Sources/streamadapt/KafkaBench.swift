@@ -150,8 +150,9 @@ struct KafkaBench {
         while finished.value == 0 { usleep(1000) }
         if let error = replayError.value { throw KafkaError("replaying the events failed: \(error)") }
         withExtendedLifetime(broker) {}
-        let sorted = loop.latencies.sorted()
-        return (Double(total - warm) / elapsed, Double(sorted[sorted.count / 2]) / 1000, Double(sorted[min(sorted.count - 1, sorted.count * 99 / 100)]) / 1000)
+        let p50 = (Quantile.of(loop.latencies, 0.5) ?? 0) / 1000
+        let p99 = (Quantile.of(loop.latencies, 0.99) ?? 0) / 1000
+        return (Double(total - warm) / elapsed, p50, p99)
     }
 }
 

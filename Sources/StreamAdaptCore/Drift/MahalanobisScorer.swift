@@ -361,11 +361,7 @@ public final class MahalanobisScorer {
     private func calibrate() {
         var scores = referenceScores.array
         scores.sort()
-        let position = configuration.quantile * Double(scores.count - 1)
-        let low = Int(position.rounded(.down))
-        let high = min(scores.count - 1, low + 1)
-        let t = position - Double(low)
-        calibratedThreshold = scores[low] * (1 - t) + scores[high] * t
+        calibratedThreshold = Quantile.ofSorted(scores, configuration.quantile)!  // referenceEvents >= 1
         calibratedMedian = max(scores[scores.count / 2], 1e-300)
         trackedMedian = calibratedMedian
     }

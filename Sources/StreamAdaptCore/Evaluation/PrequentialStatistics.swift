@@ -8,7 +8,8 @@ public struct PrequentialStatistics: Sendable {
     private var binCount: [Int]
     private var binConfidence: [Double]
     private var binCorrect: [Int]
-    /// Update times in nanoseconds, one per update.
+    /// Update times in nanoseconds, one per update, as the caller measured them (`streamadapt eval`: the
+    /// time of ``StreamModel/process(_:label:)`` for a labelled event: predict, learn, drift update).
     public private(set) var updateNanoseconds: [UInt64] = []
 
     /// - Parameters:
@@ -55,11 +56,9 @@ public struct PrequentialStatistics: Sendable {
         return total
     }
 
-    /// The q-quantile (0...1) of the update times, in microseconds (nearest rank); nil without updates.
+    /// The q-quantile (0...1) of the update times in microseconds (``Quantile``: linear interpolation
+    /// between the closest ranks); nil without updates.
     public func updateMicroseconds(quantile q: Double) -> Double? {
-        guard !updateNanoseconds.isEmpty else { return nil }
-        let sorted = updateNanoseconds.sorted()
-        let rank = min(sorted.count - 1, max(0, Int((q * Double(sorted.count)).rounded(.up)) - 1))
-        return Double(sorted[rank]) / 1000
+        Quantile.of(updateNanoseconds, q).map { $0 / 1000 }
     }
 }

@@ -20,6 +20,9 @@ public struct DriftSettings: Sendable, Equatable {
     /// Step size (1: full Gauss-Newton steps) of the online temperature calibration of the
     /// probabilities; 0 turns it off.
     public var calibrationRate = 1.0
+    /// The most alerts ``StreamModel/alerts`` keeps, and a checkpoint stores (see ``AlertHistory``: the
+    /// oldest cleared alert is dropped; active alerts never are). At least 2, one per kind.
+    public var alertHistory = 100
 
     public init() {}
 
@@ -33,6 +36,17 @@ public struct DriftSettings: Sendable, Equatable {
             throw ConfigurationError(field: "drift.accuracyThreshold", reason: "must be positive")
         }
         if accuracyWindow < 1 { throw ConfigurationError(field: "drift.accuracyWindow", reason: "must be at least 1") }
+        if accuracyMinimumEvents < 0 {
+            throw ConfigurationError(field: "drift.accuracyMinimumEvents", reason: "must be non-negative")
+        }
+        if !(calibrationRate >= 0 && calibrationRate.isFinite) {
+            throw ConfigurationError(field: "drift.calibrationRate", reason: "must be non-negative (0: off)")
+        }
+        if alertHistory < DriftAlert.Kind.allCases.count {
+            throw ConfigurationError(
+                field: "drift.alertHistory",
+                reason: "must be at least \(DriftAlert.Kind.allCases.count) (the active alert of each kind is kept)")
+        }
     }
 }
 
@@ -73,12 +87,18 @@ public final class StreamModel {
     /// The drift scorer; nil when ``DriftSettings/inputScoring`` is off.
     public let scorer: MahalanobisScorer?
     public let drift: DriftSettings
-    public private(set) var alerts: [DriftAlert] = []
+    /// The raised alerts, with a bounded history (``DriftSettings/alertHistory``).
+    public private(set) var alertHistory: AlertHistory
+    /// The most recent alerts, oldest first: at most ``DriftSettings/alertHistory`` of them, every
+    /// active alert among them (``AlertHistory``). Tell alerts apart by ``DriftAlert/sequence``: an
+    /// alert's position changes when older ones are dropped.
+    public var alerts: [DriftAlert] { alertHistory.alerts }
+    /// Alerts raised so far, including those dropped from ``alerts``: the sequence number of the next.
+    public var alertsRaised: Int { alertHistory.raisedCount }
     /// Events processed so far (the index of the next event).
     public private(set) var eventCount = 0
     private var inputDetector: FlaggedFractionDetector
     private var accuracyDetector: PageHinkleyDetector
-    private var openAlert: [DriftAlert.Kind: Int] = [:]
     /// The temperature a of the calibrated probabilities, learned online from labelled events.
     public private(set) var probabilityScale = 1.0
     private var calibrationPrecision = 0.0
@@ -100,6 +120,7 @@ public final class StreamModel {
         accuracyDetector = PageHinkleyDetector(
             delta: drift.accuracyDelta, threshold: drift.accuracyThreshold,
             minimumEvents: drift.accuracyMinimumEvents, window: drift.accuracyWindow)
+        alertHistory = AlertHistory(capacity: drift.alertHistory)
         input = Matrix(rows: classes.dimension, columns: 1)
         logits = Matrix(rows: classes.count, columns: 1)
         probabilities = Matrix(rows: classes.count, columns: 1)
@@ -119,6 +140,7 @@ public final class StreamModel {
         }
         try normalizeEmbedding(embedding, into: input.pointer, dimension: dimension)
         let x = UnsafePointer(input.pointer)
+        alertHistory.beginCall()
 
         var d2: Double?
         var drifting = false
@@ -186,6 +208,7 @@ public final class StreamModel {
     public func learnLate(_ embedding: UnsafeBufferPointer<Float>, label: Int, predicted: Int) throws(EmbeddingError) {
         guard label >= 0 && label < classCount else { throw .labelOutOfRange(label: label, classCount: classCount) }
         try normalizeEmbedding(embedding, into: input.pointer, dimension: dimension)
+        alertHistory.beginCall()
         _ = head.predict(UnsafePointer(input.pointer), logits: logits.pointer)
         head.learn(label: label, context: LearnContext(mahalanobis2: nil))
         if let change = accuracyDetector.observe(error: label != predicted) {
@@ -229,14 +252,8 @@ public final class StreamModel {
 
     private func record(_ change: DetectorChange, kind: DriftAlert.Kind, value: Double, threshold: Double) {
         switch change {
-        case .raised:
-            openAlert[kind] = alerts.count
-            alerts.append(DriftAlert(kind: kind, raisedAt: eventCount, value: value, threshold: threshold))
-        case .cleared:
-            if let i = openAlert.removeValue(forKey: kind) {
-                alerts[i].clearedAt = eventCount
-                alerts[i].clearedValue = value
-            }
+        case .raised: alertHistory.raise(kind, at: eventCount, value: value, threshold: threshold)
+        case .cleared: alertHistory.clear(kind, at: eventCount, value: value)
         }
     }
 }
@@ -245,8 +262,9 @@ public final class StreamModel {
 
 extension StreamModel: Checkpointable {
     /// Writes the whole model state into `writer`: the class names, dimension and a fingerprint of the
-    /// class embeddings, the drift settings, the head, the drift scorer (when input scoring is on), both detectors, the alerts
-    /// (and which are open), the event count and the probability calibration. The caller may append
+    /// class embeddings, the drift settings, the head, the drift scorer (when input scoring is on), both
+    /// detectors, the alert history (``AlertHistory``: the number raised, the alerts kept, which are
+    /// open), the event count and the probability calibration. The caller may append
     /// its own fields after it (the daemon's partition offsets) and seal the payload with
     /// ``Checkpoint/seal(payload:)``.
     ///
@@ -263,21 +281,7 @@ extension StreamModel: Checkpointable {
         scorer?.save(to: &writer)
         inputDetector.save(to: &writer)
         accuracyDetector.save(to: &writer)
-        writer.writeUInt64(UInt64(alerts.count))
-        for alert in alerts {
-            writer.writeString(alert.kind.rawValue)
-            writer.writeInt(alert.raisedAt)
-            writer.writeOptionalInt(alert.clearedAt)
-            writer.writeDouble(alert.value)
-            writer.writeDouble(alert.threshold)
-            writer.writeOptionalDouble(alert.clearedValue)
-        }
-        let open = openAlert.sorted { $0.key.rawValue < $1.key.rawValue }
-        writer.writeUInt64(UInt64(open.count))
-        for (kind, index) in open {
-            writer.writeString(kind.rawValue)
-            writer.writeInt(index)
-        }
+        alertHistory.save(to: &writer)
         writer.writeInt(eventCount)
         writer.writeDouble(probabilityScale)
         writer.writeDouble(calibrationPrecision)
@@ -317,36 +321,7 @@ extension StreamModel: Checkpointable {
         var storedAccuracy = accuracyDetector
         try storedAccuracy.restore(from: &reader)
 
-        let alertCount = try reader.readUInt64()
-        guard alertCount <= UInt64(reader.remaining) else {
-            throw .truncated(needed: Int(clamping: alertCount), at: reader.offset, available: reader.remaining)
-        }
-        var storedAlerts: [DriftAlert] = []
-        for _ in 0..<Int(alertCount) {
-            let kind = try Self.readAlertKind(from: &reader)
-            let raisedAt = try reader.readInt()
-            let clearedAt = try reader.readOptionalInt()
-            let value = try reader.readDouble()
-            let threshold = try reader.readDouble()
-            let clearedValue = try reader.readOptionalDouble()
-            var alert = DriftAlert(kind: kind, raisedAt: raisedAt, value: value, threshold: threshold)
-            alert.clearedAt = clearedAt
-            alert.clearedValue = clearedValue
-            storedAlerts.append(alert)
-        }
-        let openCount = try reader.readUInt64()
-        guard openCount <= UInt64(DriftAlert.Kind.allCases.count) else {
-            throw .corrupt("openAlerts", "\(openCount) open alerts, there are \(DriftAlert.Kind.allCases.count) kinds")
-        }
-        var storedOpen: [DriftAlert.Kind: Int] = [:]
-        for _ in 0..<Int(openCount) {
-            let kind = try Self.readAlertKind(from: &reader)
-            let index = try reader.readInt()
-            guard (0..<storedAlerts.count).contains(index), storedAlerts[index].kind == kind,
-                storedAlerts[index].clearedAt == nil
-            else { throw .corrupt("openAlerts", "open \(kind.rawValue) alert \(index) is not an uncleared alert of that kind") }
-            storedOpen[kind] = index
-        }
+        let storedHistory = try AlertHistory.read(capacity: drift.alertHistory, from: &reader)
         let storedEventCount = try reader.readInt()
         let storedScale = try reader.readDouble()
         let storedPrecision = try reader.readDouble()
@@ -358,8 +333,7 @@ extension StreamModel: Checkpointable {
             scorerCommit?.apply()
             inputDetector = storedInput
             accuracyDetector = storedAccuracy
-            alerts = storedAlerts
-            openAlert = storedOpen
+            alertHistory = storedHistory
             eventCount = storedEventCount
             probabilityScale = storedScale
             calibrationPrecision = storedPrecision
@@ -382,11 +356,5 @@ extension StreamModel: Checkpointable {
         let commit = try prepareRestore(from: &reader)
         try reader.finish()
         commit.apply()
-    }
-
-    private static func readAlertKind(from reader: inout CheckpointReader) throws(CheckpointError) -> DriftAlert.Kind {
-        let raw = try reader.readString()
-        guard let kind = DriftAlert.Kind(rawValue: raw) else { throw .corrupt("alerts", "unknown alert kind \"\(raw)\"") }
-        return kind
     }
 }

@@ -173,7 +173,7 @@ struct CheckpointStream {
         let payload: [UInt8] = [1, 2, 3]
         let bytes = Checkpoint.seal(payload: payload)
         #expect(Array(bytes[0..<8]) == Array("SADAPT".utf8) + [0, 1])
-        #expect(Array(bytes[8..<12]) == [2, 0, 0, 0])
+        #expect(Array(bytes[8..<12]) == [3, 0, 0, 0])
         #expect(Array(bytes[12..<20]) == [3, 0, 0, 0, 0, 0, 0, 0])
         #expect(Array(bytes[20..<23]) == payload)
         let crc = Checkpoint.crc32(payload)
@@ -217,7 +217,8 @@ struct CheckpointStream {
 
     @Test func otherVersionAndMagicAreRefused() throws {
         let payload = try makeModel("kalman").checkpointPayload()
-        for version: UInt32 in [0, 1, 3, 0x0100_0000] {
+        #expect(Checkpoint.formatVersion == 3)
+        for version: UInt32 in [0, 1, 2, 4, 0x0100_0000] {
             let error = try #require(throws: CheckpointError.self) {
                 try Checkpoint.open(Checkpoint.seal(payload: payload, version: version))
             }

@@ -1,4 +1,8 @@
 /// A drift alert: raised when a detector fires and cleared when its condition ends.
+///
+/// Alerts are numbered: ``sequence`` is the number of alerts the model raised before this one (0, 1,
+/// 2, ... over the model's whole life, checkpoints included), so a consumer of
+/// ``StreamModel/alerts``, which keeps a bounded history, tells them apart by their sequence number.
 public struct DriftAlert: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable {
         /// The inputs moved away from what the model has seen (Mahalanobis flags).
@@ -8,6 +12,8 @@ public struct DriftAlert: Sendable, Equatable {
     }
 
     public var kind: Kind
+    /// The number of alerts raised before this one by the same model: stable, unique and increasing.
+    public var sequence: Int
     /// Index (0-based, in the stream) of the event at which the alert was raised.
     public var raisedAt: Int
     /// Index of the event at which it cleared, nil while active.
@@ -21,8 +27,9 @@ public struct DriftAlert: Sendable, Equatable {
     /// Figures at clearing time (the window statistic), nil while active.
     public var clearedValue: Double?
 
-    public init(kind: Kind, raisedAt: Int, value: Double, threshold: Double) {
+    public init(kind: Kind, sequence: Int, raisedAt: Int, value: Double, threshold: Double) {
         self.kind = kind
+        self.sequence = sequence
         self.raisedAt = raisedAt
         self.value = value
         self.threshold = threshold

@@ -30,9 +30,10 @@ public final class AdaptationLoop {
     /// Delayed labels applied, and those whose event was unknown or had expired from the cache.
     public private(set) var lateLabelsApplied = 0
     public private(set) var lateLabelsUnmatched = 0
-    /// Alerts of the model already published (raised: count; cleared: indices).
+    /// Alerts of the model already published, by ``DriftAlert/sequence``: the raised ones are those below
+    /// `publishedRaised`; `publishedActive` holds those published as raised but not yet as cleared.
     private var publishedRaised = 0
-    private var publishedCleared = Set<Int>()
+    private var publishedActive = Set<Int>()
     /// (partition, offset) of the last input events, for the offsets range of an alert (a ring).
     private var recentOffsets: [(Int32, Int64)]
     private var recentPosition = 0
@@ -103,8 +104,8 @@ public final class AdaptationLoop {
             partitions += try consumer.partitions(of: topic).map { TopicPartition(topic: topic, partition: $0) }
         }
         try consumer.assign(partitions.map { ($0.topic, $0.partition, nextOffsets[$0]) })
-        publishedRaised = model.alerts.count
-        publishedCleared = Set(model.alerts.indices.filter { model.alerts[$0].clearedAt != nil })
+        publishedRaised = model.alertsRaised
+        publishedActive = Set(model.alerts.filter { $0.clearedAt == nil }.map(\.sequence))
         logger.info(
             "consuming", metadata: ["topic": "\(configuration.inputTopic)", "partitions": "\(partitions)",
                                     "head": "\(model.head.name)", "classes": "\(classes.count)", "dimension": "\(classes.dimension)"])
@@ -295,17 +296,16 @@ public final class AdaptationLoop {
 
     /// Publishes the alerts raised or cleared since the last call.
     private func publishAlerts() throws {
-        let alerts = model.alerts
-        for i in alerts.indices {
-            let alert = alerts[i]
-            if i >= publishedRaised {
+        for alert in model.alerts {
+            if alert.sequence >= publishedRaised {
                 try publishAlert(alert, state: "raised")
                 metrics.alerts(alert.kind.rawValue).increment()
-                publishedRaised = i + 1
+                publishedRaised = alert.sequence + 1
+                publishedActive.insert(alert.sequence)
             }
-            if alert.clearedAt != nil, !publishedCleared.contains(i) {
+            if alert.clearedAt != nil, publishedActive.contains(alert.sequence) {
                 try publishAlert(alert, state: "cleared")
-                publishedCleared.insert(i)
+                publishedActive.remove(alert.sequence)
             }
         }
     }

@@ -1,0 +1,195 @@
+import StreamAdaptCore
+
+extension PipelineConfiguration {
+    /// Every setting of a pipeline file, in the order of the reference file. Parsing applies them in
+    /// this order (so `model.kalman.observation` and `model.kalman.covariance`, which choose the Kalman
+    /// defaults, come before the settings that override them), the unknown-key check knows exactly these
+    /// keys (and their sections), and ``reference()`` writes them with their defaults and help. Adding
+    /// a setting means adding one line here and regenerating `etc/streamadapt.yaml`
+    /// (`swift run streamadapt config > etc/streamadapt.yaml`; a test fails until it is).
+    public static var settings: [PipelineSetting] {
+        [
+            .string("name", \.name, "informational, not used by the daemon"),
+
+            .string("kafka.bootstrap", \.bootstrapServers, "--bootstrap; env STREAMADAPT_BOOTSTRAP"),
+            .stringMap(
+                "kafka.properties", \.kafkaProperties, "any librdkafka client property, passed through unchanged",
+                exampleLines: [
+                    "security.protocol: SASL_SSL", "sasl.mechanisms: PLAIN", "sasl.username: user", "sasl.password: secret",
+                    "linger.ms: \"5\"",
+                ]),
+            .double(
+                "kafka.outageLimitSeconds", \.outageLimitSeconds,
+                "how long the daemon waits for an unreachable broker (at start, or with outputs in flight) before it "
+                    + "gives up and exits non-zero; 0 waits without limit"),
+            .double(
+                "kafka.stopTimeoutSeconds", \.stopTimeoutSeconds,
+                "the most a graceful stop waits for the final flush of outputs before it exits without a final "
+                    + "checkpoint (non-zero); keep it below the systemd unit's TimeoutStopSec (60 s)"),
+
+            .string("topics.input", \.inputTopic, "JSON or binary embedding events"),
+            .optionalString(
+                "topics.labels", \.labelsTopic, "delayed labels {\"id\", \"label\"}, learned from the label cache",
+                example: "labels"),
+            .string("topics.predictions", \.predictionsTopic, "one record per input event, key = event id"),
+            .string("topics.alerts", \.alertsTopic, "one record when an alert is raised, one when it clears"),
+            .string(
+                "topics.deadLetter", \.deadLetterTopic,
+                "unusable inputs (key and value unchanged), with the reason in headers"),
+
+            .string(
+                "model.classes", \.classesDirectory,
+                "REQUIRED: a directory with classes.txt (C names) and text.f32 (C x D float32)",
+                example: "/path/to/classes"),
+            .string(
+                "model.head", \.head,
+                "zeroshot | kalman | kalman-diagonal | tip | tipx | clipood, or a sum: kalman+tip"),
+            .custom(
+                "model.kalman.observation", type: PipelineSetting.choices(KalmanConfiguration.Observation.self),
+                "gaussian (centred target) | softmax (softmax switches both Kalman heads to its own defaults)",
+                render: { $0.heads.kalman.observation.rawValue }
+            ) { node, c in
+                let observation = try PipelineSetting.choice(
+                    node, "model.kalman.observation", KalmanConfiguration.Observation.self)
+                try c.heads.setKalman(observation: observation, kalmanCovariance: c.heads.kalman.covariance)
+            },
+            .custom(
+                "model.kalman.covariance", type: PipelineSetting.choices(KalmanConfiguration.Covariance.self),
+                "the kalman head's: full (shared D x D) | diagonal (one variance per weight, priorVariance 0.0003)",
+                render: { $0.heads.kalman.covariance.rawValue }
+            ) { node, c in
+                let covariance = try PipelineSetting.choice(
+                    node, "model.kalman.covariance", KalmanConfiguration.Covariance.self)
+                c.heads.kalman = .defaults(observation: c.heads.kalman.observation, covariance: covariance)
+            },
+            .kalman("model.kalman.target", \.target, "centred | onehot (gaussian observation)"),
+            .kalman("model.kalman.forgetting", \.forgetting, "lambda: P <- P / lambda per update"),
+            .kalman(
+                "model.kalman.priorVariance", \.priorVariance,
+                "p0: P0 = p0 I; default 0.01 for the kalman head (10 with the softmax observation) and 0.0003 for "
+                    + "kalman-diagonal (and covariance: diagonal); given, it sets both heads",
+                commentedOut: true),
+            .kalman("model.kalman.traceBound", \.traceBound, "trace(P) <= traceBound * trace(P0)"),
+            .kalman(
+                "model.kalman.initialNoise", \.initialNoise,
+                "R0, the initial observation-noise variance (softmax observation: 1)", commentedOut: true),
+            .kalman(
+                "model.kalman.noiseMemory", \.noiseMemory,
+                "EMA memory of the observation-noise estimate (1 = fixed R; softmax observation: 1)", commentedOut: true),
+            .kalman("model.kalman.minimumNoise", \.minimumNoise, "floor of the observation noise R"),
+            .kalman("model.kalman.mahalanobisScaling", \.mahalanobisScaling, "s: R_eff = R (1 + s d2 / D)"),
+            .kalman(
+                "model.kalman.initialScale", \.initialScale,
+                "W0 = initialScale * normalised class embeddings (softmax observation: 30)", commentedOut: true),
+            .kalman("model.kalman.targetScale", \.targetScale, "kappa_y, the target margin (gaussian observation)"),
+            .kalman("model.kalman.logitScale", \.logitScale, "softmax observation: logits a W x"),
+            .kalman("model.kalman.outputScale", \.outputScale, "gaussian: reported logits outputScale * W x"),
+
+            .int("model.tip.shotsPerClass", \.heads.tip.shotsPerClass, "K: labelled embeddings cached per class"),
+            .choice("model.tip.eviction", \.heads.tip.eviction, "which cached key a new embedding replaces when its class is full (reservoir: a seeded uniform sample)"),
+            .double("model.tip.alpha", \.heads.tip.alpha, "residual ratio of the cache logits"),
+            .double("model.tip.beta", \.heads.tip.beta, "sharpness of the affinity exp(-beta (1 - x F'))"),
+            .double("model.tip.temperature", \.heads.tip.temperature, "scale of the zero-shot term (CLIP's logit scale)"),
+            .double("model.tip.gamma", \.heads.tipXWeight, "Tip-X weight of the KL-signature affinity (tipx head)"),
+            .double(
+                "model.tip.signatureTemperature", \.heads.tip.signatureTemperature,
+                "Tip-X: temperature of the class-probability signatures"),
+
+            .double("model.clipood.margin", \.heads.clipood.margin, "margin scale lambda_m of the margin metric softmax"),
+            .double("model.clipood.temperature", \.heads.clipood.temperature, "logit scale tau"),
+            .double("model.clipood.learningRate", \.heads.clipood.learningRate, "SGD learning rate (per sample)"),
+            .double(
+                "model.clipood.betaShape", \.heads.clipood.betaShape, "b: Beta(b, b) weights of the moving average"),
+            .int("model.clipood.horizon", \.heads.clipood.horizon, "H: the sliding horizon (updates) of the Beta moving average"),
+
+            .bool(
+                "drift.inputScoring", \.drift.inputScoring,
+                "false: no Mahalanobis scorer (no per-event solve, no input-drift alerts, \"mahalanobis\": null); "
+                    + "accuracy-drop alerts remain"),
+            .double(
+                "drift.covarianceMemory", \.drift.mahalanobis.covarianceMemory,
+                "a: Sigma <- a Sigma + (1 - a) d d' per update of the scorer"),
+            .double("drift.meanRate", \.drift.mahalanobis.meanRate, "r: mu_c <- mu_c + r (x - mu_c)"),
+            .double(
+                "drift.priorVariance", \.drift.mahalanobis.priorVariance,
+                "Sigma0 = priorVariance * I (per dimension, of normalised embeddings)"),
+            .double(
+                "drift.shrinkage", \.drift.mahalanobis.shrinkage,
+                "ridge added before the factorisation, as a fraction of the mean diagonal of Sigma"),
+            .int(
+                "drift.refreshInterval", \.drift.mahalanobis.refreshInterval,
+                "once calibrated, the most updates between Cholesky refreshes of the covariance: after n updates "
+                    + "the interval is max(calibrationRefreshInterval, n/4), at most refreshInterval"),
+            .int(
+                "drift.calibrationRefreshInterval", \.drift.mahalanobis.calibrationRefreshInterval,
+                "updates between refreshes until the threshold is calibrated"),
+            .int("drift.warmupEvents", \.drift.mahalanobis.warmupEvents, "events that only train the scorer"),
+            .int(
+                "drift.referenceEvents", \.drift.mahalanobis.referenceEvents,
+                "events whose scores calibrate the threshold"),
+            .double(
+                "drift.quantile", \.drift.mahalanobis.quantile,
+                "the threshold: this quantile of the reference scores"),
+            .int(
+                "drift.projection", \.drift.mahalanobis.projection,
+                "score in a random projection to this many dimensions (0: full D); faster at large D, less "
+                    + "sensitive to mild shifts (docs/drift.md)"),
+            .int("drift.inputWindow", \.drift.inputWindow, "input-drift alert: flagged fraction over this many events"),
+            .double("drift.inputRaiseLevel", \.drift.inputRaiseLevel, "input-drift alert: raised at this fraction"),
+            .double(
+                "drift.inputClearLevel", \.drift.inputClearLevel, "input-drift alert: cleared at this fraction"),
+            .double("drift.accuracyDelta", \.drift.accuracyDelta, "accuracy-drop alert: Page-Hinkley tolerance"),
+            .double(
+                "drift.accuracyThreshold", \.drift.accuracyThreshold,
+                "accuracy-drop alert: raised when the Page-Hinkley statistic passes this"),
+            .int(
+                "drift.accuracyMinimumEvents", \.drift.accuracyMinimumEvents,
+                "accuracy-drop alert: labelled events before it may be raised"),
+            .int(
+                "drift.accuracyWindow", \.drift.accuracyWindow,
+                "accuracy-drop alert: cleared when the error rate over this many labelled events is back to "
+                    + "where it was"),
+            .double(
+                "drift.calibrationRate", \.drift.calibrationRate,
+                "step size of the online temperature calibration of the probabilities (1: full steps; 0: off)"),
+            .int(
+                "drift.alertHistory", \.drift.alertHistory,
+                "alerts kept in the model and its checkpoints (at least 2): a new alert drops the oldest cleared "
+                    + "one; active alerts are always kept"),
+
+            .int(
+                "input.maxMessageBytes", \.maximumMessageBytes,
+                "larger messages go to the dead-letter topic (oversized)"),
+            .int(
+                "input.labelCacheSize", \.labelCacheSize,
+                "unlabelled events kept for delayed labels; only with topics.labels"),
+            .int("input.topClasses", \.topClasses, "classes listed in a prediction's \"top\""),
+            .int(
+                "input.maxIdBytes", \.maximumIdBytes,
+                "longer event ids (JSON, header or key) are dead letters (id-too-long)"),
+            .choice(
+                "input.offsetGaps", \.offsetGaps,
+                "a stored offset past the end of its partition, or input lost to retention: refuse (stop, naming "
+                    + "topic and offsets) or accept (log, count, continue from the oldest retained offset)"),
+
+            .optionalString(
+                "checkpoint.directory", \.checkpointDirectory,
+                "--checkpoint-dir; env STREAMADAPT_CHECKPOINT_DIR; no directory = no checkpoints",
+                example: "/var/lib/streamadapt/pipeline"),
+            .int("checkpoint.everyEvents", \.checkpointEveryEvents, "a checkpoint after this many events"),
+            .double("checkpoint.everySeconds", \.checkpointEverySeconds, "and at least this often"),
+
+            .int(
+                "metrics.port", \.metricsPort,
+                "/metrics, /healthz, /readyz; 0 disables; env STREAMADAPT_METRICS_PORT"),
+            .string("metrics.host", \.metricsHost, "the address the metrics server listens on"),
+        ]
+    }
+
+    /// Comments written on a section's line in the reference.
+    static let sectionHelp: [String: String] = [
+        "model.kalman":
+            "sets both the kalman and the kalman-diagonal head; the settings commented out have defaults that "
+            + "depend on the observation and the covariance"
+    ]
+}

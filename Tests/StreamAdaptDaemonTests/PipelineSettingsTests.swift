@@ -1,0 +1,132 @@
+import Foundation
+import StreamAdaptCore
+import Testing
+
+@testable import StreamAdaptDaemon
+
+/// The settings table: it drives parsing, the unknown-key check and the reference `etc/streamadapt.yaml`.
+@Suite struct PipelineSettingsTests {
+    static let referencePath = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("etc/streamadapt.yaml").path
+
+    /// YAML setting one dotted key (nested mappings) next to `model.classes`.
+    static func yaml(_ key: String, _ value: String) -> String {
+        var parts = key.split(separator: ".").map(String.init)
+        var lines = ["model:", "  classes: x"]
+        var depth = 0
+        if parts.first == "model" {
+            parts.removeFirst()
+            depth = 1
+        }
+        for (i, part) in parts.enumerated() {
+            lines.append(String(repeating: "  ", count: depth + i) + part + ":" + (i == parts.count - 1 ? " " + value : ""))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    @Test func theReferenceFileIsWhatTheTableGenerates() throws {
+        let file = try String(contentsOfFile: Self.referencePath, encoding: .utf8)
+        let generated = PipelineConfiguration.reference()
+        let firstDifference = zip(file.split(separator: "\n", omittingEmptySubsequences: false),
+                                  generated.split(separator: "\n", omittingEmptySubsequences: false))
+            .enumerated().first { $0.element.0 != $0.element.1 }
+        #expect(
+            file == generated,
+            """
+            etc/streamadapt.yaml is out of date (first difference at line \((firstDifference?.offset ?? -1) + 1): \
+            \(firstDifference.map { "\"\($0.element.0)\" vs \"\($0.element.1)\"" } ?? "length")); \
+            regenerate it: swift run streamadapt config > etc/streamadapt.yaml
+            """)
+    }
+
+    @Test func theReferenceParsesToTheDefaults() throws {
+        let parsed = try PipelineConfiguration.parse(yaml: PipelineConfiguration.reference())
+        var expected = PipelineConfiguration()
+        expected.classesDirectory = "/path/to/classes"
+        #expect(parsed == expected)
+        try parsed.validate()
+    }
+
+    @Test func everyKeyIsDocumentedOnceAndInTheReference() {
+        let keys = PipelineConfiguration.settings.map(\.key)
+        #expect(Set(keys).count == keys.count)
+        let reference = PipelineConfiguration.reference()
+        for setting in PipelineConfiguration.settings {
+            #expect(!setting.help.isEmpty, "\(setting.key) has no help")
+            let lines = reference.split(separator: "\n").map { $0.drop { $0 == " " || $0 == "#" } }
+            #expect(lines.contains { $0.hasPrefix(setting.name + ":") }, "\(setting.key) is not in the reference")
+        }
+        for key in ["drift.accuracyMinimumEvents", "drift.accuracyWindow", "drift.calibrationRate", "drift.alertHistory",
+                    "kafka.outageLimitSeconds", "kafka.stopTimeoutSeconds", "input.maxIdBytes", "input.offsetGaps"] {
+            #expect(keys.contains(key), "\(key) is not a setting")
+        }
+    }
+
+    /// Each setting, given a value other than its default, changes the parsed configuration: every key is
+    /// wired to a field.
+    @Test func everySettingIsRead() throws {
+        let base = try PipelineConfiguration.parse(yaml: "model:\n  classes: x")
+        let defaults = PipelineConfiguration()
+        for setting in PipelineConfiguration.settings where setting.key != "model.classes" {
+            let rendered = setting.render(defaults) ?? setting.example
+            let value: String
+            switch setting.type {
+            case "number": value = "\((Double(rendered ?? "") ?? 0) * 2 + 1)"
+            case "integer": value = "\((Int(rendered ?? "") ?? 0) + 1)"
+            case "true | false": value = rendered == "true" ? "false" : "true"
+            case "mapping": value = "{a: b}"
+            case "string": value = "other" + (rendered ?? "")
+            default:
+                let choices = setting.type.components(separatedBy: " | ")
+                value = try #require(choices.first { $0 != rendered }, "\(setting.key): \(setting.type)")
+            }
+            let yaml = Self.yaml(setting.key, value)
+            let parsed = try PipelineConfiguration.parse(yaml: yaml)
+            #expect(parsed != base, "\(setting.key): \(value) changed nothing\n\(yaml)")
+        }
+    }
+
+    @Test func theNewDriftSettingsAreRead() throws {
+        let config = try PipelineConfiguration.parse(yaml: """
+            model:
+              classes: x
+            drift:
+              accuracyMinimumEvents: 50
+              accuracyWindow: 120
+              calibrationRate: 0.5
+              alertHistory: 20
+            """)
+        #expect(config.drift.accuracyMinimumEvents == 50 && config.drift.accuracyWindow == 120)
+        #expect(config.drift.calibrationRate == 0.5 && config.drift.alertHistory == 20)
+        try config.validate()
+        let tooSmall = try PipelineConfiguration.parse(yaml: "model:\n  classes: x\ndrift:\n  alertHistory: 1")
+        let error = try #require(throws: ConfigurationError.self) { try tooSmall.validate() }
+        #expect(error.field == "drift.alertHistory")
+    }
+
+    @Test(arguments: [
+        ("model:\n  kalman:\n    forgeting: 0.9", "model.kalman.forgeting",
+         "covariance, forgetting, initialNoise, initialScale, logitScale, mahalanobisScaling, minimumNoise, noiseMemory, observation, outputScale, priorVariance, target, targetScale, traceBound"),
+        ("metric:\n  port: 1", "metric",
+         "checkpoint, drift, input, kafka, metrics, model, name, topics"),
+        ("kafka:\n  bootstrapServers: x", "kafka.bootstrapServers",
+         "bootstrap, outageLimitSeconds, properties, stopTimeoutSeconds"),
+    ])
+    func unknownKeysNameTheKnownOnes(yaml: String, field: String, known: String) throws {
+        let error = try #require(throws: ConfigurationError.self) { try PipelineConfiguration.parse(yaml: yaml) }
+        #expect(error.field == field)
+        #expect(error.reason == "unknown setting (known here: \(known))")
+    }
+
+    @Test func aSettingIsNotASectionAndASectionIsNotASetting() throws {
+        let nested = try #require(throws: ConfigurationError.self) {
+            try PipelineConfiguration.parse(yaml: "model:\n  head:\n    name: kalman")
+        }
+        #expect(nested.field == "model.head" && nested.reason == "must be a string")
+        let scalar = try #require(throws: ConfigurationError.self) { try PipelineConfiguration.parse(yaml: "drift: 3") }
+        #expect(scalar.field == "drift" && scalar.reason == "must be a mapping")
+        let empty = try PipelineConfiguration.parse(yaml: "model:\n  classes: x\nkafka:\n  properties:\n")
+        #expect(empty.kafkaProperties.isEmpty)
+    }
+}

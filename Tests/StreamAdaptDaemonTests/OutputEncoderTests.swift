@@ -139,7 +139,7 @@ import Testing
 
     @Test func numbersRoundTripAndStayWithinTheirWidth() {
         var values: [Double] = [
-            0, -0.0, 1, -1, 0.1, 0.91, 1e-5, 1e16, 1e21, 5e-324, -2.2250738585072014e-308, .greatestFiniteMagnitude,
+            0, -0.0, 1, -1, 0.1, 0.91, 1e-5, 1e16, 1e21, .leastNonzeroMagnitude, -2.2250738585072014e-308, .greatestFiniteMagnitude,
             -.greatestFiniteMagnitude, .leastNormalMagnitude, 0.30000000000000004, 1234567890123456.7, -0.00012345678901234567,
         ]
         var generator = SystemRandomNumberGenerator()

@@ -40,27 +40,38 @@ import Testing
         #expect(plan == DeadLetter.Plan(keepsValue: false, key: 10, headerValues: [100]))
     }
 
-    /// Room for key and values = limit - own - notes - header names; the key and the large header get one
-    /// common length, the small header is kept whole.
+    /// Room for key and values = limit - own - marker - header names; the key and the large header get
+    /// one common length, the small header and the small value are kept whole.
     @Test func keyAndLongHeaderValuesCutToACommonLength() {
-        let notes = (25 + 256 + 10) + (21 + 1024 + 10)
-        let room = Self.budget.limit - Self.own - notes - (1 + 10) - (2 + 10)
+        let marker = 21 + 1024 + 10
+        let room = Self.budget.limit - Self.own - marker - (1 + 10) - (2 + 10)
         let plan = DeadLetter.plan(
             key: 1_100_000, value: 50, headers: [(1, 40), (2, 1_100_000)], ownHeaders: Self.own, budget: Self.budget)
-        let cap = (room - 40) / 2
-        #expect(plan == DeadLetter.Plan(keepsValue: false, key: cap, headerValues: [40, cap]))
+        let cap = (room - 40 - 50) / 2
+        #expect(plan == DeadLetter.Plan(keepsValue: true, key: cap, headerValues: [40, cap]))
+    }
+
+    /// A value longer than the common length is dropped, and the length found again without it.
+    @Test func aLongValueIsDroppedWhenTheKeyMustBeCut() {
+        let notes = (25 + 256 + 10) + (21 + 1024 + 10)
+        let room = Self.budget.limit - Self.own - notes - (1 + 10)
+        let plan = DeadLetter.plan(key: 1_100_000, value: 5_000, headers: [(1, 40)], ownHeaders: Self.own, budget: Self.budget)
+        #expect(plan == DeadLetter.Plan(keepsValue: false, key: room - 40, headerValues: [40]))
+        #expect(DeadLetter.commonLength([5, 100, 100], room: 105) == 50)
+        #expect(DeadLetter.commonLength([5, 100, 100], room: 205) == Int.max)
+        #expect(DeadLetter.commonLength([5, 100, 100], room: 0) == 0)
     }
 
     @Test func onlyTheOversizedItemIsCut() {
         let plan = DeadLetter.plan(key: 1_100_000, value: 0, headers: [(1, 40)], ownHeaders: Self.own, budget: Self.budget)
-        let notes = (25 + 256 + 10) + (21 + 1024 + 10)
-        #expect(plan == DeadLetter.Plan(keepsValue: false, key: Self.budget.limit - Self.own - notes - 11 - 40, headerValues: [40]))
+        let marker = 21 + 1024 + 10
+        #expect(plan == DeadLetter.Plan(keepsValue: true, key: Self.budget.limit - Self.own - marker - 11 - 40, headerValues: [40]))
     }
 
     @Test func headersWhoseNamesCannotFitAreDroppedLongestFirst() {
         let plan = DeadLetter.plan(
             key: 5, value: 10, headers: [(3, 1), (1_100_000, 2), (4, 3), (9_000, 0)], ownHeaders: Self.own, budget: Self.budget)
-        #expect(plan == DeadLetter.Plan(keepsValue: false, key: 5, headerValues: [1, nil, 3, nil]))
+        #expect(plan == DeadLetter.Plan(keepsValue: true, key: 5, headerValues: [1, nil, 3, nil]))
     }
 
     /// Many small headers: names alone exceed the room; the longest go first, ties from the end.
@@ -72,9 +83,10 @@ import Testing
         let notes = (25 + 256 + 10) + (21 + 1024 + 10)
         let room = Self.budget.limit - Self.own - notes
         #expect(keptCount == room / 20)
-        // the rest of the room is shared by the kept values
-        let values = plan.headerValues.compactMap { $0 }.reduce(0, +)
-        #expect(values <= room - keptCount * 20 && values > room - keptCount * 20 - keptCount)
+        // The rest of the room (and the unused room of the value note: the empty value stays) is shared
+        // by the kept values: (6034 - 301 * 20 + 291) / 301 = 1 byte each.
+        #expect(room == 6034 && keptCount == 301)
+        #expect(plan.keepsValue && plan.headerValues.compactMap { $0 }.allSatisfy { $0 == 1 })
     }
 
     // MARK: - Built records

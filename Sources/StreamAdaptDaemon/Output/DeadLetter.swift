@@ -5,8 +5,8 @@ import StreamAdaptKafka
 ///
 /// When key + value + headers exceed the budget (``OutputBudget``), the value is dropped first
 /// (header `streamadapt-value-dropped` says why); if that is not enough, the key and the longest
-/// forwarded header values are truncated to a common length, largest first, and header
-/// `streamadapt-truncated` lists what was cut (`key`, `header:NAME`, `dropped-header:NAME` for a
+/// forwarded header values are truncated to a common length (a value no longer than that length is
+/// then kept after all), and header `streamadapt-truncated` lists what was cut (`key`, `header:NAME`, `dropped-header:NAME` for a
 /// header dropped whole because even its name does not fit). The daemon's own headers are always
 /// present; their texts are bounded and carry no control characters. Schema:
 /// docs/schemas/dead-letter-headers.schema.json; format: docs/outputs.md.
@@ -102,10 +102,14 @@ struct DeadLetter {
     /// Decides what a dead letter keeps so that it fits `budget` (pure: sizes in, sizes out).
     ///
     /// 1. Everything, when key + value + forwarded headers + the daemon's headers fit.
-    /// 2. Else the value is dropped (room is kept for the `streamadapt-value-dropped` note).
-    /// 3. Else (room is also kept for the `streamadapt-truncated` list) forwarded headers whose names
-    ///    alone do not fit are dropped, longest name first; then the key and the header values are cut
-    ///    to one common length, the largest such that they fit (short ones are kept whole).
+    /// 2. Else, when dropping the value is enough, the value is dropped (room is kept for the
+    ///    `streamadapt-value-dropped` note).
+    /// 3. Else the key or the headers must be cut (room is kept for the `streamadapt-truncated` list):
+    ///    forwarded headers whose names alone do not fit are dropped, longest name first; then the key,
+    ///    the header values and the value share the room: one common length is found, the largest such
+    ///    that everything fits with longer items cut to it (shorter ones are kept whole). The value is
+    ///    never cut: it is kept whole when it is no longer than that length, else dropped and the length
+    ///    found again without it.
     /// - Parameters:
     ///   - key: key bytes; value: value bytes.
     ///   - headers: per forwarded header, its name and value bytes.
@@ -127,7 +131,10 @@ struct DeadLetter {
         var kept = Array(repeating: true, count: headers.count)
         var namesBytes = headers.reduce(0) { $0 + OutputBudget.headerBytes(name: $1.name, value: 0) }
         if namesBytes > room {
-            for i in headers.indices.sorted(by: { headers[$0].name > headers[$1].name || (headers[$0].name == headers[$1].name && $0 > $1) }) {
+            let longestFirst = headers.indices.sorted {
+                headers[$0].name > headers[$1].name || (headers[$0].name == headers[$1].name && $0 > $1)
+            }
+            for i in longestFirst {
                 kept[i] = false
                 namesBytes -= OutputBudget.headerBytes(name: headers[i].name, value: 0)
                 if namesBytes <= room { break }
@@ -135,22 +142,26 @@ struct DeadLetter {
         }
         room -= namesBytes
 
-        // Then one common length for the key and the kept header values (water filling).
-        var sizes = [key] + headers.indices.filter { kept[$0] }.map { headers[$0].value }
-        sizes.sort()
-        var cap = Int.max
+        // Then one common length for the key, the kept header values and (whole or not at all) the value.
+        let values = headers.indices.filter { kept[$0] }.map { headers[$0].value }
+        var cap = commonLength([key, value] + values, room: room + valueNote)  // no note when the value stays
+        let keepsValue = value <= cap
+        if !keepsValue { cap = commonLength([key] + values, room: room) }
+        return Plan(
+            keepsValue: keepsValue, key: min(key, cap),
+            headerValues: headers.indices.map { kept[$0] ? min(headers[$0].value, cap) : nil })
+    }
+
+    /// The largest length c such that the sizes, each cut to c, sum to at most `room` (Int.max when they
+    /// fit whole): water filling over the sorted sizes.
+    static func commonLength(_ sizes: [Int], room: Int) -> Int {
         var left = room
-        for (j, size) in sizes.enumerated() {
+        for (j, size) in sizes.sorted().enumerated() {
             let share = left / (sizes.count - j)
-            if size > share {
-                cap = share
-                break
-            }
+            if size > share { return share }
             left -= size
         }
-        return Plan(
-            keepsValue: false, key: min(key, cap),
-            headerValues: headers.indices.map { kept[$0] ? min(headers[$0].value, cap) : nil })
+        return Int.max
     }
 
     // MARK: - Header texts

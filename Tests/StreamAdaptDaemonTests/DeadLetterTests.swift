@@ -158,6 +158,24 @@ import Testing
         }
     }
 
+    /// The daemon's own headers at their longest, with both notes, leave room in the smallest budget
+    /// accepted (message.max.bytes 8192).
+    @Test func worstCaseOwnHeadersFitTheSmallestBudget() {
+        let budget = OutputBudget(messageMaxBytes: OutputBudget.minimumMessageMaxBytes)
+        let big = Array(repeating: UInt8(9), count: 1_100_000)
+        let letter = big.withUnsafeBytes {
+            DeadLetter(
+                key: $0, valueBytes: 1_100_000, headers: [("h", big), (String(repeating: "n", count: 20_000), big)],
+                sourceTopic: String(repeating: "t", count: 300), partition: .max, offset: .max,
+                reason: String(repeating: "r", count: 500), error: String(repeating: "\u{0}", count: 5_000), budget: budget)
+        }
+        #expect(Self.size(letter, value: 1_100_000) <= budget.limit)
+        let own = letter.headers.filter { $0.0.hasPrefix("streamadapt-") }
+        #expect(own.count == 7)
+        #expect(OutputBudget.headerBytes(own) <= 2_882)
+        #expect(letter.key.count > 1_000 && letter.headers.first { $0.0 == "h" }!.1.count == letter.key.count)
+    }
+
     // MARK: - Header texts
 
     @Test func errorTextsCarryNoControlCharacters() {

@@ -77,7 +77,7 @@ import StreamAdaptKafka
         var configuration = try PipelineConfiguration.parse(yaml: """
             topics: {input: in, predictions: predictions, alerts: alerts, deadLetter: dead}
             model: {classes: \(Self.root.appendingPathComponent("samples/fmnist-drift").path), head: zeroshot}
-            input: {maxIdBytes: 10000000}
+            input: {maxIdBytes: 1000000}
             """)
         configuration.bootstrapServers = broker.bootstrapServers
         let loop = try AdaptationLoop(configuration: configuration, logger: Logger(label: "test"), health: HealthState())

@@ -17,7 +17,7 @@ public struct OutputBudget: Sendable, Equatable {
     /// Bytes kept below `message.max.bytes` for the record framing and the batch header.
     public static let framingMargin = 512
     /// The smallest `message.max.bytes` StreamAdapt accepts: room for a dead letter's own headers at
-    /// their longest (about 2,900 bytes with both notes, see ``DeadLetter``) and a useful part of the input.
+    /// their longest (at most 2,882 bytes with both notes, see ``DeadLetter``) and a useful part of the input.
     public static let minimumMessageMaxBytes = 8192
     /// Worst-case bytes of a header's two varint lengths (name and value, 5 bytes each).
     public static let headerFraming = 10

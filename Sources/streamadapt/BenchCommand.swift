@@ -31,8 +31,23 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "With --kafka: the drift scorer's random projection dimension (drift.projection; default 0, none).")
     var driftProjection = 0
 
+    @Flag(help: "Instead: the soak, a long run of the daemon loop on the embedded broker sampling resident memory and events/s (default 1000000 events at the first of --dimensions and --classes).")
+    var soak = false
+    @Option(help: "With --soak: input format, json or binary.")
+    var soakFormat = "binary"
+
     func run() throws {
         BLAS.setThreads(1)
+        if soak {
+            guard soakFormat == "json" || soakFormat == "binary" else { throw ValidationError("--soak-format must be json or binary") }
+            bootstrapLogging(level: .error)
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))
+            try SoakBench(
+                events: events ?? 1_000_000, dimension: dimensions.split(separator: ",").compactMap { Int($0) }.first ?? 512,
+                classCount: classes.split(separator: ",").compactMap { Int($0) }.first ?? 10, format: soakFormat
+            ).run()
+            return
+        }
         if kafka {
             bootstrapLogging(level: .error)
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))

@@ -63,7 +63,9 @@ public final class AdaptationLoop {
         classes = try ClassFile.load(directory: configuration.classesDirectory)
         model = try Self.makeModel(configuration, classes)
         decoder = EventDecoder(dimension: classes.dimension, maximumBytes: configuration.maximumMessageBytes)
-        encoder = OutputEncoder(topClasses: configuration.topClasses)
+        encoder = try OutputEncoder(
+            topClasses: configuration.topClasses, classNames: classes.names, head: model.head.name,
+            budget: OutputBudget(kafkaProperties: configuration.kafkaProperties))
         recentOffsets = Array(repeating: (0, 0), count: max(1, configuration.drift.inputWindow))
         metrics = DaemonMetrics()
         labelCache = LabelCache(
@@ -198,6 +200,12 @@ public final class AdaptationLoop {
             try deadLetter(message, error)
             return
         }
+        do {
+            try encoder.checkPrediction(id: event.id)  // before the model: an output-too-large event never reaches it
+        } catch {
+            try deadLetter(message, reason: error.code.rawValue, text: error.message)
+            return
+        }
         let result: EventResult
         do {
             result = try decoder.embedding.withUnsafeBufferPointer { buffer throws(EmbeddingError) in
@@ -284,10 +292,17 @@ public final class AdaptationLoop {
     }
 
     private func publishPrediction(_ event: DecodedEvent, _ result: EventResult, _ message: KafkaMessage) throws {
-        encoder.prediction(
-            id: event.id, timestamp: event.timestamp ?? message.timestamp, result: result,
-            probabilities: model.probabilities, classNames: classes.names, modelVersion: model.head.updateCount,
-            head: model.head.name, source: .init(partition: message.partition, offset: message.offset))
+        do {
+            try encoder.prediction(
+                id: event.id, timestamp: event.timestamp ?? message.timestamp, result: result,
+                probabilities: model.probabilities, classNames: classes.names, modelVersion: model.head.updateCount,
+                head: model.head.name, source: .init(partition: message.partition, offset: message.offset))
+        } catch {
+            // Not reachable after checkPrediction (an upper bound over every result); if it were, the
+            // model has processed the event, and the dead letter says so.
+            try deadLetter(message, reason: error.code.rawValue, text: error.message + " (after the model processed the event)")
+            return
+        }
         try encoder.bytes.withUnsafeBytes {
             try producer.sendWaiting(topic: configuration.predictionsTopic, key: event.id, value: $0)
         }
@@ -318,10 +333,16 @@ public final class AdaptationLoop {
             let r = ranges[p] ?? (o, o)
             ranges[p] = (min(r.0, o), max(r.1, o))
         }
-        encoder.alert(
-            alert, state: state, windowEvents: window, modelVersion: model.head.updateCount,
-            topic: configuration.inputTopic,
-            offsets: ranges.sorted { $0.key < $1.key }.map { .init(partition: $0.key, from: $0.value.0, to: $0.value.1) })
+        do {
+            try encoder.alert(
+                alert, state: state, windowEvents: window, modelVersion: model.head.updateCount,
+                topic: configuration.inputTopic,
+                offsets: ranges.sorted { $0.key < $1.key }.map { .init(partition: $0.key, from: $0.value.0, to: $0.value.1) })
+        } catch {
+            // Its size depends on the configuration only (topic, partitions): logged, not published.
+            logger.error("drift alert \(state) not published", metadata: ["kind": "\(alert.kind.rawValue)", "error": "\(error)"])
+            return
+        }
         try encoder.bytes.withUnsafeBytes {
             try producer.sendWaiting(topic: configuration.alertsTopic, key: alert.kind.rawValue, value: $0)
         }
@@ -331,21 +352,23 @@ public final class AdaptationLoop {
     }
 
     private func deadLetter(_ message: KafkaMessage, _ error: InputError) throws {
-        var headers = DeadLetter.headers(for: message, error: error)
-        let key = message.key.isEmpty ? nil : message.key
-        do {
-            try producer.sendWaiting(topic: configuration.deadLetterTopic, key: key, value: message.value, headers: headers)
-        } catch let sendError as KafkaError {
-            // The message itself cannot be forwarded (e.g. larger than the producer's message.max.bytes):
-            // forward its key and headers with an empty value and say why, rather than fail the daemon.
-            headers.append(("streamadapt-value-dropped", Array(sendError.message.utf8)))
+        try deadLetter(message, reason: error.code, text: error.message)
+    }
+
+    /// Forwards `message` to the dead-letter topic, cut to the output budget (see ``DeadLetter``).
+    private func deadLetter(_ message: KafkaMessage, reason: String, text: String) throws {
+        let letter = DeadLetter(for: message, reason: reason, error: text, budget: encoder.budget)
+        try letter.withKey {
             try producer.sendWaiting(
-                topic: configuration.deadLetterTopic, key: key, value: UnsafeRawBufferPointer(start: nil, count: 0),
-                headers: headers)
-            logger.warning("dead letter forwarded without its value", metadata: ["error": "\(sendError)", "offset": "\(message.offset)"])
+                topic: configuration.deadLetterTopic, key: $0,
+                value: letter.keepsValue ? message.value : UnsafeRawBufferPointer(start: nil, count: 0),
+                headers: letter.headers)
         }
-        metrics.deadLetters(error.code).increment()
-        logger.debug("dead letter", metadata: ["reason": "\(error.code)", "offset": "\(message.offset)"])
+        if !letter.keepsValue {
+            logger.warning("dead letter forwarded without its value", metadata: ["bytes": "\(message.value.count)", "offset": "\(message.offset)"])
+        }
+        metrics.deadLetters(reason).increment()
+        logger.debug("dead letter", metadata: ["reason": "\(reason)", "offset": "\(message.offset)"])
     }
 
     private func recordCorrect(_ correct: Bool) {

@@ -15,7 +15,7 @@ import Testing
     ) -> EventResult {
         EventResult(
             index: index, probability: probability, entropy: entropy, variance: variance, mahalanobis2: mahalanobis2,
-            drifting: drifting, updated: updated, correct: nil, updateNanoseconds: 0, alertChanged: false)
+            drifting: drifting, updated: updated, correct: nil, alertChanged: false)
     }
 
     static func encoder(topClasses: Int = 3, names: [String] = names, budget: OutputBudget = OutputBudget()) throws -> OutputEncoder {
@@ -161,13 +161,13 @@ import Testing
 
     @Test func alertRaisedAndClearedByteForByte() throws {
         var encoder = try Self.encoder()
-        var alert = DriftAlert(kind: .inputDrift, raisedAt: 647, value: 0.3, threshold: 0.3)
+        var alert = DriftAlert(kind: .inputDrift, sequence: 0, raisedAt: 647, value: 0.3, threshold: 0.3)
         try encoder.alert(
             alert, state: "raised", windowEvents: 50, modelVersion: 648, topic: "embeddings",
             offsets: [.init(partition: 0, from: 598, to: 647)])
         #expect(String(decoding: encoder.bytes, as: UTF8.self) == #"{"kind":"input-drift","state":"raised","raised_at_event":647,"cleared_at_event":null,"value":0.3,"threshold":0.3,"severity":1.0,"cleared_value":null,"window_events":50,"model_version":648,"topic":"embeddings","offsets":[{"partition":0,"from":598,"to":647}]}"#)
 
-        alert = DriftAlert(kind: .accuracyDrop, raisedAt: 100, value: 30, threshold: 25)
+        alert = DriftAlert(kind: .accuracyDrop, sequence: 0, raisedAt: 100, value: 30, threshold: 25)
         alert.clearedAt = 400
         alert.clearedValue = 0.125
         try encoder.alert(
@@ -233,7 +233,7 @@ import Testing
 
     @Test func alertOverTheBudgetThrows() throws {
         var encoder = try Self.encoder(budget: OutputBudget(messageMaxBytes: 8192))
-        let alert = DriftAlert(kind: .inputDrift, raisedAt: 1, value: 0.5, threshold: 0.3)
+        let alert = DriftAlert(kind: .inputDrift, sequence: 0, raisedAt: 1, value: 0.5, threshold: 0.3)
         let offsets = (0..<200).map { OutputEncoder.OffsetRange(partition: Int32($0), from: 1_000_000, to: 2_000_000) }
         let error = try #require(throws: OutputError.self) {
             try encoder.alert(alert, state: "raised", windowEvents: 50, modelVersion: 1, topic: "t", offsets: offsets)

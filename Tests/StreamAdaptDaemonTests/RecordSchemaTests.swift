@@ -48,7 +48,7 @@ struct RecordSchemaTests {
 
     @Test func alertsMatchTheSchema() throws {
         var encoder = try Enc.encoder()
-        var alert = DriftAlert(kind: .inputDrift, raisedAt: 647, value: 0.3, threshold: 0.3)
+        var alert = DriftAlert(kind: .inputDrift, sequence: 0, raisedAt: 647, value: 0.3, threshold: 0.3)
         var records: [String] = []
         try encoder.alert(alert, state: "raised", windowEvents: 50, modelVersion: 648, topic: "embeddings", offsets: [.init(partition: 0, from: 598, to: 647)])
         records.append(String(decoding: encoder.bytes, as: UTF8.self))
@@ -57,7 +57,7 @@ struct RecordSchemaTests {
         try encoder.alert(alert, state: "cleared", windowEvents: 50, modelVersion: 701, topic: "embeddings", offsets: [])
         records.append(String(decoding: encoder.bytes, as: UTF8.self))
         try encoder.alert(
-            DriftAlert(kind: .accuracyDrop, raisedAt: 0, value: .infinity, threshold: 0), state: "raised", windowEvents: 0, modelVersion: 0,
+            DriftAlert(kind: .accuracyDrop, sequence: 0, raisedAt: 0, value: .infinity, threshold: 0), state: "raised", windowEvents: 0, modelVersion: 0,
             topic: "t", offsets: [.init(partition: 3, from: 0, to: 0)])
         records.append(String(decoding: encoder.bytes, as: UTF8.self))
         #expect(try SchemaValidator.check(records, against: "alert") == ["valid", "valid", "valid"])

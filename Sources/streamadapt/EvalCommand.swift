@@ -105,7 +105,7 @@ struct EvalCommand: ParsableCommand {
                     }
                 }
             }
-            results.append(HeadResult(name: head.name, statistics: stats, alerts: model.alerts))
+            results.append(HeadResult(name: head.name, statistics: stats, alerts: model.alerts, alertsRaised: model.alertsRaised))
         }
         if let trace {
             let header = "event,segment,label,predicted,probability,variance,mahalanobis2,drifting,updated\n"
@@ -139,7 +139,9 @@ struct Segment {
 struct HeadResult {
     let name: String
     let statistics: PrequentialStatistics
+    /// The model's alert history (its last `drift.alertHistory` alerts) and how many it raised in all.
     let alerts: [DriftAlert]
+    let alertsRaised: Int
 }
 
 /// The `eval` report: a table for people, JSON for tools.
@@ -171,6 +173,9 @@ struct EvalReport {
         }
         lines.append("alerts (drift monitor of \(heads.first?.name ?? "-")):")
         if alerts.isEmpty { lines.append("  none") }
+        if let first = heads.first, first.alertsRaised > alerts.count {
+            lines.append("  (\(first.alertsRaised - alerts.count) earlier alerts not kept: the history keeps the last \(alerts.count))")
+        }
         for a in alerts {
             let cleared = a.clearedAt.map { "cleared at event \($0)" } ?? "still active"
             lines.append("  \(a.kind.rawValue): raised at event \(a.raisedAt) (value \(fmt(a.value, 3)), threshold \(fmt(a.threshold, 3))), \(cleared)")

@@ -39,6 +39,12 @@ public final class EmbeddedBroker {
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, "create topic \(name)") }
     }
 
+    /// Makes the brokers answer metadata requests for `topic` with librdkafka error `code` (0 clears it),
+    /// e.g. 3 (UNKNOWN_TOPIC_OR_PART): the mock otherwise creates every topic a client asks about.
+    func setMetadataError(topic: String, code: Int32) {
+        rd_kafka_mock_topic_set_error(cluster, topic, rd_kafka_resp_err_t(code))
+    }
+
     /// Takes broker `id` (1-based) down: its connections are closed and it refuses new ones.
     public func setDown(broker id: Int32 = 1) { _ = rd_kafka_mock_broker_set_down(cluster, id) }
 

@@ -46,8 +46,13 @@ public final class KafkaProducer {
     public var lastDeliveryFailure: KafkaError? { context.deliveries.withLock { $0.lastFailure } }
     /// The last delivery failure's text.
     public var lastDeliveryError: String? { lastDeliveryFailure?.message }
-    /// Messages enqueued and not yet delivered or failed.
-    public var inFlight: Int { Int(rd_kafka_outq_len(handle)) }
+    /// Messages enqueued and not yet delivered or failed (counted by this wrapper:
+    /// `rd_kafka_outq_len` also counts unserved callbacks).
+    public var inFlight: Int {
+        let done = context.deliveries.withLock { $0.delivered + $0.failed }
+        return enqueued - done
+    }
+    private var enqueued = 0
     /// The fatal error this producer raised, if any (it then delivers nothing more).
     public var fatalError: KafkaError? { context.fatalError(handle) }
 
@@ -109,7 +114,10 @@ public final class KafkaProducer {
             let err = streamadapt_produce(
                 handle, topic, partition ?? RD_KAFKA_PARTITION_UA, key?.baseAddress, key?.count ?? 0, value.baseAddress,
                 value.count, hdrs)
-            if err == RD_KAFKA_RESP_ERR_NO_ERROR { return }  // librdkafka owns the headers now
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR {  // librdkafka owns the headers now
+                enqueued += 1
+                return
+            }
             guard let waiting, err == RD_KAFKA_RESP_ERR__QUEUE_FULL else {
                 if let hdrs { rd_kafka_headers_destroy(hdrs) }
                 if err == RD_KAFKA_RESP_ERR__FATAL, let fatal = fatalError { throw fatal }
@@ -128,6 +136,9 @@ public final class KafkaProducer {
 
     /// Serves queued delivery reports, errors and statistics without blocking.
     public func poll() { rd_kafka_poll(handle, 0) }
+
+    /// Serves delivery reports, errors and statistics, waiting up to `timeoutMilliseconds` for the first.
+    public func poll(timeoutMilliseconds: Int32) { rd_kafka_poll(handle, timeoutMilliseconds) }
 
     /// Waits until every enqueued message is delivered or failed, serving delivery reports, or until
     /// `until` ends the wait.

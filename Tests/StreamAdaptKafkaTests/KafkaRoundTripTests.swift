@@ -41,8 +41,10 @@ import Testing
         #expect(try consumer.partitions(of: "marks") == [0, 1])
         #expect(try consumer.watermarks(topic: "marks", partition: 0) == Watermarks(low: 0, high: 7))
         #expect(try consumer.watermarks(topic: "marks", partition: 1) == Watermarks(low: 0, high: 0))
+        broker.setMetadataError(topic: "no-such-topic", code: 3)  // the mock would create it
         let unknown = try #require(throws: KafkaError.self) { try consumer.partitions(of: "no-such-topic") }
         #expect(unknown.code == .unknownTopic)
+        #expect(unknown.message == "topic no-such-topic at \(broker.bootstrapServers): Broker: Unknown topic or partition")
     }
 
     @Test func messageLargerThanTheProducerLimitIsMessageTooLarge() throws {

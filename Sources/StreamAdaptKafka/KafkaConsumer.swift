@@ -46,8 +46,9 @@ public final class KafkaConsumer {
 
     deinit {
         rd_kafka_queue_destroy(queue)
-        rd_kafka_consumer_close(handle)
-        rd_kafka_destroy(handle)
+        // No group to leave and no offsets to commit (manual assignment, offsets in checkpoints): skip
+        // the consumer close.
+        rd_kafka_destroy_flags(handle, Int32(RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE))
         withExtendedLifetime(context) {}  // callbacks use it until rd_kafka_destroy returns
     }
 
@@ -155,8 +156,12 @@ public final class KafkaConsumer {
             throw fatalError ?? KafkaError(err, "consumer \(bootstrapServers)")
         case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET, RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
             if let topic {
+                var low: Int64 = -1
+                var high: Int64 = -1
+                _ = rd_kafka_get_watermark_offsets(handle, topic, message.pointee.partition, &low, &high)
                 return .offsetOutOfRange(OffsetOutOfRange(
-                    topic: topic, partition: message.pointee.partition, offset: message.pointee.offset, reason: text))
+                    topic: topic, partition: message.pointee.partition, offset: message.pointee.offset,
+                    low: low >= 0 ? low : nil, high: high >= 0 ? high : nil, reason: text))
             }
             fallthrough
         default:
@@ -164,6 +169,11 @@ public final class KafkaConsumer {
             return .error(KafkaError(
                 KafkaError.code(of: err), "consume\(place) via \(bootstrapServers): \(text)", librdkafkaCode: err.rawValue))
         }
+    }
+
+    /// Raises a fatal error as librdkafka would (rd_kafka_test_fatal_error), for tests.
+    func raiseFatalErrorForTesting(_ reason: String) {
+        _ = rd_kafka_test_fatal_error(handle, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID, reason)
     }
 
     static func partitionList(_ entries: [(topic: String, partition: Int32, offset: Int64?)]) throws(KafkaError)

@@ -22,12 +22,27 @@ public struct OffsetOutOfRange: Sendable, Equatable, CustomStringConvertible {
     public let partition: Int32
     /// The offset that was asked for and is not in the partition.
     public let offset: Int64
+    /// The partition's watermarks as last reported by the broker's fetch responses, when known (the
+    /// mock broker and Kafka's fetch responses carry them); ask ``KafkaConsumer/watermarks(topic:partition:until:)``
+    /// for the broker's current values.
+    public let low: Int64?
+    public let high: Int64?
     /// librdkafka's text (e.g. `fetch failed due to requested offset not available on the broker:
     /// Broker: Offset out of range (broker 1)`).
     public let reason: String
 
+    public init(topic: String, partition: Int32, offset: Int64, low: Int64?, high: Int64?, reason: String) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.low = low
+        self.high = high
+        self.reason = reason
+    }
+
     public var description: String {
-        "offset \(offset) of \(topic) [\(partition)] is out of range, partition stopped: \(reason)"
+        let range = low.flatMap { low in high.map { " (partition holds \(low)..<\($0))" } } ?? ""
+        return "offset \(offset) of \(topic) [\(partition)] is out of range\(range), partition stopped: \(reason)"
     }
 }
 

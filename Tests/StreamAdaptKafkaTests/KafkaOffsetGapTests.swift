@@ -30,7 +30,7 @@ import Testing
 
         let consumer = try KafkaConsumer(configuration: testProperties(broker.bootstrapServers))
         try consumer.assign([("gap", 0, 0)])
-        let (before, events) = try consumer.collect(1, attempts: 30)
+        let (before, events) = try consumer.collect(0, events: 1, attempts: 100)
         #expect(before.isEmpty)  // nothing after the gap is handed over silently
         let gap = try #require(events.first)
         guard case .offsetOutOfRange(let range) = gap else {
@@ -40,7 +40,13 @@ import Testing
         #expect(range.topic == "gap")
         #expect(range.partition == 0)
         #expect(range.offset == 0)
-        #expect(events.count == 1)  // reported once: the partition stays stopped
+        #expect(range.low == marks.low)
+        #expect(range.high == 60)
+        #expect(range.reason == "fetch failed due to requested offset not available on the broker: Broker: Offset out of range (broker 1)")
+        #expect(events.count == 1)
+        // Reported once; the partition stays stopped (five more polls: nothing).
+        let (stillNothing, noMore) = try consumer.collect(1, attempts: 5)
+        #expect(stillNothing.isEmpty && noMore.isEmpty)
 
         try consumer.resume(topic: "gap", partition: 0, at: nil)
         let (after, more) = try consumer.collect(Int(marks.high - marks.low))
@@ -61,7 +67,7 @@ import Testing
         // Partition 0 as if the topic had been re-created (a checkpoint's next offset 10 > high 3);
         // partition 1 normal.
         try consumer.assign([("short", 0, 10), ("short", 1, 0)])
-        let (messages, events) = try consumer.collect(3, attempts: 30)
+        let (messages, events) = try consumer.collect(2, events: 1, attempts: 100)
         #expect(messages.map { [$0.partition, Int32($0.offset)] } == [[1, 0], [1, 1]])
         #expect(events.count == 1)
         guard case .offsetOutOfRange(let range)? = events.first else {
@@ -71,6 +77,8 @@ import Testing
         #expect(range.topic == "short")
         #expect(range.partition == 0)
         #expect(range.offset == 10)
+        #expect(range.low == 0)
+        #expect(range.high == 3)
         // Accept: continue partition 0 at its start; partition 1 keeps its position.
         try producer.send("short", partition: 1, key: "2", value: [2])
         try producer.flush()

@@ -96,4 +96,17 @@ import Testing
         #expect(error.librdkafkaCode == 45)  // RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, the cause
         #expect(producer.fatalError?.code == .fatal)
     }
+
+    @Test func consumerFatalErrorEndsPolling() throws {
+        let broker = try EmbeddedBroker()
+        try broker.createTopic("f", partitions: 1)
+        let consumer = try KafkaConsumer(configuration: testProperties(broker.bootstrapServers))
+        try consumer.assign([("f", 0, nil)])
+        _ = try consumer.poll(timeoutMilliseconds: 10) { _ in }
+        consumer.raiseFatalErrorForTesting("test")
+        let error = try #require(throws: KafkaError.self) { try consumer.poll(timeoutMilliseconds: 10) { _ in } }
+        #expect(error.code == .fatal)
+        #expect(error.librdkafkaCode == 82)  // RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID, the cause
+        #expect(error.message.contains("consumer \(broker.bootstrapServers): fatal error FENCED_INSTANCE_ID"))
+    }
 }

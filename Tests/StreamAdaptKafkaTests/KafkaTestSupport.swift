@@ -33,12 +33,14 @@ struct Received: Equatable {
 }
 
 extension KafkaConsumer {
-    /// Polls (100 ms at a time) until `count` messages arrived or `attempts` polls passed; returns them
-    /// and the events seen.
-    func collect(_ count: Int, attempts: Int = 200) throws -> (messages: [Received], events: [KafkaConsumerEvent]) {
+    /// Polls (100 ms at a time) until `count` messages and `eventCount` events arrived, or `attempts` polls
+    /// passed; returns the messages and the events seen.
+    func collect(_ count: Int, events eventCount: Int = 0, attempts: Int = 200) throws -> (
+        messages: [Received], events: [KafkaConsumerEvent]
+    ) {
         var messages: [Received] = []
         var events: [KafkaConsumerEvent] = []
-        for _ in 0..<attempts where messages.count < count {
+        for _ in 0..<attempts where messages.count < count || events.count < eventCount {
             let result = try poll(timeoutMilliseconds: 100) { m in
                 messages.append(Received(
                     topic: m.topic, partition: m.partition, offset: m.offset, key: Array(m.key), value: Array(m.value),

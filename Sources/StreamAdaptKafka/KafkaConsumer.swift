@@ -66,7 +66,8 @@ public final class KafkaConsumer {
 
     /// Restarts one assigned partition at `offset` (nil: the oldest offset retained), e.g. after an
     /// ``KafkaConsumerEvent/offsetOutOfRange(_:)`` event when the caller accepts the gap. Other
-    /// partitions keep their position and their already fetched messages.
+    /// partitions keep their position and their already fetched messages. The partition must be
+    /// assigned (an ``assign(_:)`` entry).
     ///
     /// Implemented as an incremental unassign and assign of that partition: after
     /// RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET librdkafka 2.0.2 leaves the partition in fetch state NONE, in

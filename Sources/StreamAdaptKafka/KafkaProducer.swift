@@ -144,13 +144,14 @@ public final class KafkaProducer {
     /// `until` ends the wait.
     /// - Returns: the messages still in flight: 0 when everything was delivered or failed (check
     ///   ``failedCount``), more when the deadline passed first.
-    /// - Throws: ``KafkaError/Code/stopped`` when `until` asked to stop (the message says how many
-    ///   messages are still in flight; they stay queued), ``KafkaError/Code/fatal``.
+    /// - Throws: ``KafkaError/Code/stopped`` when `until` asked to stop while messages are still in
+    ///   flight (the message says how many; they stay queued), ``KafkaError/Code/fatal``.
     @discardableResult
     public func flush(until: StopCondition) throws(KafkaError) -> Int {
         while true {
             if let fatal = fatalError { throw fatal }
             if until.shouldStop() {
+                if rd_kafka_flush(handle, 0) == RD_KAFKA_RESP_ERR_NO_ERROR { return 0 }  // nothing to wait for
                 throw KafkaError(.stopped, "flush to \(bootstrapServers) stopped with \(inFlight) messages still in flight")
             }
             let slice = until.sliceMilliseconds()

@@ -61,6 +61,7 @@ import Testing
         // message.timeout.ms=0: nothing failed during the outage; everything is delivered after it.
         broker.setUp()
         #expect(try producer.flush(until: .timeout(.seconds(30))) == 0)
+        #expect(try producer.flush(until: .stop(when: { true })) == 0)  // nothing in flight: no stop error
         #expect(producer.deliveredCount == 4)
         #expect(producer.failedCount == 0)
     }

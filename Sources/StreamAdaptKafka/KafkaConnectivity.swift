@@ -71,8 +71,17 @@ public final class KafkaConnectivity: Sendable {
         }
     }
 
+    /// Forgets a destroyed client; the overall state is recomputed without an event (a client going
+    /// away is not the broker coming back).
     func unregister(_ id: Int) {
-        inner.withLock { $0.clients[id] = nil }
+        inner.withLock {
+            $0.clients[id] = nil
+            $0.overall = Self.overall($0.clients.values)
+        }
+    }
+
+    private static func overall(_ states: Dictionary<Int, State>.Values) -> State {
+        states.contains(.down) ? .down : states.contains(.up) ? .up : .unknown
     }
 
     /// Records what client `id` observed; emits an event when the overall state changed.
@@ -80,8 +89,7 @@ public final class KafkaConnectivity: Sendable {
         let event: Event? = inner.withLock { inner in
             guard inner.clients[id] != nil, inner.clients[id] != state else { return nil }
             inner.clients[id] = state
-            let states = inner.clients.values
-            let overall: State = states.contains(.down) ? .down : states.contains(.up) ? .up : .unknown
+            let overall = Self.overall(inner.clients.values)
             let before = inner.overall
             inner.overall = overall
             let event: Event

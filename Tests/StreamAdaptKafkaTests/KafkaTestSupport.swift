@@ -86,3 +86,11 @@ func testProperties(_ bootstrap: String, _ extra: [String: String] = [:]) -> Kaf
         bootstrapServers: bootstrap,
         ["reconnect.backoff.ms": "50", "reconnect.backoff.max.ms": "200"].merging(extra) { $1 })
 }
+
+/// Runs blocking work (librdkafka calls) on a thread of its own, off the cooperative pool, and returns
+/// its result to an async test.
+func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}

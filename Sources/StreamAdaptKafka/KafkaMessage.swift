@@ -51,6 +51,3 @@ public struct KafkaMessage {
         return result
     }
 }
-
-/// A Kafka consumer with manual partition assignment: the caller says where each partition starts
-/// (StreamAdapt keeps its offsets in its checkpoints, together with the model state, instead of

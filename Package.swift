@@ -40,6 +40,14 @@ let package = Package(
             name: "StreamAdaptKafka",
             dependencies: ["CRdkafka"]
         ),
+        // A TCP port forwarder on swift-nio (`broker --port`: a fixed bootstrap port for the mock broker).
+        .target(
+            name: "StreamAdaptPortForwarder",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // The daemon: event formats, pipeline files, the consume-predict-learn-publish loop,
         // checkpoints, metrics and health endpoints.
         .target(
@@ -64,6 +72,7 @@ let package = Package(
                 "StreamAdaptCore",
                 "StreamAdaptKafka",
                 "StreamAdaptDaemon",
+                "StreamAdaptPortForwarder",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -78,6 +87,16 @@ let package = Package(
         .testTarget(
             name: "StreamAdaptDaemonTests",
             dependencies: ["StreamAdaptDaemon", "StreamAdaptKafka", "StreamAdaptCore"]
+        ),
+        // The Kafka layer in process, against the embedded broker; and the port forwarder.
+        .testTarget(
+            name: "StreamAdaptKafkaTests",
+            dependencies: [
+                "StreamAdaptKafka",
+                "StreamAdaptPortForwarder",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         // Runs the built `streamadapt` binary as a separate process.
         .testTarget(

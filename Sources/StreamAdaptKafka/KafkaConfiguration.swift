@@ -1,7 +1,7 @@
-import CRdkafka
-
 /// librdkafka client properties, passed through unchanged (so SASL, SSL and every other client setting
 /// works as the user writes it), e.g. `["bootstrap.servers": "127.0.0.1:9092", "security.protocol": "SASL_SSL"]`.
+/// The producer and consumer add StreamAdapt's defaults (``producerDefaults``, ``consumerDefaults``) for
+/// every property the user did not set.
 public struct KafkaConfiguration: Sendable, Equatable {
     public var properties: [String: String]
 
@@ -12,33 +12,37 @@ public struct KafkaConfiguration: Sendable, Equatable {
         properties["bootstrap.servers"] = bootstrapServers
     }
 
-    /// A new `rd_kafka_conf_t` with every property set; the caller owns it (until `rd_kafka_new` takes it).
-    /// - Throws: ``KafkaError`` naming the property librdkafka refused.
-    func makeConf() throws -> OpaquePointer {
-        guard let conf = rd_kafka_conf_new() else { throw KafkaError("rd_kafka_conf_new failed") }
-        var buffer = [CChar](repeating: 0, count: 512)
-        for (key, value) in properties.sorted(by: { $0.key < $1.key }) {
-            let result = rd_kafka_conf_set(conf, key, value, &buffer, buffer.count)
-            if result != RD_KAFKA_CONF_OK {
-                rd_kafka_conf_destroy(conf)
-                throw KafkaError("Kafka property \(key)=\(value): \(cString(buffer))")
-            }
-        }
-        return conf
+    /// The bootstrap address, for messages.
+    public var bootstrapServers: String {
+        properties["bootstrap.servers"] ?? properties["metadata.broker.list"] ?? "(no bootstrap.servers)"
     }
-}
 
-/// Creates a librdkafka client handle of `type` from `conf` (which it takes over on success).
-func makeClient(_ type: rd_kafka_type_t, _ conf: OpaquePointer) throws -> OpaquePointer {
-    var buffer = [CChar](repeating: 0, count: 512)
-    guard let handle = rd_kafka_new(type, conf, &buffer, buffer.count) else {
-        rd_kafka_conf_destroy(conf)
-        throw KafkaError("cannot create Kafka client: \(cString(buffer))")
+    /// Producer defaults (docs/kafka.md says why):
+    /// - `enable.idempotence=true`: librdkafka's retries neither duplicate nor reorder outputs.
+    /// - `linger.ms=5`: batches form within 5 ms; a prediction is not held longer than that.
+    /// - `message.timeout.ms=0` (infinite): an outage does not fail deliveries; the owner decides how
+    ///   long to wait (the daemon's `kafka.outageLimitSeconds`), through flush deadlines.
+    public static let producerDefaults: [String: String] = [
+        "enable.idempotence": "true",
+        "linger.ms": "5",
+        "message.timeout.ms": "0",
+    ]
+
+    /// Consumer defaults (docs/kafka.md says why):
+    /// - `auto.offset.reset=error`: an offset that is no longer (or not yet) in the partition is reported
+    ///   as a ``KafkaConsumerEvent/offsetOutOfRange(_:)`` event, never skipped silently.
+    /// - `fetch.wait.max.ms=10`: hand over what has arrived instead of waiting up to 500 ms for a fuller fetch.
+    /// - `group.id=streamadapt`, auto-commit and offset store off: offsets live in the daemon's checkpoints.
+    /// - `enable.partition.eof=false`.
+    public static let consumerDefaults: [String: String] = [
+        "auto.offset.reset": "error",
+        "fetch.wait.max.ms": "10",
+        "group.id": "streamadapt",
+        "enable.partition.eof": "false",
+    ]
+
+    /// `properties` over `defaults`.
+    func with(defaults: [String: String]) -> [String: String] {
+        properties.merging(defaults) { user, _ in user }
     }
-    return handle
-}
-
-/// The text of a NUL-terminated C buffer.
-func cString(_ buffer: [CChar]) -> String {
-    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

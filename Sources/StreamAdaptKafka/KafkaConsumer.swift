@@ -1,84 +1,44 @@
 import CRdkafka
 
-/// One consumed message, valid only inside the closure it is handed to (it points into librdkafka's
-/// buffer, which is released afterwards).
-public struct KafkaMessage {
-    let pointer: UnsafeMutablePointer<rd_kafka_message_t>
-
-    public var topic: String { String(cString: rd_kafka_topic_name(pointer.pointee.rkt)) }
-    public var partition: Int32 { pointer.pointee.partition }
-    public var offset: Int64 { pointer.pointee.offset }
-    /// The message value (empty for a null value).
-    public var value: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: pointer.pointee.payload, count: pointer.pointee.len)
-    }
-    public var key: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: pointer.pointee.key, count: pointer.pointee.key_len)
-    }
-    /// Milliseconds since the epoch of the message timestamp, if it has one.
-    public var timestamp: Int64? {
-        var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-        let t = rd_kafka_message_timestamp(pointer, &type)
-        return type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : t
-    }
-
-    /// The last value of header `name`, if present.
-    public func header(_ name: String) -> UnsafeRawBufferPointer? {
-        var headers: OpaquePointer? = nil
-        guard rd_kafka_message_headers(pointer, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers else { return nil }
-        var value: UnsafeRawPointer? = nil
-        var size = 0
-        guard rd_kafka_header_get_last(headers, name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
-        return UnsafeRawBufferPointer(start: value, count: size)
-    }
-
-    /// All headers, copied (for forwarding a message unchanged).
-    public var headers: [(String, [UInt8])] {
-        var headers: OpaquePointer? = nil
-        guard rd_kafka_message_headers(pointer, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers else { return [] }
-        var result: [(String, [UInt8])] = []
-        var index = 0
-        while true {
-            var name: UnsafePointer<CChar>? = nil
-            var value: UnsafeRawPointer? = nil
-            var size = 0
-            guard rd_kafka_header_get_all(headers, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR,
-                let name
-            else { break }
-            result.append((String(cString: name), Array(UnsafeRawBufferPointer(start: value, count: size))))
-            index += 1
-        }
-        return result
-    }
-}
-
 /// A Kafka consumer with manual partition assignment: the caller says where each partition starts
 /// (StreamAdapt keeps its offsets in its checkpoints, together with the model state, instead of
 /// committing them to Kafka), and messages arrive in partition order.
+///
+/// Not `Sendable`: one thread owns a consumer and calls everything on it. Error, statistics and log
+/// callbacks run on that thread inside ``poll(timeoutMilliseconds:_:)`` and the waits (the log callback
+/// also on librdkafka's threads).
 public final class KafkaConsumer {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
     private let queue: OpaquePointer
+    let context: ClientContext
     private var batch: [UnsafeMutablePointer<rd_kafka_message_t>?]
+    /// The bootstrap servers, for messages.
+    public let bootstrapServers: String
 
     /// - Parameters:
-    ///   - configuration: librdkafka consumer properties; `group.id` defaults to `streamadapt` (used for
-    ///     nothing but librdkafka's bookkeeping: offsets are never committed) and auto-commit is off.
+    ///   - configuration: librdkafka consumer properties, over ``KafkaConfiguration/consumerDefaults``.
+    ///     Auto-commit and the offset store are always off.
     ///   - batchSize: the most messages one ``poll(timeoutMilliseconds:_:)`` hands over.
-    public init(configuration: KafkaConfiguration, batchSize: Int = 512) throws {
-        var properties = configuration.properties
-        if properties["group.id"] == nil { properties["group.id"] = "streamadapt" }
+    ///   - connectivity: a monitor this consumer reports broker loss and recovery to (it then also turns
+    ///     on `statistics.interval.ms=1000` unless set).
+    ///   - log: where librdkafka's log lines go; nil drops them.
+    public init(
+        configuration: KafkaConfiguration, batchSize: Int = 512, connectivity: KafkaConnectivity? = nil,
+        log: KafkaLogHandler? = nil
+    ) throws(KafkaError) {
+        var properties = configuration.with(defaults: KafkaConfiguration.consumerDefaults)
         properties["enable.auto.commit"] = "false"
         properties["enable.auto.offset.store"] = "false"
-        properties["enable.partition.eof"] = properties["enable.partition.eof"] ?? "false"
-        // An assigned offset that no longer exists (retention deleted it) restarts at the oldest kept
-        // message rather than skipping to the end (librdkafka logs the reset).
-        properties["auto.offset.reset"] = properties["auto.offset.reset"] ?? "earliest"
-        let conf = try KafkaConfiguration(properties).makeConf()
-        handle = try makeClient(RD_KAFKA_CONSUMER, conf)
-        rd_kafka_poll_set_consumer(handle)
+        if connectivity != nil, properties["statistics.interval.ms"] == nil { properties["statistics.interval.ms"] = "1000" }
+        bootstrapServers = configuration.bootstrapServers
+        context = ClientContext(role: "consumer", bootstrap: bootstrapServers, log: log, connectivity: connectivity)
+        handle = try makeClient(RD_KAFKA_CONSUMER, properties, context)
+        // The main queue (errors, statistics) is NOT forwarded to the consumer queue
+        // (rd_kafka_poll_set_consumer): it is served by rd_kafka_poll, which never hands over messages,
+        // so the waits below can serve callbacks without consuming input.
         guard let queue = rd_kafka_queue_get_consumer(handle) else {
             rd_kafka_destroy(handle)
-            throw KafkaError("no consumer queue")
+            throw KafkaError(.other, "no consumer queue")
         }
         self.queue = queue
         batch = Array(repeating: nil, count: max(1, batchSize))
@@ -86,68 +46,67 @@ public final class KafkaConsumer {
 
     deinit {
         rd_kafka_queue_destroy(queue)
-        rd_kafka_consumer_close(handle)
-        rd_kafka_destroy(handle)
+        // No group to leave and no offsets to commit (manual assignment, offsets in checkpoints): skip
+        // the consumer close.
+        rd_kafka_destroy_flags(handle, Int32(RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE))
+        withExtendedLifetime(context) {}  // callbacks use it until rd_kafka_destroy returns
     }
 
-    /// The partition ids of `topic`, from the cluster's metadata (the topic is created if the broker
-    /// auto-creates topics).
-    public func partitions(of topic: String, timeoutMilliseconds: Int32 = 10_000) throws -> [Int32] {
-        guard let rkt = rd_kafka_topic_new(handle, topic, nil) else { throw KafkaError("topic \(topic)") }
-        defer { rd_kafka_topic_destroy(rkt) }
-        var metadata: UnsafePointer<rd_kafka_metadata>? = nil
-        let err = rd_kafka_metadata(handle, 0, rkt, &metadata, timeoutMilliseconds)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw KafkaError(err, "metadata of \(topic)") }
-        defer { rd_kafka_metadata_destroy(metadata) }
-        for t in 0..<Int(metadata.pointee.topic_cnt) {
-            let entry = metadata.pointee.topics[t]
-            guard String(cString: entry.topic) == topic else { continue }
-            if entry.err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(entry.err, "topic \(topic)") }
-            return (0..<Int(entry.partition_cnt)).map { entry.partitions[$0].id }.sorted()
-        }
-        throw KafkaError("topic \(topic) not found")
-    }
+    /// The fatal error this consumer raised, if any.
+    public var fatalError: KafkaError? { context.fatalError(handle) }
 
-    /// Assigns partitions, each starting at the given offset (nil: the beginning). Replaces any
+    /// Assigns partitions, each starting at the given offset (nil: the oldest retained). Replaces any
     /// previous assignment.
-    public func assign(_ entries: [(topic: String, partition: Int32, offset: Int64?)]) throws {
-        guard let list = rd_kafka_topic_partition_list_new(Int32(entries.count)) else {
-            throw KafkaError("partition list")
-        }
+    public func assign(_ entries: [(topic: String, partition: Int32, offset: Int64?)]) throws(KafkaError) {
+        let list = try Self.partitionList(entries)
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        for entry in entries {
-            let element = rd_kafka_topic_partition_list_add(list, entry.topic, entry.partition)
-            element?.pointee.offset = entry.offset ?? Int64(RD_KAFKA_OFFSET_BEGINNING)
-        }
         let err = rd_kafka_assign(handle, list)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, "assign") }
     }
 
-    /// The high watermark (the offset after the last message) of a partition, as last seen by the
-    /// consumer (no broker round trip); nil when unknown.
-    public func highWatermark(topic: String, partition: Int32) -> Int64? {
-        var low: Int64 = 0
-        var high: Int64 = 0
-        let err = rd_kafka_get_watermark_offsets(handle, topic, partition, &low, &high)
-        return err == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0 ? high : nil
+    /// Restarts one assigned partition at `offset` (nil: the oldest offset retained), e.g. after an
+    /// ``KafkaConsumerEvent/offsetOutOfRange(_:)`` event when the caller accepts the gap. Other
+    /// partitions keep their position and their already fetched messages. The partition must be
+    /// assigned (an ``assign(_:)`` entry).
+    ///
+    /// Implemented as an incremental unassign and assign of that partition: after
+    /// RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET librdkafka 2.0.2 leaves the partition in fetch state NONE, in
+    /// which `rd_kafka_seek` fails with RD_KAFKA_RESP_ERR__STATE (and its seek timeouts are 1000 times too
+    /// short, librdkafka #4230).
+    public func resume(topic: String, partition: Int32, at offset: Int64?) throws(KafkaError) {
+        let list = try Self.partitionList([(topic, partition, offset)])
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        if let error = rd_kafka_incremental_unassign(handle, list) {
+            throw Self.take(error, "resume \(topic) [\(partition)]: unassign")
+        }
+        if let error = rd_kafka_incremental_assign(handle, list) {
+            throw Self.take(error, "resume \(topic) [\(partition)] at \(offset.map(String.init) ?? "the oldest offset")")
+        }
     }
 
-    /// The high watermark of a partition asked of the broker (blocks up to the timeout); nil on error.
-    public func queryHighWatermark(topic: String, partition: Int32, timeoutMilliseconds: Int32 = 1000) -> Int64? {
-        var low: Int64 = 0
-        var high: Int64 = 0
-        let err = rd_kafka_query_watermark_offsets(handle, topic, partition, &low, &high, timeoutMilliseconds)
-        return err == RD_KAFKA_RESP_ERR_NO_ERROR ? high : nil
+    /// The partitions assigned now.
+    public func assignment() throws(KafkaError) -> [(topic: String, partition: Int32)] {
+        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>? = nil
+        let err = rd_kafka_assignment(handle, &list)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { throw KafkaError(err, "assignment") }
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        return (0..<Int(list.pointee.cnt)).map {
+            (String(cString: list.pointee.elems[$0].topic), list.pointee.elems[$0].partition)
+        }
     }
 
     /// Waits up to `timeoutMilliseconds` for messages and hands each one, in partition order, to `body`.
-    /// Transport errors reported as messages (broker down, ...) are returned as events, not thrown:
-    /// librdkafka retries them itself.
-    /// - Returns: the number of messages handed over and the transport errors seen.
+    /// Also serves the error, statistics and log callbacks.
+    /// - Returns: the number of messages handed over, and the events seen: partitions whose offset is
+    ///   out of range (stopped until ``resume(topic:partition:at:)``) and errors librdkafka retries itself.
+    /// - Throws: ``KafkaError/Code/fatal`` when the consumer raised a fatal error; whatever `body` throws
+    ///   (the remaining messages of the batch are released, not handed over).
     @discardableResult
-    public func poll(timeoutMilliseconds: Int32, _ body: (KafkaMessage) throws -> Void) rethrows -> (
-        messages: Int, errors: [KafkaError]
+    public func poll(timeoutMilliseconds: Int32, _ body: (KafkaMessage) throws -> Void) throws -> (
+        messages: Int, events: [KafkaConsumerEvent]
     ) {
+        rd_kafka_poll(handle, 0)  // errors, statistics
+        if let fatal = fatalError { throw fatal }
         // rd_kafka_consume_batch_queue waits for a full batch or the timeout; instead, wait for the first
         // message only, then take whatever else is already queued.
         let count = batch.withUnsafeMutableBufferPointer { buffer -> Int in
@@ -157,9 +116,9 @@ public final class KafkaConsumer {
             let more = rd_kafka_consume_batch_queue(queue, 0, buffer.baseAddress! + 1, buffer.count - 1)
             return 1 + max(0, more)
         }
-        var delivered = 0
-        var errors: [KafkaError] = []
         guard count > 0 else { return (0, []) }
+        var delivered = 0
+        var events: [KafkaConsumerEvent] = []
         var index = 0
         defer {
             // Release whatever the body did not get to (when it threw).
@@ -174,15 +133,68 @@ public final class KafkaConsumer {
                 rd_kafka_message_destroy(message)
                 index += 1
             }
-            if message.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                if message.pointee.err != RD_KAFKA_RESP_ERR__PARTITION_EOF {
-                    errors.append(KafkaError(message.pointee.err, "consume"))
-                }
-                continue
+            let err = message.pointee.err
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                if delivered == 0 { context.reportUp("a message was fetched") }
+                try body(KafkaMessage(pointer: message))
+                delivered += 1
+            } else if let event = try event(of: message) {
+                events.append(event)
             }
-            try body(KafkaMessage(pointer: message))
-            delivered += 1
         }
-        return (delivered, errors)
+        return (delivered, events)
+    }
+
+    /// The event an error message stands for (nil for end-of-partition).
+    private func event(of message: UnsafeMutablePointer<rd_kafka_message_t>) throws(KafkaError) -> KafkaConsumerEvent? {
+        let err = message.pointee.err
+        let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) }
+        let text = rd_kafka_message_errstr(message).map { String(cString: $0) } ?? String(cString: rd_kafka_err2str(err))
+        switch err {
+        case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+            return nil
+        case RD_KAFKA_RESP_ERR__FATAL:
+            throw fatalError ?? KafkaError(err, "consumer \(bootstrapServers)")
+        case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET, RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
+            if let topic {
+                var low: Int64 = -1
+                var high: Int64 = -1
+                _ = rd_kafka_get_watermark_offsets(handle, topic, message.pointee.partition, &low, &high)
+                return .offsetOutOfRange(OffsetOutOfRange(
+                    topic: topic, partition: message.pointee.partition, offset: message.pointee.offset,
+                    low: low >= 0 ? low : nil, high: high >= 0 ? high : nil, reason: text))
+            }
+            fallthrough
+        default:
+            let place = topic.map { " \($0) [\(message.pointee.partition)]" } ?? ""
+            return .error(KafkaError(
+                KafkaError.code(of: err), "consume\(place) via \(bootstrapServers): \(text)", librdkafkaCode: err.rawValue))
+        }
+    }
+
+    /// Raises a fatal error as librdkafka would (rd_kafka_test_fatal_error), for tests.
+    func raiseFatalErrorForTesting(_ reason: String) {
+        _ = rd_kafka_test_fatal_error(handle, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID, reason)
+    }
+
+    static func partitionList(_ entries: [(topic: String, partition: Int32, offset: Int64?)]) throws(KafkaError)
+        -> UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
+    {
+        guard let list = rd_kafka_topic_partition_list_new(Int32(entries.count)) else {
+            throw KafkaError(.other, "partition list")
+        }
+        for entry in entries {
+            let element = rd_kafka_topic_partition_list_add(list, entry.topic, entry.partition)
+            element?.pointee.offset = entry.offset ?? Int64(RD_KAFKA_OFFSET_BEGINNING)
+        }
+        return list
+    }
+
+    /// A KafkaError from an rd_kafka_error_t, which it destroys.
+    static func take(_ error: OpaquePointer, _ context: String) -> KafkaError {
+        defer { rd_kafka_error_destroy(error) }
+        let err = rd_kafka_error_code(error)
+        let text = rd_kafka_error_string(error).map { String(cString: $0) } ?? ""
+        return KafkaError(KafkaError.code(of: err), "\(context): \(text)", librdkafkaCode: err.rawValue)
     }
 }

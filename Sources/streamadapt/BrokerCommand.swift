@@ -3,6 +3,7 @@ import Foundation
 import ServiceLifecycle
 import Logging
 import StreamAdaptKafka
+import StreamAdaptPortForwarder
 
 /// `streamadapt broker`: the embedded Kafka broker (librdkafka's mock cluster) in the foreground.
 struct BrokerCommand: AsyncParsableCommand {
@@ -50,7 +51,7 @@ struct BrokerCommand: AsyncParsableCommand {
             guard let first = address.split(separator: ",").first, let colon = first.lastIndex(of: ":"),
                 let target = UInt16(first[first.index(after: colon)...])
             else { throw ValidationError("unexpected mock bootstrap address \(address)") }
-            forwarder = try PortForwarder(port: port, targetPort: target)
+            forwarder = try await PortForwarder.start(port: Int(port), targetPort: Int(target))
             address = "127.0.0.1:\(port)"
         }
         writeLine("bootstrap: \(address)")
@@ -70,7 +71,7 @@ struct BrokerCommand: AsyncParsableCommand {
         try await group.run()
         down.cancel()
         up.cancel()
-        forwarder?.stop()
+        await forwarder?.stop()
         withExtendedLifetime(broker) {}  // the broker serves until the group has shut down
         writeLine("broker stopped")
     }

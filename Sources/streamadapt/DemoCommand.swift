@@ -41,21 +41,34 @@ struct DemoCommand: ParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))
         let data = try EmbeddingDataset(directory: sample)
 
+        // Teardown order: every client (the replay producer, the daemon's producer and consumer) is gone
+        // before the broker stops, so no client is left to report the brokers down. librdkafka's own log
+        // lines are not printed (the Kafka layer drops them unless given a handler).
         let broker = try EmbeddedBroker()
-        var config = try PipelineConfiguration.load(path: pipeline)
-        config.bootstrapServers = broker.bootstrapServers
-        config.checkpointDirectory = nil  // a demo starts fresh every time
-        config.metricsPort = 0
-        for topic in [config.inputTopic, config.predictionsTopic, config.alertsTopic, config.deadLetterTopic] {
-            try broker.createTopic(topic, partitions: 1)
+        try withExtendedLifetime(broker) {
+            var config = try PipelineConfiguration.load(path: pipeline)
+            config.bootstrapServers = broker.bootstrapServers
+            config.checkpointDirectory = nil  // a demo starts fresh every time
+            config.metricsPort = 0
+            for topic in [config.inputTopic, config.predictionsTopic, config.alertsTopic, config.deadLetterTopic] {
+                try broker.createTopic(topic, partitions: 1)
+            }
+            print("embedded broker at \(config.bootstrapServers)")
+            try runOnBroker(config, data)
         }
-        print("embedded broker at \(config.bootstrapServers)")
+    }
 
-        // Replay the sample into the input topic on a second thread while the daemon consumes it, a
-        // bounded distance ahead (the mock broker keeps only about 5 MB per partition).
+    /// Replays the sample into the input topic on a second thread while the daemon consumes it, then
+    /// prints the summary. Returns only after the replay thread has finished and the daemon's clients
+    /// are gone.
+    private func runOnBroker(_ config: PipelineConfiguration, _ data: EmbeddingDataset) throws {
+        // The replay runs a bounded distance ahead of the daemon (the mock broker keeps only about 5 MB
+        // per partition).
         let consumed = SharedCounter()
         let replayed = SharedCounter()
         let replayError = ErrorBox()
+        let stopReplay = SharedCounter()  // non-zero: the daemon is done, stop replaying
+        let replayDone = DispatchSemaphore(value: 0)
         let rows = data.count
         let dimension = data.dimension
         let embeddings = data.embeddings
@@ -63,11 +76,16 @@ struct DemoCommand: ParsableCommand {
         let names = data.classNames
         let (format, labelFraction, topic, bootstrap) = (self.format, self.labelFraction, config.inputTopic, config.bootstrapServers)
         let replayer = Thread {
+            defer { replayDone.signal() }
             do {
                 let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: bootstrap, ["linger.ms": "2"]))
+                let stop = StopCondition.stop(when: { stopReplay.value > 0 })
                 var random = SplitMix64(seed: 1)
                 for row in 0..<rows {
-                    while row - consumed.value > 200 { usleep(1000) }
+                    while row - consumed.value > 200 {
+                        if stopReplay.value > 0 { return }
+                        usleep(1000)
+                    }
                     let keep = Double(random.next() >> 11) / Double(1 << 53) < labelFraction
                     let embedding = embeddings[(row * dimension)..<((row + 1) * dimension)]
                     let id = "fashion-\(row)"
@@ -76,21 +94,24 @@ struct DemoCommand: ParsableCommand {
                         var text = "{\"id\":\"\(id)\",\"embedding\":["
                         text += embedding.map { "\($0)" }.joined(separator: ",")
                         text += "]" + (keep ? ",\"label\":\"\(label)\"" : "") + "}"
-                        try Array(text.utf8).withUnsafeBytes { try producer.sendWaiting(topic: topic, key: id, value: $0) }
+                        try Array(text.utf8).withUnsafeBytes { try producer.sendWaiting(topic: topic, key: id, value: $0, until: stop) }
                     } else {
                         var headers: [(String, [UInt8])] = [("content-type", Array(EventDecoder.binaryContentType.utf8)), ("id", Array(id.utf8))]
                         if keep { headers.append(("label", Array(label.utf8))) }
                         try Array(embedding).withUnsafeBytes {
-                            try producer.sendWaiting(topic: topic, key: id, value: $0, headers: headers)
+                            try producer.sendWaiting(topic: topic, key: id, value: $0, headers: headers, until: stop)
                         }
                     }
                     producer.poll()
                     replayed.add(1)
                 }
-                try producer.flush()
+                let remaining = try producer.flush(until: StopCondition(deadline: .now + .seconds(10), shouldStop: { stopReplay.value > 0 }))
+                if remaining > 0 { throw KafkaError(.timedOut, "\(remaining) events still in flight after 10 s") }
                 if producer.failedCount > 0 {
                     throw KafkaError("\(producer.failedCount) events not delivered: \(producer.lastDeliveryError ?? "?")")
                 }
+            } catch let error as KafkaError where error.code == .stopped {
+                // The daemon stopped first (it failed): its error is the one to report.
             } catch {
                 replayError.set("\(error)")
                 replayed.add(rows)
@@ -98,6 +119,10 @@ struct DemoCommand: ParsableCommand {
         }
         let start = Date()
         replayer.start()
+        defer {
+            stopReplay.add(1)
+            replayDone.wait()
+        }
 
         // The daemon, on the same stream.
         let loop = try AdaptationLoop(configuration: config, logger: Logger(label: "streamadapt"), health: HealthState())

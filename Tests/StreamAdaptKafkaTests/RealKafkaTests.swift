@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+
+@testable import StreamAdaptKafka
+
+/// What the mock broker cannot show, against a real Kafka: runs only when `KAFKA_BOOTSTRAP` is set
+/// (e.g. `KAFKA_BOOTSTRAP=127.0.0.1:9092 swift test --filter RealKafkaTests`). The topic
+/// (`KAFKA_TEST_TOPIC`, default `streamadapt-kafka-test`) must exist or be auto-created, with at
+/// least one partition.
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["KAFKA_BOOTSTRAP"] != nil))
+struct RealKafkaTests {
+    let bootstrap = ProcessInfo.processInfo.environment["KAFKA_BOOTSTRAP"] ?? ""
+    let topic = ProcessInfo.processInfo.environment["KAFKA_TEST_TOPIC"] ?? "streamadapt-kafka-test"
+
+    @Test func roundTripAndWatermarks() throws {
+        let consumer = try KafkaConsumer(configuration: KafkaConfiguration(bootstrapServers: bootstrap))
+        let partitions = try consumer.partitions(of: topic, retryingUntil: .timeout(.seconds(30))) { _ in }
+        let partition = try #require(partitions.first)
+        let before = try consumer.watermarks(topic: topic, partition: partition)
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: bootstrap))
+        let marker = "streamadapt-\(UInt64.random(in: 0...UInt64.max))"
+        for i in 0..<5 {
+            try producer.send(topic, partition: partition, key: "\(marker)-\(i)", value: Array("\(i)".utf8), headers: [("i", [UInt8(i)])])
+        }
+        #expect(try producer.flush(until: .timeout(.seconds(30))) == 0)
+        #expect(producer.failedCount == 0)
+        let after = try consumer.watermarks(topic: topic, partition: partition)
+        #expect(after.high == before.high + 5)
+        try consumer.assign([(topic, partition, before.high)])
+        let (messages, events) = try consumer.collect(5, attempts: 300)
+        #expect(events.isEmpty)
+        #expect(messages.map(\.offset) == Array(before.high..<before.high + 5))
+        #expect(messages.map { String(decoding: $0.key, as: UTF8.self) } == (0..<5).map { "\(marker)-\($0)" })
+    }
+
+    @Test func offsetPastTheEndIsAnEvent() throws {
+        let consumer = try KafkaConsumer(configuration: KafkaConfiguration(bootstrapServers: bootstrap))
+        let partition = try #require(try consumer.partitions(of: topic).first)
+        let marks = try consumer.watermarks(topic: topic, partition: partition)
+        try consumer.assign([(topic, partition, marks.high + 1000)])
+        let (messages, events) = try consumer.collect(0, events: 1, attempts: 300)
+        #expect(messages.isEmpty)
+        guard events.count == 1, case .offsetOutOfRange(let range) = events[0] else {
+            Issue.record("expected one offsetOutOfRange event, got \(events)")
+            return
+        }
+        #expect(range.topic == topic)
+        #expect(range.partition == partition)
+        #expect(range.offset == marks.high + 1000)
+    }
+}

@@ -43,7 +43,7 @@ import StreamAdaptKafka
         var records: [Record] = []
         let deadline = Date().addingTimeInterval(30)
         while records.count < count, Date() < deadline {
-            consumer.poll(timeoutMilliseconds: 200) { message in
+            try consumer.poll(timeoutMilliseconds: 200) { message in
                 records.append(Record(key: Array(message.key), value: Array(message.value), headers: message.headers))
             }
         }

@@ -1,14 +1,16 @@
 import StreamAdaptCore
 
 extension AdaptationLoop {
-    /// Names and versions the daemon's section of a checkpoint (after the model's).
-    static let checkpointTag = "streamadapt-daemon/1"
+    /// Names and versions the daemon's section of a checkpoint (after the model's). Version 2 added the
+    /// recent input offsets (alert windows); a version 1 section is refused (`unsupported-version`).
+    static let checkpointTag = "streamadapt-daemon/2"
 
     /// Flushes the producer (so every event up to here has its outputs delivered), then writes the
     /// model state and the per-partition next offsets in one sealed file, atomically.
     /// Without a checkpoint folder it only flushes. Throws when an output could not be delivered: the
     /// offsets must not move past an event whose outputs were lost.
     public func checkpoint() throws {
+        hooks.beforeCheckpoint?()
         try producer.flush(timeoutMilliseconds: 30_000)
         try checkDeliveries()
         guard let store else { return }
@@ -23,14 +25,16 @@ extension AdaptationLoop {
             writer.writeInt(Int(offset))
         }
         labelCache.save(to: &writer)
+        recentInputs.save(to: &writer)
         try store.write(Checkpoint.seal(payload: writer.bytes))
         eventsSinceCheckpoint = 0
-        lastCheckpoint = monotonicNanoseconds()
+        lastCheckpoint = clock()
+        checkpointsWritten += 1
         metrics.checkpoints.increment()
     }
 
     /// Restores a sealed checkpoint: nothing changes unless all of it reads and matches.
-    func restore(_ bytes: [UInt8]) throws {
+    func restore(_ bytes: [UInt8]) throws(CheckpointError) {
         var reader = try CheckpointReader(sealed: bytes)
         let commit = try model.prepareRestore(from: &reader)
         let tag = try reader.readString()
@@ -51,11 +55,16 @@ extension AdaptationLoop {
             let topic = try reader.readString()
             let partition = try reader.readInt()
             let offset = try reader.readInt()
-            offsets[TopicPartition(topic: topic, partition: Int32(partition))] = Int64(offset)
+            guard let p = Int32(exactly: partition), p >= 0, offset >= 0 else {
+                throw CheckpointError(
+                    code: .corrupt, field: "offsets", message: "partition \(partition), offset \(offset) out of range")
+            }
+            offsets[TopicPartition(topic: topic, partition: p)] = Int64(offset)
         }
         let cacheCommit = try labelCache.prepareRestore(from: &reader)
+        let recentCommit = try recentInputs.prepareRestore(from: &reader)
         try reader.finish()
-        CheckpointCommit([commit, cacheCommit]).apply()
+        CheckpointCommit([commit, cacheCommit, recentCommit]).apply()
         nextOffsets = offsets
     }
 }

@@ -26,11 +26,7 @@ public struct CheckpointStore: Sendable {
                     .notADirectory, path: directory, "is a file, not a folder (checkpoint.directory must name a folder)")
             }
         } else {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            } catch {
-                throw CheckpointFileError(.cannotCreate, path: directory, "cannot be created: \(Self.reason(error))")
-            }
+            try makeDirectories()
         }
         let probe = directory + "/.streamadapt-write-test"
         let fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
@@ -107,16 +103,22 @@ public struct CheckpointStore: Sendable {
         return aside
     }
 
-    /// The POSIX reason of a Foundation file error (not its `NSCocoaErrorDomain` rendering).
-    private static func reason(_ error: any Error) -> String {
-        let ns = error as NSError
-        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
+    /// Creates the folder and any missing parent (mkdir, so the error names the component and the POSIX
+    /// reason rather than a Foundation error number).
+    private func makeDirectories() throws(CheckpointFileError) {
+        var current = directory.hasPrefix("/") ? "" : "."
+        for component in directory.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o755) == 0 { continue }
+            let failure = errno
+            var isDirectory: ObjCBool = false
+            if failure == EEXIST, FileManager.default.fileExists(atPath: current, isDirectory: &isDirectory) {
+                if isDirectory.boolValue { continue }
+                throw CheckpointFileError(.cannotCreate, path: directory, "cannot be created: \(current) is a file")
+            }
+            throw CheckpointFileError(
+                .cannotCreate, path: directory, "cannot be created: \(current): \(String(cString: strerror(failure)))")
         }
-        if ns.domain == NSCocoaErrorDomain, ns.code == CocoaError.fileWriteFileExists.rawValue {
-            return "a file is in the way"
-        }
-        return ns.localizedDescription
     }
 }
 

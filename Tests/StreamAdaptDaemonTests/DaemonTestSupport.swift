@@ -32,15 +32,15 @@ struct SyntheticStream {
     static let names = ["alpha", "beta", "gamma"]
     static let dimension = 8
 
-    /// Writes classes.txt and text.f32 into `folder`; `scale` changes the class embeddings (for a
-    /// checkpoint written with other classes).
-    static func writeClasses(to folder: String, scale: Float = 1) throws {
+    /// Writes classes.txt and text.f32 into `folder`; `tilt` changes the class embeddings' directions
+    /// (for a checkpoint written with other classes).
+    static func writeClasses(to folder: String, tilt: Float = 0.2) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try (names.joined(separator: "\n") + "\n").write(toFile: folder + "/classes.txt", atomically: true, encoding: .utf8)
         var values = [Float](repeating: 0, count: names.count * dimension)
         for c in 0..<names.count {
-            values[c * dimension + c] = scale
-            values[c * dimension + 3 + c] = 0.2 * scale
+            values[c * dimension + c] = 1
+            values[c * dimension + 3 + c] = tilt
         }
         try littleEndianBytes(values).write(to: URL(fileURLWithPath: folder + "/text.f32"))
     }

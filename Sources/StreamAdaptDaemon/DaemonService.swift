@@ -59,6 +59,19 @@ public struct DaemonService: Service {
     }
 }
 
+extension DaemonService {
+    /// The services of `streamadapt run` in start order: the metrics endpoint (when there is one) first,
+    /// the daemon last. A group shuts its services down in reverse order, waiting for each, so /metrics,
+    /// /healthz and /readyz answer until the loop's final flush and checkpoint are done. The daemon
+    /// returning (`--max-events`, `--until-caught-up`) or failing shuts the group down gracefully (the
+    /// error is rethrown by the group).
+    public static func services(daemon: DaemonService, metrics: MetricsService?) -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        (metrics.map { [.init(service: $0)] } ?? []) + [
+            .init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+        ]
+    }
+}
+
 /// Serves `/metrics`, `/healthz` and `/readyz` from a server bound before the group starts (so a port in
 /// use stops the start), until graceful shutdown or cancellation. Put it before ``DaemonService`` in the
 /// group: services shut down in reverse order, so the endpoints outlive the loop's final checkpoint.

@@ -77,18 +77,17 @@ struct RunCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let health = HealthState()
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        var metrics: MetricsService?
         if config.metricsPort > 0 {
+            // Bound here, before any service starts: a port in use or a host that cannot be bound stops
+            // the start (non-zero exit, the error names host:port).
             let server = try await MetricsServer(host: config.metricsHost, port: config.metricsPort, registry: registry, health: health)
-            services.append(.init(service: MetricsService(server: server, host: config.metricsHost, logger: logger)))
+            metrics = MetricsService(server: server, host: config.metricsHost, logger: logger)
         }
-        // Last in the list, so shut down first: /metrics, /healthz and /readyz outlive its final checkpoint.
-        services.append(
-            .init(
-                service: DaemonService(
-                    configuration: config, logger: logger, health: health, fresh: fresh, maximumEvents: maxEvents,
-                    untilCaughtUp: untilCaughtUp),
-                successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
+        let daemon = DaemonService(
+            configuration: config, logger: logger, health: health, fresh: fresh, maximumEvents: maxEvents,
+            untilCaughtUp: untilCaughtUp)
+        let services = DaemonService.services(daemon: daemon, metrics: metrics)
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

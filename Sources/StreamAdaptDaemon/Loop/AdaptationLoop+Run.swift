@@ -59,6 +59,7 @@ extension AdaptationLoop {
                 recordLag()
             }
         }
+        health.setReady(false)  // no longer consuming: /readyz answers 503 during the final checkpoint
         try checkpoint()
         logger.info(
             "stopped", metadata: ["handled": "\(handled)", "events": "\(model.eventCount)",

@@ -270,12 +270,22 @@ import Testing
         var records = events.prefix(5).map { e in (key: Optional(Array(e.id.utf8)), value: SyntheticStream.json(e), partition: Optional(Int32(0)), headers: [(String, [UInt8])]()) }
         records += malformed.map { (Array($0.0.utf8), Array($0.1.utf8), 0, [("trace", Array("t-\($0.0)".utf8))]) }
         records += events.suffix(5).map { e in (Array(e.id.utf8), SyntheticStream.json(e), 0, []) }
-        try fixture.produce(records)
+        // Larger than the daemon's producer may send (message.max.bytes, 1 MB by default).
+        records.append((Array("huge".utf8), Array("{\"id\":\"huge\",\"pad\":\"\(String(repeating: "x", count: 1_200_000))\"}".utf8), 0, []))
+        try fixture.produce(records, properties: ["message.max.bytes": "5000000"])
         let loop = try fixture.loop()
         try loop.run(untilCaughtUp: true) { false }
 
         #expect(try fixture.read("predictions").map(\.keyString) == events.map(\.id))
-        let dead = try fixture.read("dead")
+        let all = try fixture.read("dead")
+        #expect(all.count == malformed.count + 1)
+        // Forwarded with its key and headers, without its value, saying why.
+        let huge = try #require(all.last)
+        #expect(huge.keyString == "huge" && huge.value.isEmpty)
+        #expect(huge.header("streamadapt-reason") == "oversized")
+        #expect(huge.header("streamadapt-source-offset") == "17")
+        #expect(huge.header("streamadapt-value-dropped")?.isEmpty == false)
+        let dead = Array(all.prefix(malformed.count))
         #expect(dead.map { $0.header("streamadapt-reason") } == [
             "unparseable", "wrong-dimension", "non-finite", "unknown-class", "label-out-of-range", "zero-vector", "oversized",
         ])
@@ -287,8 +297,8 @@ import Testing
         #expect(dead.allSatisfy { !($0.header("streamadapt-error") ?? "").isEmpty })
         // Dead letters never touch the model.
         #expect(loop.model.eventCount == 10)
-        #expect(loop.handled == 17)
-        #expect(loop.nextOffsets == [TopicPartition(topic: "in", partition: 0): 17])
+        #expect(loop.handled == 18)
+        #expect(loop.nextOffsets == [TopicPartition(topic: "in", partition: 0): 18])
     }
 
     @Test func withoutInputScoringPredictionsCarryNoDistance() throws {

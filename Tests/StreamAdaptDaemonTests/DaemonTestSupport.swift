@@ -145,9 +145,10 @@ final class LoopFixture {
 
     /// Sends records and waits for their delivery.
     func produce(
-        topic: String = "in", _ records: [(key: [UInt8]?, value: [UInt8], partition: Int32?, headers: [(String, [UInt8])])]
+        topic: String = "in", _ records: [(key: [UInt8]?, value: [UInt8], partition: Int32?, headers: [(String, [UInt8])])],
+        properties: [String: String] = [:]
     ) throws {
-        let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers))
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers, properties))
         for r in records {
             try r.value.withUnsafeBytes { value in
                 if let key = r.key {

@@ -117,7 +117,8 @@ public struct CheckpointStore: Sendable {
                 throw CheckpointFileError(.cannotCreate, path: directory, "cannot be created: \(current) is a file")
             }
             throw CheckpointFileError(
-                .cannotCreate, path: directory, "cannot be created: \(current): \(String(cString: strerror(failure)))")
+                .cannotCreate, path: directory,
+                "cannot be created: \(current == directory ? "" : current + ": ")\(String(cString: strerror(failure)))")
         }
     }
 }

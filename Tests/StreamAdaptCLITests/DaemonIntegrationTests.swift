@@ -125,10 +125,7 @@ struct DaemonIntegrationTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let daemon = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
         // Wait until it has predicted everything, then SIGTERM.
-        for _ in 0..<300 {
-            if (try? Kcat.consume(bootstrap: broker.bootstrap, topic: "predictions-term").count) == 200 { break }
-            usleep(100_000)
-        }
+        #expect(waitForMessages(broker.bootstrap, topic: "predictions-term", atLeast: 200, seconds: 30) == 200)
         // Metrics, health and readiness while it runs.
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") {
             let metrics = httpGet("http://127.0.0.1:\(port)/metrics")

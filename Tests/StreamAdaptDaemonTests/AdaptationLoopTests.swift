@@ -7,7 +7,7 @@ import Testing
 
 /// The adaptation loop in process against the embedded broker: input produced and outputs read back
 /// with the Kafka clients, asserted field by field against the model run directly (no Kafka).
-@Suite struct AdaptationLoopTests {
+@Suite(.serialized) struct AdaptationLoopTests {
     init() { BLAS.setThreads(1) }
 
     /// The reference: the same events through a StreamModel built like the loop's, without Kafka.

@@ -10,7 +10,7 @@ import Testing
 
 /// The endpoints and the service lifecycle in process: readiness, a metrics port that cannot be bound,
 /// the order services stop in, and cancellation reaching the loop's thread.
-@Suite struct LifecycleTests {
+@Suite(.serialized) struct LifecycleTests {
     let logger = Logger(label: "test")
 
     @Test func readinessAndHealthFollowTheHealthState() async throws {

@@ -8,7 +8,7 @@ import Testing
 /// Checkpoints of the loop in process: refused files and `fresh`, the folder checked at start,
 /// time-based pacing on an injected clock, no offsets past undelivered outputs, and what a restart
 /// from a checkpoint gives with one and with four input partitions.
-@Suite struct LoopCheckpointTests {
+@Suite(.serialized) struct LoopCheckpointTests {
     init() { BLAS.setThreads(1) }
 
     @Test func aCorruptCheckpointIsRefusedAndFreshSetsItAside() throws {
@@ -145,7 +145,6 @@ import Testing
 
     @Test func aFailedDeliveryStopsTheLoopAndOffsetsStayBeforeIt() throws {
         let fixture = try LoopFixture()
-        fixture.configuration.kafkaProperties = ["message.timeout.ms": "1000"]
         let events = SyntheticStream.events(20)
         try fixture.produceJSON(Array(events.prefix(10)))
         try fixture.loop().run(untilCaughtUp: true) { false }
@@ -153,7 +152,8 @@ import Testing
         #expect(try storedOffsets(before, configuration: fixture.configuration).offsets == [0: 10])
 
         try fixture.produceJSON(Array(events.suffix(10)))
-        let loop = try fixture.loop()
+        // Outputs not delivered within a second fail (the default waits 5 minutes).
+        let loop = try fixture.loop { $0.kafkaProperties = ["message.timeout.ms": "1000"] }
         // The broker goes down while the first new event is in hand: its outputs cannot be delivered.
         loop.observer = { [broker = fixture.broker] _ in broker.setDown() }
         let error = try #require(throws: KafkaError.self) { try loop.run { false } }
@@ -161,7 +161,9 @@ import Testing
         #expect(loop.handled >= 1)
         // No checkpoint moved the offsets past the undelivered outputs, and none can now.
         #expect(fixture.storedCheckpointBytes() == before)
-        #expect(throws: KafkaError.self) { try loop.checkpoint() }
+        let refused = try #require(throws: LoopFailure.self) { try loop.checkpoint() }
+        #expect(refused.reason.contains("could not be delivered"))
+        #expect(throws: LoopFailure.self) { try loop.run(untilCaughtUp: true) { false } }
         #expect(fixture.storedCheckpointBytes() == before)
 
         // Back up: a restart from the checkpoint publishes the 10 new events.

@@ -10,6 +10,7 @@ extension AdaptationLoop {
     /// Without a checkpoint folder it only flushes. Throws when an output could not be delivered: the
     /// offsets must not move past an event whose outputs were lost.
     public func checkpoint() throws {
+        if let failure { throw failure }
         hooks.beforeCheckpoint?()
         try producer.flush(timeoutMilliseconds: 30_000)
         try checkDeliveries()

@@ -23,8 +23,22 @@ extension AdaptationLoop {
     ///   - maximumEvents: stop once ``handled`` reaches this (exactly; counted since the loop was built).
     ///   - untilCaughtUp: also stop once every partition has been read to its end (a batch job).
     /// - Throws: a Kafka error (failed delivery, transport), or a checkpoint error; no final checkpoint
-    ///   is written then, so offsets never move past an event whose outputs were not delivered.
+    ///   is written then, so offsets never move past an event whose outputs were not delivered. The loop
+    ///   is then failed: `run` and ``checkpoint()`` throw ``LoopFailure``; build a new loop (it restores
+    ///   the last checkpoint).
     public func run(maximumEvents: Int? = nil, untilCaughtUp: Bool = false, shouldStop: () -> Bool) throws {
+        if let failure { throw failure }
+        do {
+            try consume(maximumEvents: maximumEvents, untilCaughtUp: untilCaughtUp, shouldStop: shouldStop)
+        } catch {
+            // The message in hand may be half handled (model updated, outputs not sent) and marked consumed:
+            // only a restart from the last checkpoint is consistent.
+            failure = LoopFailure(reason: "\(error)")
+            throw error
+        }
+    }
+
+    private func consume(maximumEvents: Int?, untilCaughtUp: Bool, shouldStop: () -> Bool) throws {
         if needsRewind { try rewind() }
         if lastCheckpoint == nil { lastCheckpoint = clock() }
         health.setReady(true)
@@ -105,4 +119,11 @@ extension AdaptationLoop {
         }
         metrics.consumerLag.record(lag)
     }
+}
+
+/// The loop stopped on an error and can neither run nor checkpoint again: restart from the last
+/// checkpoint (build a new ``AdaptationLoop``).
+public struct LoopFailure: Error, Sendable, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "the adaptation loop stopped on an error (\(reason)); restart it from its last checkpoint" }
 }

@@ -48,6 +48,8 @@ public final class AdaptationLoop {
     var clock: () -> UInt64 = monotonicNanoseconds
     /// Hooks for tests and tools, called on the loop's thread.
     var hooks = Hooks()
+    /// Set when ``run`` threw: the loop refuses to run or checkpoint again.
+    var failure: LoopFailure?
     /// Rolling prequential accuracy over the last 500 labelled events.
     private var recentCorrect = SlidingWindow(size: 500)
     /// Input messages handled (predicted or dead-lettered) since start.

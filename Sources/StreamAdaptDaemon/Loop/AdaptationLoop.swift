@@ -6,10 +6,24 @@ import StreamAdaptKafka
 
 /// The daemon's single writer: consumes input events in partition order, and for each one predicts,
 /// publishes the prediction, learns when labelled, scores drift and publishes alert changes. Unusable
-/// input goes to the dead-letter topic with its reason. The model and the per-partition next offsets
-/// are checkpointed together (after flushing the producer, so every event before a checkpoint has its
-/// outputs delivered), which makes the model state exactly-once across crashes; outputs are
-/// at-least-once (events after the last checkpoint are replayed and give identical records).
+/// input goes to the dead-letter topic with its reason. The model, the per-partition next offsets, the
+/// label cache and the recent input offsets are checkpointed together, after flushing the producer, so
+/// every event before a checkpoint has its outputs delivered.
+///
+/// What that guarantees after a crash and a restart from the last checkpoint:
+/// - **State, exactly once.** Each partition is handled in offset order; several partitions are
+///   interleaved as librdkafka hands them over. The restarted model's state is bit for bit the state
+///   of one pass over every event exactly once, in the interleaving made of the events before the
+///   checkpoint in the order the first run handled them, then the rest in the order the restarted run
+///   handles them: a valid interleaving (each partition in order), not necessarily the one an
+///   uninterrupted run would have taken. With one input partition there is only one interleaving:
+///   the final checkpoint is byte-identical to an uninterrupted run's.
+/// - **Outputs, at least once.** Every event has its prediction; the events handled after the last
+///   checkpoint and before the crash are published again when they are replayed. With one partition
+///   the replayed records (predictions, alerts with their window and offsets, dead letters) are
+///   byte-identical to the first ones; with several, a replayed prediction can differ when the
+///   interleaving before it differs.
+/// (Tested in LoopCheckpointTests: `onePartitionRestart...`, `fourPartitionsRestart...`.)
 ///
 /// It runs on one thread (see ``DaemonService``); librdkafka batches the I/O underneath.
 public final class AdaptationLoop {

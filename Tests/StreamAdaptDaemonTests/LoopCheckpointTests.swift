@@ -176,6 +176,30 @@ import Testing
         #expect(Set(ids) == Set(events.map(\.id)))
     }
 
+    @Test func aStopWithOutputsInFlightWaitsAtMostTheStopTimeout() throws {
+        let fixture = try LoopFixture()
+        let events = SyntheticStream.events(20)
+        try fixture.produceJSON(Array(events.prefix(10)))
+        try fixture.loop().run(untilCaughtUp: true) { false }
+        let before = try #require(fixture.storedCheckpointBytes())
+        try fixture.produceJSON(Array(events.suffix(10)))
+
+        // The broker goes down with the first new event in hand, and a stop is requested: the final
+        // flush gives up after kafka.stopTimeoutSeconds (the outputs stay in flight: librdkafka would
+        // retry them for message.timeout.ms, 5 minutes), and no checkpoint is written.
+        let loop = try fixture.loop { $0.stopTimeoutSeconds = 1 }
+        var stop = false
+        loop.observer = { [broker = fixture.broker] _ in
+            broker.setDown()
+            stop = true
+        }
+        let error = try #require(throws: KafkaError.self) { try loop.run { stop } }
+        #expect(error.message.contains("still in flight"), "\(error)")
+        #expect(loop.handled == 1)
+        #expect(fixture.storedCheckpointBytes() == before)
+        fixture.broker.setUp()
+    }
+
     /// One partition: a restart from an earlier checkpoint (a crash after it) ends in the checkpoint
     /// an uninterrupted run writes, byte for byte, and every record published again (predictions and
     /// alerts, with their window and offsets) is byte-identical to the first time.

@@ -9,10 +9,12 @@ extension AdaptationLoop {
     /// model state and the per-partition next offsets in one sealed file, atomically.
     /// Without a checkpoint folder it only flushes. Throws when an output could not be delivered: the
     /// offsets must not move past an event whose outputs were lost.
-    public func checkpoint() throws {
+    /// - Parameter flushTimeoutSeconds: the most the flush waits (the final checkpoint of a run uses
+    ///   `kafka.stopTimeoutSeconds`, so that a stop is bounded).
+    public func checkpoint(flushTimeoutSeconds: Double = 30) throws {
         if let failure { throw failure }
         hooks.beforeCheckpoint?()
-        try producer.flush(timeoutMilliseconds: 30_000)
+        try producer.flush(timeoutMilliseconds: Int32(clamping: Int((flushTimeoutSeconds * 1000).rounded(.up))))
         try checkDeliveries()
         guard let store else { return }
         var writer = CheckpointWriter(reservingCapacity: 1 << 20)

@@ -74,7 +74,7 @@ extension AdaptationLoop {
             }
         }
         health.setReady(false)  // no longer consuming: /readyz answers 503 during the final checkpoint
-        try checkpoint()
+        try checkpoint(flushTimeoutSeconds: configuration.stopTimeoutSeconds)
         logger.info(
             "stopped", metadata: ["handled": "\(handled)", "events": "\(model.eventCount)",
                                   "late-labels-applied": "\(lateLabelsApplied)", "late-labels-unmatched": "\(lateLabelsUnmatched)"])

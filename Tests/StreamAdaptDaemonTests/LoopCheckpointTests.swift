@@ -56,22 +56,65 @@ import Testing
         #expect(loop.handled == 10 && loop.model.eventCount == 10)
     }
 
-    @Test func aVersion1DaemonSectionIsRefused() throws {
+    /// Version 1 of the daemon section (before the recent offsets) is still read: the model, offsets
+    /// and label cache are restored, the alert window starts empty. Any other version is refused.
+    @Test func aVersion1DaemonSectionIsReadAndOthersAreRefused() throws {
         let fixture = try LoopFixture()
-        try fixture.produceJSON(SyntheticStream.events(3))
-        let loop = try fixture.loop()
-        var writer = CheckpointWriter()
-        loop.model.save(to: &writer)
-        writer.writeString("streamadapt-daemon/1")
-        writer.writeString("in")
-        writer.writeInt(0)
-        writer.writeInt(0)
-        writer.writeInt(0)
-        writer.writeInt(0)
-        try CheckpointStore(directory: fixture.configuration.checkpointDirectory!).write(Checkpoint.seal(payload: writer.bytes))
+        try fixture.produceJSON(SyntheticStream.events(12))
+        let first = try fixture.loop()
+        try first.run(maximumEvents: 5) { false }
+        #expect(first.recentInputs.count == 5)
+        func write(tag: String) throws {
+            var writer = CheckpointWriter()
+            first.model.save(to: &writer)
+            writer.writeString(tag)
+            writer.writeString("in")
+            writer.writeInt(1)
+            writer.writeString("in")
+            writer.writeInt(0)
+            writer.writeInt(5)
+            first.labelCache.save(to: &writer)
+            try CheckpointStore(directory: fixture.configuration.checkpointDirectory!).write(Checkpoint.seal(payload: writer.bytes))
+        }
+        try write(tag: "streamadapt-daemon/1")
+        let restored = try fixture.loop()
+        #expect(restored.model.eventCount == 5)
+        #expect(stateBytes(restored.model) == stateBytes(first.model))
+        #expect(restored.nextOffsets == [TopicPartition(topic: "in", partition: 0): 5])
+        #expect(restored.recentInputs.count == 0)
+        try restored.run(untilCaughtUp: true) { false }
+        #expect(restored.handled == 7 && restored.recentInputs.count == 7)
+        // Its final checkpoint is version 2, ring included.
+        #expect(try fixture.loop().recentInputs.count == 7)
+
+        try write(tag: "streamadapt-daemon/9")
         let error = try #require(throws: CheckpointFileError.self) { try fixture.loop() }
         #expect(error.checkpointError?.code == .unsupportedVersion)
         #expect(error.checkpointError?.field == "daemon")
+    }
+
+    @Test func theRecentOffsetsRingKeepsItsEventsThroughACheckpoint() throws {
+        let ring = RecentInputs(capacity: 4)
+        for (p, o) in [(0, 10), (1, 3), (0, 11), (2, 7), (1, 4), (0, 12)] { ring.append(partition: Int32(p), offset: Int64(o)) }
+        #expect(ring.count == 4)
+        #expect((0..<4).map { ring[$0].offset } == [11, 7, 4, 12])
+        #expect(ring.ranges().map { [Int($0.partition), Int($0.from), Int($0.to)] } == [[0, 11, 12], [1, 4, 4], [2, 7, 7]])
+        var writer = CheckpointWriter()
+        ring.save(to: &writer)
+        let copy = RecentInputs(capacity: 4)
+        var reader = CheckpointReader(writer.bytes)
+        try copy.restore(from: &reader)
+        try reader.finish()
+        #expect((0..<4).map { copy[$0].partition } == [0, 2, 1, 0])
+        #expect((0..<4).map { copy[$0].offset } == [11, 7, 4, 12])
+        // The bytes depend on the events held, not on where the ring starts.
+        var again = CheckpointWriter()
+        copy.save(to: &again)
+        #expect(again.bytes == writer.bytes)
+        // Another window size is refused, naming the setting.
+        var other = CheckpointReader(writer.bytes)
+        let error = try #require(throws: CheckpointError.self) { try RecentInputs(capacity: 5).restore(from: &other) }
+        #expect(error.code == .configurationMismatch && error.field == "drift.inputWindow")
     }
 
     @Test func aCheckpointFolderThatCannotBeUsedStopsTheStartNamingIt() throws {

@@ -2,8 +2,10 @@ import StreamAdaptCore
 
 extension AdaptationLoop {
     /// Names and versions the daemon's section of a checkpoint (after the model's). Version 2 added the
-    /// recent input offsets (alert windows); a version 1 section is refused (`unsupported-version`).
+    /// recent input offsets (the window and offsets of alert records).
     static let checkpointTag = "streamadapt-daemon/2"
+    /// The previous version, still read (so an upgrade keeps the model): its alert window starts empty.
+    static let version1Tag = "streamadapt-daemon/1"
 
     /// Flushes the producer (so every event up to here has its outputs delivered), then writes the
     /// model state and the per-partition next offsets in one sealed file, atomically.
@@ -37,14 +39,16 @@ extension AdaptationLoop {
     }
 
     /// Restores a sealed checkpoint: nothing changes unless all of it reads and matches.
-    func restore(_ bytes: [UInt8]) throws(CheckpointError) {
+    /// - Returns: the tag of its daemon section.
+    @discardableResult
+    func restore(_ bytes: [UInt8]) throws(CheckpointError) -> String {
         var reader = try CheckpointReader(sealed: bytes)
         let commit = try model.prepareRestore(from: &reader)
         let tag = try reader.readString()
-        guard tag == Self.checkpointTag else {
+        guard tag == Self.checkpointTag || tag == Self.version1Tag else {
             throw CheckpointError(
                 code: .unsupportedVersion, field: "daemon",
-                message: "daemon section \(tag), this version reads \(Self.checkpointTag)")
+                message: "daemon section \(tag), this version reads \(Self.checkpointTag) and \(Self.version1Tag)")
         }
         let topic = try reader.readString()
         guard topic == configuration.inputTopic else {
@@ -65,9 +69,10 @@ extension AdaptationLoop {
             offsets[TopicPartition(topic: topic, partition: p)] = Int64(offset)
         }
         let cacheCommit = try labelCache.prepareRestore(from: &reader)
-        let recentCommit = try recentInputs.prepareRestore(from: &reader)
+        let recentCommit = tag == Self.version1Tag ? CheckpointCommit {} : try recentInputs.prepareRestore(from: &reader)
         try reader.finish()
         CheckpointCommit([commit, cacheCommit, recentCommit]).apply()
         nextOffsets = offsets
+        return tag
     }
 }

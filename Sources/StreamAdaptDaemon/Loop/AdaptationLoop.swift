@@ -29,7 +29,7 @@ import StreamAdaptKafka
 public final class AdaptationLoop {
     public let configuration: PipelineConfiguration
     public let classes: ClassEmbeddings
-    public private(set) var model: StreamModel
+    public let model: StreamModel
     let logger: Logger
     let health: HealthState
     let consumer: KafkaConsumer
@@ -108,10 +108,15 @@ public final class AdaptationLoop {
 
         if let store, let bytes = try store.read() {
             do {
-                try restore(bytes)
+                let tag = try restore(bytes)
                 logger.info(
                     "restored checkpoint", metadata: ["path": "\(store.path)", "events": "\(model.eventCount)",
                                                       "offsets": "\(nextOffsets)"])
+                if tag == Self.version1Tag {
+                    logger.notice(
+                        "checkpoint of an earlier version: alert records start with an empty window (window_events counts events since this start)",
+                        metadata: ["daemon-section": "\(tag)"])
+                }
             } catch {
                 guard fresh else {
                     throw CheckpointFileError(

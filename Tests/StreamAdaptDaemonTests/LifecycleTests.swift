@@ -16,7 +16,7 @@ import Testing
     @Test func readinessAndHealthFollowTheHealthState() async throws {
         let health = HealthState()
         let registry = PrometheusCollectorRegistry()
-        registry.makeCounter(name: "test_counter_total").increment(by: Int64(3))
+        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "test_counter", unitName: "total", helpText: "")).increment(by: Int64(3))
         let server = try await MetricsServer(host: "127.0.0.1", port: 0, registry: registry, health: health)
         defer { Task { await server.shutdown() } }
         let port = server.port

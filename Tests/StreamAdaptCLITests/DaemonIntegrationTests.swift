@@ -1,24 +1,12 @@
 import Foundation
 import Testing
 
-/// `streamadapt run` end to end: the embedded broker and the daemon as separate processes, events in
-/// and out through kcat (an independent Kafka client) over TCP on loopback.
+/// `streamadapt run` end to end, for what only a process shows: kill -9, SIGTERM, a broker outage, the
+/// start-up checks and their exit status. The embedded broker and the daemon run as separate processes,
+/// events in and out through kcat (an independent Kafka client) over TCP on loopback. Everything else
+/// about the daemon is tested in process (StreamAdaptDaemonTests).
 @Suite(.enabled(if: Kcat.isAvailable, "needs kcat"), .serialized)
 struct DaemonIntegrationTests {
-    func json(_ text: String) -> [String: Any]? {
-        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
-    }
-
-    /// The value of header `name` in kcat's `%h` rendering (`name=value,name=value`), or nil.
-    func header(_ headers: String, _ name: String) -> String? {
-        headers.split(separator: ",").first { $0.hasPrefix(name + "=") }.map { String($0.dropFirst(name.count + 1)) }
-    }
-
-    /// The source offset a dead letter carries (-1 when it has none).
-    func sourceOffset(_ headers: String) -> Int {
-        header(headers, "streamadapt-source-offset").flatMap { Int($0) } ?? -1
-    }
-
     /// Polls `topic` until it holds at least `count` messages or `seconds` pass; returns the last count.
     @discardableResult
     func waitForMessages(_ bootstrap: String, topic: String, atLeast count: Int, seconds: Double) -> Int {

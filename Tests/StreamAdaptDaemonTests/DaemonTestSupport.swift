@@ -230,7 +230,7 @@ func readTopic(bootstrap: String, _ topic: String) throws -> [OutputRecord] {
     let partitions = try consumer.partitions(of: topic)
     var end: [Int32: Int64] = [:]
     for p in partitions {
-        guard let high = consumer.queryHighWatermark(topic: topic, partition: p, timeoutMilliseconds: 5000) else {
+        guard let high = consumer.queryHighWatermark(topic: topic, partition: p, timeoutMilliseconds: 10_000) else {
             throw KafkaError("no high watermark for \(topic)/\(p)")
         }
         end[p] = high

@@ -44,6 +44,15 @@ final class LabelCache {
         return true
     }
 
+    /// The cached embedding and prediction of `id`, copied, without taking them (for tests and tools).
+    func entry(id: String) -> (embedding: [Float], predicted: Int)? {
+        guard let slot = slotOfID[id] else { return nil }
+        return (Array(embeddings[(slot * dimension)..<((slot + 1) * dimension)]), predicted[slot])
+    }
+
+    /// Number of cached events.
+    var count: Int { slotOfID.count }
+
     private func remove(slot: Int) {
         if let id = ids[slot] { slotOfID[id] = nil }
         ids[slot] = nil

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -10,6 +13,12 @@ public final class MetricsServer: Sendable {
     /// The bound port (useful when started on port 0).
     public let port: Int
 
+    /// The address it was asked to listen on (`host:port`, the port as given).
+    public let requestedAddress: String
+
+    /// Binds `host:port` and serves until ``shutdown()``.
+    /// - Throws: ``MetricsServerError`` naming `host:port` when it cannot listen there (port in use,
+    ///   host not local or not resolvable).
     public init(host: String, port: Int, registry: PrometheusCollectorRegistry, health: HealthState) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let bootstrap = ServerBootstrap(group: group)
@@ -24,15 +33,48 @@ public final class MetricsServer: Sendable {
             channel = try await bootstrap.bind(host: host, port: port).get()
         } catch {
             try? await group.shutdownGracefully()
-            throw error
+            throw MetricsServerError(host: host, port: port, error)
         }
         self.group = group
+        requestedAddress = "\(host):\(port)"
         self.port = channel.localAddress?.port ?? port
     }
 
     public func shutdown() async {
         try? await channel.close()
         try? await group.shutdownGracefully()
+    }
+}
+
+/// The metrics endpoint cannot listen where it was told to.
+public struct MetricsServerError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable, CaseIterable {
+        /// Another process (or server) listens on the port.
+        case addressInUse = "address-in-use"
+        /// Any other reason: the host is not an address of this machine or cannot be resolved, the port
+        /// needs privileges, ...
+        case cannotListen = "cannot-listen"
+    }
+
+    public let code: Code
+    public let host: String
+    public let port: Int
+    public let reason: String
+
+    init(host: String, port: Int, _ error: any Error) {
+        self.host = host
+        self.port = port
+        if let io = error as? IOError {
+            code = io.errnoCode == EADDRINUSE ? .addressInUse : .cannotListen
+            reason = String(cString: strerror(io.errnoCode))
+        } else {
+            code = .cannotListen
+            reason = "\(error)"
+        }
+    }
+
+    public var description: String {
+        "metrics endpoint cannot listen on \(host):\(port) (metrics.host, metrics.port): \(reason)"
     }
 }
 

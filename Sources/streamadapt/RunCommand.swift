@@ -15,7 +15,7 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             Settings come from the pipeline file, then STREAMADAPT_BOOTSTRAP, STREAMADAPT_CHECKPOINT_DIR and \
             STREAMADAPT_METRICS_PORT, then these flags. SIGTERM or SIGINT stop it gracefully (finish the event \
-            in hand, flush, checkpoint, exit 0).
+            in hand, leave the rest of the fetched batch for the next start, flush, checkpoint, exit 0).
             """
     )
 
@@ -43,33 +43,51 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
-    func run() async throws {
-        BLAS.setThreads(1)
-        let level = try parseLogLevel(logLevel)
-        bootstrapLogging(level: level)
-        let logger = Logger(label: "streamadapt")
-        var config: PipelineConfiguration
+    /// Checks the flags and the pipeline (file, environment, flags) before anything starts, so that a
+    /// mistake prints `run`'s usage with the setting named.
+    func validate() throws {
+        _ = try parseLogLevel(logLevel)
+        _ = try configuration()
+        if let maxEvents, maxEvents < 1 { throw ValidationError("--max-events must be at least 1") }
+    }
+
+    /// The pipeline file, then the environment, then the flags.
+    func configuration() throws -> PipelineConfiguration {
         do {
-            config = try PipelineConfiguration.load(path: pipeline)
+            var config = try PipelineConfiguration.load(path: pipeline)
             try config.applyEnvironment(ProcessInfo.processInfo.environment)
             if let bootstrap { config.bootstrapServers = bootstrap }
             if let checkpointDir { config.checkpointDirectory = checkpointDir }
             if let metricsPort { config.metricsPort = metricsPort }
             try config.validate()
+            return config
         } catch {
             throw ValidationError("\(pipeline): \(error)")
         }
+    }
+
+    func run() async throws {
+        BLAS.setThreads(1)
+        bootstrapLogging(level: try parseLogLevel(logLevel))
+        let logger = Logger(label: "streamadapt")
+        let config = try configuration()
+        // Start-up checks, before any service runs: each stops the start with a non-zero exit and a
+        // message naming what is wrong (the loop checks the checkpoint folder again when it starts).
+        if let directory = config.checkpointDirectory { try CheckpointStore(directory: directory).prepare() }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let health = HealthState()
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: DaemonService(configuration: config, logger: logger, health: health, fresh: fresh, maximumEvents: maxEvents, untilCaughtUp: untilCaughtUp),
-                  successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
-        ]
+        var metrics: MetricsService?
         if config.metricsPort > 0 {
-            services.append(.init(service: MetricsService(
-                host: config.metricsHost, port: config.metricsPort, registry: registry, health: health, logger: logger)))
+            // Bound here, before any service starts: a port in use or a host that cannot be bound stops
+            // the start (non-zero exit, the error names host:port).
+            let server = try await MetricsServer(host: config.metricsHost, port: config.metricsPort, registry: registry, health: health)
+            metrics = MetricsService(server: server, host: config.metricsHost, logger: logger)
         }
+        let daemon = DaemonService(
+            configuration: config, logger: logger, health: health, fresh: fresh, maximumEvents: maxEvents,
+            untilCaughtUp: untilCaughtUp)
+        let services = DaemonService.services(daemon: daemon, metrics: metrics)
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs the `streamadapt` binary built next to the test bundle and captures its output.
 struct CommandRunner {
@@ -45,11 +46,27 @@ struct CommandRunner {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        // Both pipes are drained at once: a child that fills one while the other is being read to its
+        // end would otherwise block forever.
+        let errCollected = Collected()
+        let errReader = DispatchGroup()
+        errReader.enter()
+        DispatchQueue.global().async { [errHandle = err.fileHandleForReading] in
+            let data = errHandle.readDataToEndOfFile()
+            errCollected.data.withLock { $0 = data }
+            errReader.leave()
+        }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        errReader.wait()
+        let errData = errCollected.data.withLock { $0 }
         process.waitUntilExit()
         return Output(
             status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
             stderr: String(decoding: errData, as: UTF8.self))
     }
+}
+
+/// Bytes collected by a reader thread.
+final class Collected: Sendable {
+    let data = Mutex(Data())
 }

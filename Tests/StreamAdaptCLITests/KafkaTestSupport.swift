@@ -54,14 +54,10 @@ final class BrokerProcess {
 }
 
 /// A `streamadapt` process started by a test (`streamadapt run ...`), stdout discarded, stderr collected
-/// in the background (so a chatty process never blocks on a full pipe). When the object goes away, also
-/// when a test throws before waiting for it, a process still running is terminated (SIGTERM, then
-/// SIGKILL after 10 s) and reaped: no test leaks a daemon.
+/// in the background as it comes (so a chatty process never blocks on a full pipe, and a test can wait
+/// for a log line). When the object goes away, also when a test throws before waiting for it, a process
+/// still running is terminated (SIGTERM, then SIGKILL after 10 s) and reaped: no test leaks a daemon.
 final class StreamAdaptProcess {
-    private final class Collected: Sendable {
-        let data = Mutex(Data())
-    }
-
     let process = Process()
     private let collected = Collected()
     private let reader = DispatchGroup()
@@ -79,8 +75,11 @@ final class StreamAdaptProcess {
         let handle = pipe.fileHandleForReading
         reader.enter()
         DispatchQueue.global().async { [collected, reader] in
-            let data = handle.readDataToEndOfFile()
-            collected.data.withLock { $0 = data }
+            while true {
+                let chunk = handle.availableData  // blocks until data or end of file
+                if chunk.isEmpty { break }
+                collected.data.withLock { $0.append(chunk) }
+            }
             reader.leave()
         }
     }
@@ -91,12 +90,26 @@ final class StreamAdaptProcess {
     var terminationReason: Process.TerminationReason { process.terminationReason }
     func terminate() { process.terminate() }
 
+    /// What it has written to stderr so far.
+    var log: String { collected.data.withLock { String(decoding: $0, as: UTF8.self) } }
+
+    /// Polls its stderr until it contains `text` or `seconds` pass (or it exits); whether it does.
+    func waitForLog(containing text: String, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if log.contains(text) { return true }
+            if !process.isRunning { return log.contains(text) }
+            usleep(20_000)
+        }
+        return log.contains(text)
+    }
+
     /// Waits for the process to exit and returns everything it wrote to stderr.
     @discardableResult
     func waitForExit() -> String {
         process.waitUntilExit()
         reader.wait()
-        return collected.data.withLock { String(decoding: $0, as: UTF8.self) }
+        return log
     }
 
     deinit {

@@ -1,15 +1,22 @@
 import StreamAdaptCore
 
 extension AdaptationLoop {
-    /// Names and versions the daemon's section of a checkpoint (after the model's).
-    static let checkpointTag = "streamadapt-daemon/1"
+    /// Names and versions the daemon's section of a checkpoint (after the model's). Version 2 added the
+    /// recent input offsets (the window and offsets of alert records).
+    static let checkpointTag = "streamadapt-daemon/2"
+    /// The previous version, still read (so an upgrade keeps the model): its alert window starts empty.
+    static let version1Tag = "streamadapt-daemon/1"
 
     /// Flushes the producer (so every event up to here has its outputs delivered), then writes the
     /// model state and the per-partition next offsets in one sealed file, atomically.
     /// Without a checkpoint folder it only flushes. Throws when an output could not be delivered: the
     /// offsets must not move past an event whose outputs were lost.
-    public func checkpoint() throws {
-        try producer.flush(timeoutMilliseconds: 30_000)
+    /// - Parameter flushTimeoutSeconds: the most the flush waits (the final checkpoint of a run uses
+    ///   `kafka.stopTimeoutSeconds`, so that a stop is bounded).
+    public func checkpoint(flushTimeoutSeconds: Double = 30) throws {
+        if let failure { throw failure }
+        hooks.beforeCheckpoint?()
+        try producer.flush(timeoutMilliseconds: Int32(clamping: Int((flushTimeoutSeconds * 1000).rounded(.up))))
         try checkDeliveries()
         guard let store else { return }
         var writer = CheckpointWriter(reservingCapacity: 1 << 20)
@@ -23,21 +30,25 @@ extension AdaptationLoop {
             writer.writeInt(Int(offset))
         }
         labelCache.save(to: &writer)
+        recentInputs.save(to: &writer)
         try store.write(Checkpoint.seal(payload: writer.bytes))
         eventsSinceCheckpoint = 0
-        lastCheckpoint = monotonicNanoseconds()
+        lastCheckpoint = clock()
+        checkpointsWritten += 1
         metrics.checkpoints.increment()
     }
 
     /// Restores a sealed checkpoint: nothing changes unless all of it reads and matches.
-    func restore(_ bytes: [UInt8]) throws {
+    /// - Returns: the tag of its daemon section.
+    @discardableResult
+    func restore(_ bytes: [UInt8]) throws(CheckpointError) -> String {
         var reader = try CheckpointReader(sealed: bytes)
         let commit = try model.prepareRestore(from: &reader)
         let tag = try reader.readString()
-        guard tag == Self.checkpointTag else {
+        guard tag == Self.checkpointTag || tag == Self.version1Tag else {
             throw CheckpointError(
                 code: .unsupportedVersion, field: "daemon",
-                message: "daemon section \(tag), this version reads \(Self.checkpointTag)")
+                message: "daemon section \(tag), this version reads \(Self.checkpointTag) and \(Self.version1Tag)")
         }
         let topic = try reader.readString()
         guard topic == configuration.inputTopic else {
@@ -51,11 +62,17 @@ extension AdaptationLoop {
             let topic = try reader.readString()
             let partition = try reader.readInt()
             let offset = try reader.readInt()
-            offsets[TopicPartition(topic: topic, partition: Int32(partition))] = Int64(offset)
+            guard let p = Int32(exactly: partition), p >= 0, offset >= 0 else {
+                throw CheckpointError(
+                    code: .corrupt, field: "offsets", message: "partition \(partition), offset \(offset) out of range")
+            }
+            offsets[TopicPartition(topic: topic, partition: p)] = Int64(offset)
         }
         let cacheCommit = try labelCache.prepareRestore(from: &reader)
+        let recentCommit = tag == Self.version1Tag ? CheckpointCommit {} : try recentInputs.prepareRestore(from: &reader)
         try reader.finish()
-        CheckpointCommit([commit, cacheCommit]).apply()
+        CheckpointCommit([commit, cacheCommit, recentCommit]).apply()
         nextOffsets = offsets
+        return tag
     }
 }

@@ -6,26 +6,40 @@ import StreamAdaptKafka
 
 /// The daemon's single writer: consumes input events in partition order, and for each one predicts,
 /// publishes the prediction, learns when labelled, scores drift and publishes alert changes. Unusable
-/// input goes to the dead-letter topic with its reason. The model and the per-partition next offsets
-/// are checkpointed together (after flushing the producer, so every event before a checkpoint has its
-/// outputs delivered), which makes the model state exactly-once across crashes; outputs are
-/// at-least-once (events after the last checkpoint are replayed and give identical records).
+/// input goes to the dead-letter topic with its reason. The model, the per-partition next offsets, the
+/// label cache and the recent input offsets are checkpointed together, after flushing the producer, so
+/// every event before a checkpoint has its outputs delivered.
+///
+/// What that guarantees after a crash and a restart from the last checkpoint:
+/// - **State, exactly once.** Each partition is handled in offset order; several partitions are
+///   interleaved as librdkafka hands them over. The restarted model's state is bit for bit the state
+///   of one pass over every event exactly once, in the interleaving made of the events before the
+///   checkpoint in the order the first run handled them, then the rest in the order the restarted run
+///   handles them: a valid interleaving (each partition in order), not necessarily the one an
+///   uninterrupted run would have taken. With one input partition there is only one interleaving:
+///   the final checkpoint is byte-identical to an uninterrupted run's.
+/// - **Outputs, at least once.** Every event has its prediction; the events handled after the last
+///   checkpoint and before the crash are published again when they are replayed. With one partition
+///   the replayed records (predictions, alerts with their window and offsets, dead letters) are
+///   byte-identical to the first ones; with several, a replayed prediction can differ when the
+///   interleaving before it differs.
+/// (Tested in LoopCheckpointTests: `onePartitionRestart...`, `fourPartitionsRestart...`.)
 ///
 /// It runs on one thread (see ``DaemonService``); librdkafka batches the I/O underneath.
 public final class AdaptationLoop {
     public let configuration: PipelineConfiguration
     public let classes: ClassEmbeddings
-    public private(set) var model: StreamModel
-    private let logger: Logger
-    private let health: HealthState
-    private let consumer: KafkaConsumer
+    public let model: StreamModel
+    let logger: Logger
+    let health: HealthState
+    let consumer: KafkaConsumer
     let producer: KafkaProducer
     private let decoder: EventDecoder
     private var encoder: OutputEncoder
     let store: CheckpointStore?
     /// Next offset to read per consumed partition (what a checkpoint stores).
     public internal(set) var nextOffsets: [TopicPartition: Int64] = [:]
-    private var partitions: [TopicPartition] = []
+    private(set) var partitions: [TopicPartition] = []
     let labelCache: LabelCache
     /// Delayed labels applied, and those whose event was unknown or had expired from the cache.
     public private(set) var lateLabelsApplied = 0
@@ -34,13 +48,23 @@ public final class AdaptationLoop {
     /// `publishedRaised`; `publishedActive` holds those published as raised but not yet as cleared.
     private var publishedRaised = 0
     private var publishedActive = Set<Int>()
-    /// (partition, offset) of the last input events, for the offsets range of an alert (a ring).
-    private var recentOffsets: [(Int32, Int64)]
-    private var recentPosition = 0
-    private var recentFilled = 0
+    /// (partition, offset) of the last input events, for the window and offsets of an alert (checkpointed).
+    let recentInputs: RecentInputs
     // Checkpoint pacing.
     var eventsSinceCheckpoint = 0
-    var lastCheckpoint = monotonicNanoseconds()
+    /// When the last checkpoint was written (``clock``); nil until the first ``run`` starts.
+    var lastCheckpoint: UInt64?
+    /// Checkpoints written since start (the final one of each ``run`` included).
+    public internal(set) var checkpointsWritten = 0
+    /// Messages of a poll batch were left unhandled (a stop in the middle of the batch): librdkafka's fetch
+    /// position is past them, so the next ``run`` first re-assigns every partition at ``nextOffsets``.
+    var needsRewind = false
+    /// The time source of checkpoint pacing and lag sampling (monotonic nanoseconds); tests replace it.
+    var clock: () -> UInt64 = monotonicNanoseconds
+    /// Hooks for tests and tools, called on the loop's thread.
+    var hooks = Hooks()
+    /// Set when ``run`` threw: the loop refuses to run or checkpoint again.
+    var failure: LoopFailure?
     /// Rolling prequential accuracy over the last 500 labelled events.
     private var recentCorrect = SlidingWindow(size: 500)
     /// Input messages handled (predicted or dead-lettered) since start.
@@ -66,11 +90,13 @@ public final class AdaptationLoop {
         encoder = try OutputEncoder(
             topClasses: configuration.topClasses, classNames: classes.names, head: model.head.name,
             budget: OutputBudget(kafkaProperties: configuration.kafkaProperties))
-        recentOffsets = Array(repeating: (0, 0), count: max(1, configuration.drift.inputWindow))
+        recentInputs = RecentInputs(capacity: max(1, configuration.drift.inputWindow))
         metrics = DaemonMetrics()
         labelCache = LabelCache(
             capacity: configuration.labelsTopic == nil ? 0 : configuration.labelCacheSize, dimension: classes.dimension)
         store = configuration.checkpointDirectory.map(CheckpointStore.init(directory:))
+        // Before connecting: a checkpoint folder that cannot be used stops the start, not the first write.
+        try store?.prepare()
 
         var kafka = configuration.kafkaProperties
         kafka["bootstrap.servers"] = configuration.bootstrapServers
@@ -83,23 +109,26 @@ public final class AdaptationLoop {
         consumerProperties["fetch.wait.max.ms"] = consumerProperties["fetch.wait.max.ms"] ?? "10"
         consumer = try KafkaConsumer(configuration: KafkaConfiguration(consumerProperties))
 
-        if let store {
+        if let store, let bytes = try store.read() {
             do {
-                if let bytes = try store.read() {
-                    try restore(bytes)
-                    logger.info(
-                        "restored checkpoint", metadata: ["path": "\(store.path)", "events": "\(model.eventCount)",
-                                                          "offsets": "\(nextOffsets)"])
+                let tag = try restore(bytes)
+                logger.info(
+                    "restored checkpoint", metadata: ["path": "\(store.path)", "events": "\(model.eventCount)",
+                                                      "offsets": "\(nextOffsets)"])
+                if tag == Self.version1Tag {
+                    logger.notice(
+                        "checkpoint of an earlier version: alert records start with an empty window (window_events counts events since this start)",
+                        metadata: ["daemon-section": "\(tag)"])
                 }
             } catch {
                 guard fresh else {
                     throw CheckpointFileError(
-                        "checkpoint \(store.path) refused: \(error). Fix or remove it, or start with --fresh to set it aside and start from scratch.")
+                        .refused, path: store.path,
+                        "refused: \(error). Fix or remove it, or start with --fresh to set it aside and start from scratch.",
+                        checkpointError: error)
                 }
                 let aside = try store.setAside()
                 logger.warning("checkpoint refused, starting fresh", metadata: ["error": "\(error)", "moved-to": "\(aside ?? "-")"])
-                model = try Self.makeModel(configuration, classes)
-                nextOffsets = [:]
             }
         }
         for topic in [configuration.inputTopic] + (configuration.labelsTopic.map { [$0] } ?? []) {
@@ -118,68 +147,14 @@ public final class AdaptationLoop {
         return StreamModel(classes: classes, head: head, drift: configuration.drift)
     }
 
-    /// Runs until `shouldStop()` returns true (checked after every poll batch, at least every 100 ms)
-    /// or `maximumEvents` input messages were handled; then flushes and writes a final checkpoint.
-    /// - Parameter untilCaughtUp: also stop once every partition has been read to its end (a batch job).
-    public func run(maximumEvents: Int? = nil, untilCaughtUp: Bool = false, shouldStop: () -> Bool) throws {
-        health.setReady(true)
-        defer { health.setReady(false) }
-        var lastLag = monotonicNanoseconds()
-        while !shouldStop() {
-            if let maximumEvents, handled >= maximumEvents { break }
-            health.beat()
-            let (count, errors) = try consumer.poll(timeoutMilliseconds: 100) { message in
-                try handle(message)
-            }
-            if untilCaughtUp, count == 0, isCaughtUp() { break }
-            for error in errors { logger.warning("consumer transport error (librdkafka retries)", metadata: ["error": "\(error)"]) }
-            producer.poll()
-            try checkDeliveries()
-            if store != nil, eventsSinceCheckpoint >= configuration.checkpointEveryEvents
-                || (eventsSinceCheckpoint > 0
-                    && Double(monotonicNanoseconds() &- lastCheckpoint) / 1e9 >= configuration.checkpointEverySeconds)
-            {
-                try checkpoint()
-            }
-            if monotonicNanoseconds() &- lastLag > 1_000_000_000 {
-                lastLag = monotonicNanoseconds()
-                var lag: Int64 = 0
-                for p in partitions where p.topic == configuration.inputTopic {
-                    if let high = consumer.highWatermark(topic: p.topic, partition: p.partition) {
-                        lag += max(0, high - (nextOffsets[p] ?? 0))
-                    }
-                }
-                metrics.consumerLag.record(lag)
-            }
-        }
-        try checkpoint()
-        logger.info(
-            "stopped", metadata: ["handled": "\(handled)", "events": "\(model.eventCount)",
-                                  "late-labels-applied": "\(lateLabelsApplied)", "late-labels-unmatched": "\(lateLabelsUnmatched)"])
-    }
-
-    func checkDeliveries() throws {
-        if producer.failedCount > 0 {
-            throw KafkaError("\(producer.failedCount) output messages could not be delivered: \(producer.lastDeliveryError ?? "?")")
-        }
-    }
-
-    /// Whether every assigned partition has been read up to the broker's high watermark.
-    private func isCaughtUp() -> Bool {
-        for p in partitions {
-            guard let high = consumer.queryHighWatermark(topic: p.topic, partition: p.partition),
-                (nextOffsets[p] ?? 0) >= high
-            else { return false }
-        }
-        return true
-    }
-
     /// Handles one input message.
     func handle(_ message: KafkaMessage) throws {
         let start = monotonicNanoseconds()
         let topic = message.topic  // built from librdkafka's C string: once per message
         defer {
-            nextOffsets[TopicPartition(topic: topic, partition: message.partition)] = message.offset + 1
+            let position = TopicPartition(topic: topic, partition: message.partition)
+            nextOffsets[position] = message.offset + 1
+            hooks.handled?(position, message.offset)
             handled += 1
             eventsSinceCheckpoint += 1
             let elapsed = monotonicNanoseconds() &- start
@@ -215,9 +190,7 @@ public final class AdaptationLoop {
             try deadLetter(message, InputError(error))
             return
         }
-        recentOffsets[recentPosition] = (message.partition, message.offset)
-        recentPosition = (recentPosition + 1) % recentOffsets.count
-        recentFilled = min(recentOffsets.count, recentFilled + 1)
+        recentInputs.append(partition: message.partition, offset: message.offset)
         observer?(result)
         if result.updated { metrics.updates.increment() }
         if result.drifting { metrics.driftFlags.increment() }
@@ -326,18 +299,10 @@ public final class AdaptationLoop {
     }
 
     private func publishAlert(_ alert: DriftAlert, state: StaticString) throws {
-        var ranges: [Int32: (Int64, Int64)] = [:]
-        let window = recentFilled  // not checkpointed: after a restart, the events seen since
-        for j in 0..<window {
-            let (p, o) = recentOffsets[(recentPosition - 1 - j + recentOffsets.count * 2) % recentOffsets.count]
-            let r = ranges[p] ?? (o, o)
-            ranges[p] = (min(r.0, o), max(r.1, o))
-        }
         do {
             try encoder.alert(
-                alert, state: state, windowEvents: window, modelVersion: model.head.updateCount,
-                topic: configuration.inputTopic,
-                offsets: ranges.sorted { $0.key < $1.key }.map { .init(partition: $0.key, from: $0.value.0, to: $0.value.1) })
+                alert, state: state, windowEvents: recentInputs.count, modelVersion: model.head.updateCount,
+                topic: configuration.inputTopic, offsets: recentInputs.ranges())
         } catch {
             // Its size depends on the configuration only (topic, partitions): logged, not published.
             logger.error("drift alert \(state) not published", metadata: ["kind": "\(alert.kind.rawValue)", "error": "\(error)"])

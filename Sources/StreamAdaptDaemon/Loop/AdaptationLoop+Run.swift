@@ -1,0 +1,129 @@
+import StreamAdaptCore
+import StreamAdaptKafka
+
+extension AdaptationLoop {
+    /// Hooks for tests and tools (internal), called on the loop's thread.
+    struct Hooks {
+        /// After each message (input or labels topic) is handled, predicted or dead-lettered, with its
+        /// position: the order in which the model saw the input.
+        var handled: ((TopicPartition, Int64) -> Void)?
+        /// At the start of every checkpoint (periodic and final), before the producer is flushed.
+        var beforeCheckpoint: (() -> Void)?
+    }
+
+    /// Consumes, handles and publishes until a stop, then flushes and writes a final checkpoint.
+    ///
+    /// Stops are checked before every message: when `shouldStop()` turns true (it is called once per
+    /// message and at least every 100 ms while idle) or `maximumEvents` messages have been handled since
+    /// the loop was built, the message in hand is finished and no further one is handled. Messages of the
+    /// current poll batch that were not handled do not count as consumed: ``nextOffsets`` stays at the
+    /// first of them, so they are read again after a restart (or by the next `run` of this loop, which
+    /// re-assigns the partitions there first).
+    /// - Parameters:
+    ///   - maximumEvents: stop once ``handled`` reaches this (exactly; counted since the loop was built).
+    ///   - untilCaughtUp: also stop once every partition has been read to its end (a batch job).
+    /// - Throws: a Kafka error (failed delivery, transport), or a checkpoint error; no final checkpoint
+    ///   is written then, so offsets never move past an event whose outputs were not delivered. The loop
+    ///   is then failed: `run` and ``checkpoint()`` throw ``LoopFailure``; build a new loop (it restores
+    ///   the last checkpoint).
+    public func run(maximumEvents: Int? = nil, untilCaughtUp: Bool = false, shouldStop: () -> Bool) throws {
+        if let failure { throw failure }
+        do {
+            try consume(maximumEvents: maximumEvents, untilCaughtUp: untilCaughtUp, shouldStop: shouldStop)
+        } catch {
+            // The message in hand may be half handled (model updated, outputs not sent) and marked consumed:
+            // only a restart from the last checkpoint is consistent.
+            failure = LoopFailure(reason: "\(error)")
+            throw error
+        }
+    }
+
+    private func consume(maximumEvents: Int?, untilCaughtUp: Bool, shouldStop: () -> Bool) throws {
+        if needsRewind { try rewind() }
+        if lastCheckpoint == nil { lastCheckpoint = clock() }
+        health.setReady(true)
+        defer { health.setReady(false) }
+        func stopping() -> Bool {
+            if let maximumEvents, handled >= maximumEvents { return true }
+            return shouldStop()
+        }
+        var lastLag = clock()
+        while !stopping() {
+            health.beat()
+            var unhandled = 0
+            let (count, errors) = try consumer.poll(timeoutMilliseconds: 100) { message in
+                // Once one message of the batch is left, so are all after it (no gap in a partition).
+                guard unhandled == 0, !stopping() else {
+                    unhandled += 1
+                    return
+                }
+                try handle(message)
+            }
+            if unhandled > 0 {
+                needsRewind = true
+                break
+            }
+            if untilCaughtUp, count == 0, isCaughtUp() { break }
+            for error in errors { logger.warning("consumer transport error (librdkafka retries)", metadata: ["error": "\(error)"]) }
+            producer.poll()
+            try checkDeliveries()
+            if store != nil, checkpointIsDue() { try checkpoint() }
+            if clock() &- lastLag > 1_000_000_000 {
+                lastLag = clock()
+                recordLag()
+            }
+        }
+        health.setReady(false)  // no longer consuming: /readyz answers 503 during the final checkpoint
+        try checkpoint(flushTimeoutSeconds: configuration.stopTimeoutSeconds)
+        logger.info(
+            "stopped", metadata: ["handled": "\(handled)", "events": "\(model.eventCount)",
+                                  "late-labels-applied": "\(lateLabelsApplied)", "late-labels-unmatched": "\(lateLabelsUnmatched)"])
+    }
+
+    /// Every `checkpoint.everyEvents` messages, or `checkpoint.everySeconds` after the last checkpoint
+    /// when at least one message was handled since.
+    func checkpointIsDue() -> Bool {
+        if eventsSinceCheckpoint >= configuration.checkpointEveryEvents { return true }
+        guard eventsSinceCheckpoint > 0, let lastCheckpoint else { return false }
+        return Double(clock() &- lastCheckpoint) / 1e9 >= configuration.checkpointEverySeconds
+    }
+
+    /// Starts every partition again at its next offset (after messages of a batch were left unhandled).
+    func rewind() throws {
+        try consumer.assign(partitions.map { ($0.topic, $0.partition, nextOffsets[$0]) })
+        needsRewind = false
+    }
+
+    func checkDeliveries() throws {
+        if producer.failedCount > 0 {
+            throw KafkaError("\(producer.failedCount) output messages could not be delivered: \(producer.lastDeliveryError ?? "?")")
+        }
+    }
+
+    /// Whether every assigned partition has been read up to the broker's high watermark.
+    private func isCaughtUp() -> Bool {
+        for p in partitions {
+            guard let high = consumer.queryHighWatermark(topic: p.topic, partition: p.partition),
+                (nextOffsets[p] ?? 0) >= high
+            else { return false }
+        }
+        return true
+    }
+
+    private func recordLag() {
+        var lag: Int64 = 0
+        for p in partitions where p.topic == configuration.inputTopic {
+            if let high = consumer.highWatermark(topic: p.topic, partition: p.partition) {
+                lag += max(0, high - (nextOffsets[p] ?? 0))
+            }
+        }
+        metrics.consumerLag.record(lag)
+    }
+}
+
+/// The loop stopped on an error and can neither run nor checkpoint again: restart from the last
+/// checkpoint (build a new ``AdaptationLoop``).
+public struct LoopFailure: Error, Sendable, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "the adaptation loop stopped on an error (\(reason)); restart it from its last checkpoint" }
+}

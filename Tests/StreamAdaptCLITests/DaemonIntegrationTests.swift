@@ -82,9 +82,8 @@ struct DaemonIntegrationTests {
         #expect(before >= 1, "no prediction before the outage")
         #expect(daemon.isRunning, "the daemon must be mid-stream when the broker goes down")
         broker.setDown()
-        // The daemon sees the outage (its clients log the refused reconnection: librdkafka's text, until
-        // the daemon reports broker connectivity itself) and keeps running.
-        #expect(daemon.waitForLog(containing: "Connection refused", seconds: 30), "\(daemon.log.suffix(2000))")
+        // The daemon sees the outage (one line of its own) and keeps running.
+        #expect(daemon.waitForLog(containing: "Kafka cluster unreachable", seconds: 30), "\(daemon.log.suffix(2000))")
         // The broker really is down (kcat gives up at once and reads nothing), and the daemon still runs.
         #expect(try Kcat.consume(bootstrap: broker.bootstrap, topic: "embeddings").isEmpty, "the broker is not down")
         #expect(daemon.isRunning, "the daemon must survive the outage")
@@ -95,6 +94,9 @@ struct DaemonIntegrationTests {
         try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: Array(events[150...]))
         let log = daemon.waitForExit()
         #expect(daemon.terminationStatus == 0, "stderr: \(log.suffix(2000))")
+        // One line when the cluster was lost and one when it was back.
+        #expect(log.components(separatedBy: "Kafka cluster unreachable").count - 1 == 1, "\(log.suffix(3000))")
+        #expect(log.components(separatedBy: "Kafka cluster reachable again").count - 1 == 1, "\(log.suffix(3000))")
         // Every event exactly once: at-least-once allows duplicates only for events replayed after a
         // restart from a checkpoint, and this daemon never restarted.
         let predictions = try Kcat.consume(bootstrap: broker.bootstrap, topic: "predictions-outage")

@@ -237,7 +237,8 @@ import Testing
             stop = true
         }
         let error = try #require(throws: KafkaError.self) { try loop.run { stop } }
-        #expect(error.message.contains("still in flight"), "\(error)")
+        #expect(error.code == .timedOut, "\(error)")
+        #expect(error.message.contains("still undelivered") && error.message.contains("kafka.stopTimeoutSeconds"), "\(error)")
         #expect(loop.handled == 1)
         #expect(fixture.storedCheckpointBytes() == before)
         fixture.broker.setUp()

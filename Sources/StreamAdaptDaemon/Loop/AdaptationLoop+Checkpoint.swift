@@ -16,7 +16,24 @@ extension AdaptationLoop {
     public func checkpoint(flushTimeoutSeconds: Double = 30) throws {
         if let failure { throw failure }
         hooks.beforeCheckpoint?()
-        try producer.flush(timeoutMilliseconds: Int32(clamping: Int((flushTimeoutSeconds * 1000).rounded(.up))))
+        _ = try waitForOutputs(limit: flushTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", stopping: { false })
+        try writeCheckpoint()
+    }
+
+    /// Writes the checkpoint once every output enqueued so far is delivered; the offsets never move past
+    /// an event whose outputs are not. While the cluster is unreachable this waits (readiness off, health
+    /// beating), up to `kafka.outageLimitSeconds` (0: without limit); a stop ends the wait without
+    /// writing (the final checkpoint follows, bounded by `kafka.stopTimeoutSeconds`).
+    func checkpointWhenDelivered(stopping: () -> Bool) throws {
+        if let failure { throw failure }
+        hooks.beforeCheckpoint?()
+        guard try waitForOutputs(limit: configuration.outageLimitSeconds, setting: "kafka.outageLimitSeconds", stopping: stopping)
+        else { return }
+        try writeCheckpoint()
+    }
+
+    /// Writes the checkpoint (outputs must have been flushed).
+    private func writeCheckpoint() throws {
         try checkDeliveries()
         guard let store else { return }
         var writer = CheckpointWriter(reservingCapacity: 1 << 20)

@@ -39,19 +39,22 @@ extension AdaptationLoop {
     }
 
     private func consume(maximumEvents: Int?, untilCaughtUp: Bool, shouldStop: () -> Bool) throws {
-        if needsRewind { try rewind() }
-        if lastCheckpoint == nil { lastCheckpoint = clock() }
-        health.setReady(true)
-        defer { health.setReady(false) }
         func stopping() -> Bool {
             if let maximumEvents, handled >= maximumEvents { return true }
             return shouldStop()
         }
+        if !connected {
+            guard try connect(stopping: stopping) else { return }
+        }
+        if needsRewind { try rewind() }
+        if lastCheckpoint == nil { lastCheckpoint = clock() }
+        followConnectivity()
+        defer { health.setReady(false) }
         var lastLag = clock()
         while !stopping() {
             health.beat()
             var unhandled = 0
-            let (count, errors) = try consumer.poll(timeoutMilliseconds: 100) { message in
+            let (count, events) = try consumer.poll(timeoutMilliseconds: 100) { message in
                 // Once one message of the batch is left, so are all after it (no gap in a partition).
                 guard unhandled == 0, !stopping() else {
                     unhandled += 1
@@ -63,11 +66,13 @@ extension AdaptationLoop {
                 needsRewind = true
                 break
             }
-            if untilCaughtUp, count == 0, isCaughtUp() { break }
-            for error in errors { logger.warning("consumer transport error (librdkafka retries)", metadata: ["error": "\(error)"]) }
+            try handle(events)
             producer.poll()
+            followConnectivity()
             try checkDeliveries()
-            if store != nil, checkpointIsDue() { try checkpoint() }
+            try checkOutageLimit()
+            if untilCaughtUp, count == 0, isCaughtUp() { break }
+            if store != nil, checkpointIsDue() { try checkpointWhenDelivered(stopping: stopping) }
             if clock() &- lastLag > 1_000_000_000 {
                 lastLag = clock()
                 recordLag()

@@ -39,7 +39,14 @@ public final class AdaptationLoop {
     let store: CheckpointStore?
     /// Next offset to read per consumed partition (what a checkpoint stores).
     public internal(set) var nextOffsets: [TopicPartition: Int64] = [:]
-    private(set) var partitions: [TopicPartition] = []
+    /// The partitions read (input, then labels), known once connected.
+    var partitions: [TopicPartition] = []
+    /// Whether the loop has found its partitions and assigned them (see ``connect(stopping:)``).
+    var connected = false
+    /// The cluster's reachability as both clients see it.
+    let connectivity: KafkaConnectivity
+    /// When the current outage began (``clock``), nil while the cluster is reachable.
+    var outageStarted: UInt64?
     let labelCache: LabelCache
     /// Delayed labels applied, and those whose event was unknown or had expired from the cache.
     public private(set) var lateLabelsApplied = 0
@@ -98,16 +105,8 @@ public final class AdaptationLoop {
         // Before connecting: a checkpoint folder that cannot be used stops the start, not the first write.
         try store?.prepare()
 
-        var kafka = configuration.kafkaProperties
-        kafka["bootstrap.servers"] = configuration.bootstrapServers
-        var producerProperties = kafka
-        producerProperties["linger.ms"] = producerProperties["linger.ms"] ?? "5"
-        producerProperties["enable.idempotence"] = producerProperties["enable.idempotence"] ?? "true"
-        producer = try KafkaProducer(configuration: KafkaConfiguration(producerProperties))
-        var consumerProperties = kafka
-        // Hand over what has arrived instead of waiting up to 500 ms for a fuller fetch.
-        consumerProperties["fetch.wait.max.ms"] = consumerProperties["fetch.wait.max.ms"] ?? "10"
-        consumer = try KafkaConsumer(configuration: KafkaConfiguration(consumerProperties))
+        connectivity = KafkaConnectivity()
+        (producer, consumer) = try Self.makeClients(configuration, connectivity: connectivity, logger: logger)
 
         if let store, let bytes = try store.read() {
             do {
@@ -131,15 +130,8 @@ public final class AdaptationLoop {
                 logger.warning("checkpoint refused, starting fresh", metadata: ["error": "\(error)", "moved-to": "\(aside ?? "-")"])
             }
         }
-        for topic in [configuration.inputTopic] + (configuration.labelsTopic.map { [$0] } ?? []) {
-            partitions += try consumer.partitions(of: topic).map { TopicPartition(topic: topic, partition: $0) }
-        }
-        try consumer.assign(partitions.map { ($0.topic, $0.partition, nextOffsets[$0]) })
         publishedRaised = model.alertsRaised
         publishedActive = Set(model.alerts.filter { $0.clearedAt == nil }.map(\.sequence))
-        logger.info(
-            "consuming", metadata: ["topic": "\(configuration.inputTopic)", "partitions": "\(partitions)",
-                                    "head": "\(model.head.name)", "classes": "\(classes.count)", "dimension": "\(classes.dimension)"])
     }
 
     static func makeModel(_ configuration: PipelineConfiguration, _ classes: ClassEmbeddings) throws -> StreamModel {
@@ -277,7 +269,7 @@ public final class AdaptationLoop {
             return
         }
         try encoder.bytes.withUnsafeBytes {
-            try producer.sendWaiting(topic: configuration.predictionsTopic, key: event.id, value: $0)
+            try producer.sendWaiting(topic: configuration.predictionsTopic, key: event.id, value: $0, until: outputWait)
         }
         metrics.predictionsOut.increment()
     }
@@ -309,7 +301,7 @@ public final class AdaptationLoop {
             return
         }
         try encoder.bytes.withUnsafeBytes {
-            try producer.sendWaiting(topic: configuration.alertsTopic, key: alert.kind.rawValue, value: $0)
+            try producer.sendWaiting(topic: configuration.alertsTopic, key: alert.kind.rawValue, value: $0, until: outputWait)
         }
         logger.notice(
             "drift alert \(state)", metadata: ["kind": "\(alert.kind.rawValue)", "event": "\(alert.raisedAt)",
@@ -327,13 +319,24 @@ public final class AdaptationLoop {
             try producer.sendWaiting(
                 topic: configuration.deadLetterTopic, key: $0,
                 value: letter.keepsValue ? message.value : UnsafeRawBufferPointer(start: nil, count: 0),
-                headers: letter.headers)
+                headers: letter.headers, until: outputWait)
         }
         if !letter.keepsValue {
             logger.warning("dead letter forwarded without its value", metadata: ["bytes": "\(message.value.count)", "offset": "\(message.offset)"])
         }
         metrics.deadLetters(reason).increment()
         logger.debug("dead letter", metadata: ["reason": "\(reason)", "offset": "\(message.offset)"])
+    }
+
+    /// How long a send waits when the producer's queue is full (the cluster is slow or unreachable):
+    /// until a stop (SIGTERM) or `kafka.outageLimitSeconds`; the health check keeps beating meanwhile.
+    private var outputWait: StopCondition {
+        StopCondition(
+            deadline: configuration.outageLimitSeconds > 0 ? .now + .seconds(configuration.outageLimitSeconds) : nil,
+            shouldStop: { [health] in
+                health.beat()
+                return health.isStopping
+            })
     }
 
     private func recordCorrect(_ correct: Bool) {

@@ -10,12 +10,17 @@ final class DaemonMetrics {
     let consumerLag = Gauge(label: "streamadapt_consumer_lag")
     let latency = Metrics.Timer(label: "streamadapt_event_latency_seconds")
     let checkpoints = Counter(label: "streamadapt_checkpoints_total")
+    /// Times the Kafka cluster became unreachable, and whether it is reachable now (1) or not (0).
+    let brokerOutages = Counter(label: "streamadapt_broker_outages_total")
+    let brokerReachable = Gauge(label: "streamadapt_broker_reachable")
     private var labelled: [String: [String: Counter]] = [:]
 
     /// streamadapt_late_labels_total{outcome}.
     func lateLabels(_ outcome: String) -> Counter { counter("streamadapt_late_labels_total", "outcome", outcome) }
     /// streamadapt_dead_letters_total{reason}.
     func deadLetters(_ reason: String) -> Counter { counter("streamadapt_dead_letters_total", "reason", reason) }
+    /// streamadapt_offset_gaps_total{kind}: input gaps found (past-end, lost-to-retention), accepted or not.
+    func offsetGaps(_ kind: String) -> Counter { counter("streamadapt_offset_gaps_total", "kind", kind) }
     /// streamadapt_alerts_total{kind}.
     func alerts(_ kind: String) -> Counter { counter("streamadapt_alerts_total", "kind", kind) }
 

@@ -1,0 +1,245 @@
+import Logging
+import StreamAdaptCore
+import StreamAdaptKafka
+
+/// The loop's side of Kafka: connecting (waiting for the cluster with backoff), checking stored offsets
+/// against what the partitions still hold, reacting to gaps while consuming, following the cluster's
+/// reachability (log lines, metrics, readiness), and waiting for outputs in flight.
+extension AdaptationLoop {
+    /// The librdkafka clients of a loop, sharing one connectivity monitor and routing librdkafka's own log
+    /// lines into swift-log.
+    static func makeClients(
+        _ configuration: PipelineConfiguration, connectivity: KafkaConnectivity, logger: Logger
+    ) throws -> (KafkaProducer, KafkaConsumer) {
+        var kafka = configuration.kafkaProperties
+        kafka["bootstrap.servers"] = configuration.bootstrapServers
+        let log = librdkafkaLog(logger)
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(kafka), connectivity: connectivity, log: log)
+        let consumer = try KafkaConsumer(configuration: KafkaConfiguration(kafka), connectivity: connectivity, log: log)
+        return (producer, consumer)
+    }
+
+    /// librdkafka's log lines (syslog levels) through swift-log, with the client and facility. Connection
+    /// loss and recovery are logged by the loop itself, once each (see ``followConnectivity()``), so
+    /// librdkafka's own lines about them are at most info.
+    static func librdkafkaLog(_ logger: Logger) -> KafkaLogHandler {
+        { record in
+            let level: Logger.Level
+            switch record.level {
+            case ...2: level = .critical
+            case 3: level = .error
+            case 4: level = .warning
+            case 5: level = .notice
+            case 6: level = .info
+            default: level = .debug
+            }
+            // Transport errors repeat for as long as the broker is down: the loop's own lines say it once.
+            let transport = record.facility == "ERROR" || record.facility == "FAIL"
+            logger.log(
+                level: transport ? min(level, .info) : level, "librdkafka: \(record.message)",
+                metadata: ["client": "\(record.client)", "facility": "\(record.facility)"])
+        }
+    }
+
+    /// Waits for the cluster (with backoff, logging what it waits for), compares the stored offsets with
+    /// what each partition still holds (``OffsetGapPolicy``), and assigns every partition. Gives up on
+    /// stop (returns false) or after `kafka.outageLimitSeconds` (throws).
+    func connect(stopping: () -> Bool) throws -> Bool {
+        try withoutActuallyEscaping(stopping) { stopping in
+            let wait = StopCondition(
+                deadline: configuration.outageLimitSeconds > 0 ? .now + .seconds(configuration.outageLimitSeconds) : nil,
+                shouldStop: { [health] in
+                    health.beat()  // waiting for the cluster is progress, not a stall
+                    return stopping()
+                })
+            var found: [TopicPartition] = []
+            do {
+                for topic in [configuration.inputTopic] + (configuration.labelsTopic.map { [$0] } ?? []) {
+                    let ids = try consumer.partitions(of: topic, retryingUntil: wait) { notice in
+                        logger.warning(
+                            "waiting for the Kafka cluster", metadata: [
+                                "bootstrap": "\(notice.bootstrap)", "for": "\(notice.what)", "attempt": "\(notice.attempt)",
+                                "error": "\(notice.error.message)", "next-try-in": "\(notice.nextDelay)",
+                            ])
+                    }
+                    found += ids.map { TopicPartition(topic: topic, partition: $0) }
+                }
+                for p in found {
+                    guard let stored = nextOffsets[p] else { continue }
+                    let marks = try consumer.watermarks(topic: p.topic, partition: p.partition, until: wait)
+                    if let gap = OffsetGap(partition: p, stored: stored, low: marks.low, high: marks.high) {
+                        try accept(gap)
+                    }
+                }
+            } catch let error as KafkaError where error.code == .stopped {
+                logger.notice("stopped while waiting for the Kafka cluster", metadata: ["bootstrap": "\(configuration.bootstrapServers)"])
+                return false
+            }
+            partitions = found
+            try consumer.assign(partitions.map { ($0.topic, $0.partition, nextOffsets[$0]) })
+            connected = true
+            followConnectivity()
+            logger.info(
+                "consuming", metadata: ["topic": "\(configuration.inputTopic)", "partitions": "\(partitions)",
+                                        "offsets": "\(nextOffsets)", "head": "\(model.head.name)",
+                                        "classes": "\(classes.count)", "dimension": "\(classes.dimension)"])
+            return true
+        }
+    }
+
+    /// Applies `input.offsetGaps` to a gap: `refuse` throws ``OffsetGapError``; `accept` logs it, counts
+    /// it and moves the partition's next offset to the oldest offset it still holds.
+    func accept(_ gap: OffsetGap) throws(OffsetGapError) {
+        metrics.offsetGaps(gap.kind.rawValue).increment()
+        guard configuration.offsetGaps == .accept else { throw OffsetGapError(gap) }
+        logger.warning(
+            "input gap accepted (input.offsetGaps: accept)", metadata: [
+                "kind": "\(gap.kind.rawValue)", "partition": "\(gap.partition)", "stored-offset": "\(gap.stored)",
+                "oldest-offset": "\(gap.low)", "end-offset": "\(gap.high)", "continues-at": "\(gap.low)",
+            ])
+        nextOffsets[gap.partition] = gap.low
+    }
+
+    /// Acts on what the consumer reported besides messages: a gap found while consuming (input removed by
+    /// retention before it was read) follows `input.offsetGaps`; a fatal error stops the loop; other errors
+    /// are transient (librdkafka retries; reachability is followed by ``followConnectivity()``).
+    func handle(_ events: [KafkaConsumerEvent]) throws {
+        for event in events {
+            switch event {
+            case .offsetOutOfRange(let range):
+                let p = TopicPartition(topic: range.topic, partition: range.partition)
+                let stored = nextOffsets[p] ?? range.offset
+                var low = range.low
+                var high = range.high
+                if low == nil || high == nil, let marks = try? consumer.watermarks(topic: p.topic, partition: p.partition) {
+                    (low, high) = (marks.low, marks.high)
+                }
+                let gap = OffsetGap(partition: p, stored: stored, low: low ?? 0, high: high ?? stored)
+                    ?? OffsetGap(partition: p, stored: stored, low: low ?? 0, high: high ?? 0, kind: .lostToRetention)
+                try accept(gap)
+                try consumer.resume(topic: p.topic, partition: p.partition, at: nextOffsets[p])
+            case .error(let error):
+                if error.code == .fatal { throw error }
+                logger.debug("consumer error (librdkafka retries)", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Logs one line when the cluster becomes unreachable and one when it is back, counts outages, keeps
+    /// readiness truthful (503 while unreachable) and ends the loop when an outage outlasts
+    /// `kafka.outageLimitSeconds` (when set).
+    func followConnectivity() {
+        for event in connectivity.takeEvents() {
+            switch event.kind {
+            case .lost:
+                outageStarted = outageStarted ?? clock()
+                metrics.brokerOutages.increment()
+                logger.warning(
+                    "Kafka cluster unreachable: outputs wait in the producer, readiness is off until it is back",
+                    metadata: ["bootstrap": "\(event.bootstrap)", "client": "\(event.client)", "reason": "\(event.reason)"])
+            case .restored:
+                let seconds = outageStarted.map { Double(clock() &- $0) / 1e9 } ?? 0
+                outageStarted = nil
+                logger.notice(
+                    "Kafka cluster reachable again", metadata: [
+                        "bootstrap": "\(event.bootstrap)", "client": "\(event.client)",
+                        "outage-seconds": "\((seconds * 10).rounded() / 10)",
+                    ])
+            }
+        }
+        let up = connectivity.state != .down
+        metrics.brokerReachable.record(up ? 1 : 0)
+        health.setReady(connected && up && !health.isStopping)
+    }
+
+    /// Throws when the cluster has been unreachable for longer than `kafka.outageLimitSeconds` (0: never).
+    func checkOutageLimit() throws {
+        guard configuration.outageLimitSeconds > 0, let outageStarted else { return }
+        let seconds = Double(clock() &- outageStarted) / 1e9
+        if seconds > configuration.outageLimitSeconds {
+            throw KafkaError(
+                .allBrokersDown,
+                "the Kafka cluster at \(configuration.bootstrapServers) has been unreachable for \(Int(seconds)) s, longer than kafka.outageLimitSeconds (\(configuration.outageLimitSeconds) s)")
+        }
+    }
+
+    /// Waits until every output enqueued so far is delivered (or failed), following reachability and
+    /// beating the health check meanwhile.
+    /// - Parameters:
+    ///   - limit: seconds to wait at most (0: no limit).
+    ///   - stopping: ends the wait early; then returns false (outputs stay queued).
+    /// - Returns: true when nothing is in flight any more.
+    /// - Throws: ``KafkaError/Code/timedOut`` past `limit` (naming `setting`); fatal producer errors.
+    func waitForOutputs(limit: Double, setting: String, stopping: () -> Bool) throws -> Bool {
+        let start = ContinuousClock.now
+        while true {
+            let slice = StopCondition(deadline: .now + .seconds(1), shouldStop: { false })
+            if try producer.flush(until: slice) == 0 { return true }
+            health.beat()
+            followConnectivity()
+            if stopping() { return false }
+            if limit > 0, ContinuousClock.now - start > .seconds(limit) {
+                throw KafkaError(
+                    .timedOut,
+                    "\(producer.inFlight) outputs still undelivered to \(configuration.bootstrapServers) after \(Int(limit)) s (\(setting))")
+            }
+        }
+    }
+}
+
+/// A gap in a partition's input: its stored next offset is past the partition's end (the topic was
+/// re-created or emptied) or before its oldest offset (input removed by retention before it was read).
+public struct OffsetGap: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        /// The stored offset lies past the end of the partition.
+        case pastEnd = "past-end"
+        /// Input between the stored offset and the oldest retained one was removed before it was read.
+        case lostToRetention = "lost-to-retention"
+    }
+    public var partition: TopicPartition
+    public var stored: Int64
+    public var low: Int64
+    public var high: Int64
+    public var kind: Kind
+
+    /// The gap of a stored next offset against a partition's watermarks, or nil when it lies within them.
+    public init?(partition: TopicPartition, stored: Int64, low: Int64, high: Int64) {
+        if stored > high {
+            kind = .pastEnd
+        } else if stored < low {
+            kind = .lostToRetention
+        } else {
+            return nil
+        }
+        (self.partition, self.stored, self.low, self.high) = (partition, stored, low, high)
+    }
+
+    init(partition: TopicPartition, stored: Int64, low: Int64, high: Int64, kind: Kind) {
+        (self.partition, self.stored, self.low, self.high, self.kind) = (partition, stored, low, high, kind)
+    }
+}
+
+/// The loop refused a gap in its input (`input.offsetGaps: refuse`, the default).
+public struct OffsetGapError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable, CaseIterable {
+        case pastEnd = "offset-past-end"
+        case lostToRetention = "input-lost-to-retention"
+    }
+    public var code: Code
+    public var gap: OffsetGap
+
+    init(_ gap: OffsetGap) {
+        self.gap = gap
+        code = gap.kind == .pastEnd ? .pastEnd : .lostToRetention
+    }
+
+    public var description: String {
+        let p = gap.partition
+        switch gap.kind {
+        case .pastEnd:
+            return "\(code.rawValue): the checkpoint's next offset \(gap.stored) for \(p) lies past the partition's end (\(gap.high); oldest \(gap.low)): the topic was re-created or emptied. Restoring the model and reading from \(gap.low) would learn other input than the checkpoint saw; set input.offsetGaps: accept to continue from \(gap.low), or start with a new checkpoint folder"
+        case .lostToRetention:
+            return "\(code.rawValue): input \(gap.stored)..<\(gap.low) of \(p) was removed by retention before it was read (oldest offset now \(gap.low), end \(gap.high)); set input.offsetGaps: accept to skip it and continue from \(gap.low)"
+        }
+    }
+}

@@ -61,7 +61,8 @@ public final class AdaptationLoop {
         self.health = health
         classes = try ClassFile.load(directory: configuration.classesDirectory)
         model = try Self.makeModel(configuration, classes)
-        decoder = EventDecoder(dimension: classes.dimension, maximumBytes: configuration.maximumMessageBytes)
+        decoder = EventDecoder(
+            dimension: classes.dimension, maximumBytes: configuration.maximumMessageBytes, maximumIdBytes: configuration.maximumIdBytes)
         encoder = OutputEncoder(topClasses: configuration.topClasses)
         recentOffsets = Array(repeating: (0, 0), count: max(1, configuration.drift.inputWindow))
         metrics = DaemonMetrics()
@@ -273,11 +274,9 @@ public final class AdaptationLoop {
 
     private func decode(_ message: KafkaMessage) throws(InputError) -> DecodedEvent {
         if let type = message.header("content-type"), type.elementsEqual(EventDecoder.binaryContentType.utf8) {
-            let id = message.header("id").map { String(decoding: $0, as: UTF8.self) }
-                ?? (message.key.isEmpty ? nil : String(decoding: message.key, as: UTF8.self))
-                ?? "\(message.partition)-\(message.offset)"
-            let label = message.header("label").map { String(decoding: $0, as: UTF8.self) }
-            return try decoder.decodeBinary(message.value, id: id, label: label, timestamp: message.timestamp)
+            return try decoder.decodeBinary(
+                message.value, idHeader: message.header("id"), key: message.key, labelHeader: message.header("label"),
+                timestamp: message.timestamp, fallbackID: "\(message.partition)-\(message.offset)")
         }
         return try decoder.decodeJSON(message.value)
     }
@@ -344,8 +343,8 @@ public final class AdaptationLoop {
                 headers: headers)
             logger.warning("dead letter forwarded without its value", metadata: ["error": "\(sendError)", "offset": "\(message.offset)"])
         }
-        metrics.deadLetters(error.code).increment()
-        logger.debug("dead letter", metadata: ["reason": "\(error.code)", "offset": "\(message.offset)"])
+        metrics.deadLetters(error.code.rawValue).increment()
+        logger.debug("dead letter", metadata: ["reason": "\(error.code.rawValue)", "offset": "\(message.offset)"])
     }
 
     private func recordCorrect(_ correct: Bool) {

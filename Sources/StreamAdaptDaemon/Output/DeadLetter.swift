@@ -5,7 +5,7 @@ import StreamAdaptKafka
 enum DeadLetter {
     static func headers(for message: KafkaMessage, error: InputError) -> [(String, [UInt8])] {
         var headers = message.headers.filter { !$0.0.hasPrefix("streamadapt-") }
-        headers.append(("streamadapt-reason", Array(error.code.utf8)))
+        headers.append(("streamadapt-reason", Array(error.code.rawValue.utf8)))
         headers.append(("streamadapt-error", Array(error.message.utf8)))
         headers.append(("streamadapt-source-topic", Array(message.topic.utf8)))
         headers.append(("streamadapt-source-partition", Array(String(message.partition).utf8)))

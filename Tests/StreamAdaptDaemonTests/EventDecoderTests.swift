@@ -39,8 +39,8 @@ import Testing
         (#"{"id":"x","embedding":[1,2,3,4]}"#, "wrong-dimension"),
         (#"{"id":"x"}"#, "missing-embedding"),
         (#"{"embedding":[1,2,3]}"#, "missing-id"),
-        (#"{"id":"x","embedding":[1,2,3],"label":1.5}"#, "unparseable"),
-        (#"{"id":"x","embedding":[1,2,"3"]}"#, "unparseable"),
+        (#"{"id":"x","embedding":[1,2,3],"label":1.5}"#, "wrong-type"),
+        (#"{"id":"x","embedding":[1,2,"3"]}"#, "wrong-type"),
         (#"{"id":"x","embedding":[1,2,3]} trailing"#, "unparseable"),
         (#"{"id":"x","embedding":[1,2,3]"#, "unparseable"),
     ])
@@ -49,7 +49,7 @@ import Testing
         do {
             _ = try decode(text)
         } catch {
-            #expect(error.code == code, "\(text): \(error)")
+            #expect(error.code.rawValue == code, "\(text): \(error)")
         }
     }
 
@@ -61,21 +61,21 @@ import Testing
             _ = try decode(garbage, maximumBytes: 16)
             Issue.record("expected an error")
         } catch {
-            #expect(error.code == "oversized", "\(error)")
+            #expect(error.code.rawValue == "oversized", "\(error)")
         }
         // Within the limit the same bytes are parsed, and refused as unparseable.
         do {
             _ = try decode(garbage, maximumBytes: garbage.utf8.count)
             Issue.record("expected an error")
         } catch {
-            #expect(error.code == "unparseable", "\(error)")
+            #expect(error.code.rawValue == "unparseable", "\(error)")
         }
         // A valid event over the limit is refused too.
         do {
             _ = try decode(#"{"id":"x","embedding":[1,2,3]}"#, maximumBytes: 16)
             Issue.record("expected an error")
         } catch {
-            #expect(error.code == "oversized", "\(error)")
+            #expect(error.code.rawValue == "oversized", "\(error)")
         }
     }
 
@@ -91,7 +91,7 @@ import Testing
             _ = try [Float(1)].withUnsafeBytes { try decoder.decodeBinary($0, id: "b3", label: nil, timestamp: nil) }
             Issue.record("expected an error")
         } catch let error as InputError {
-            #expect(error.code == "wrong-dimension")
+            #expect(error.code.rawValue == "wrong-dimension")
         }
     }
 }
@@ -169,5 +169,20 @@ import Testing
         try config.applyEnvironment(["STREAMADAPT_BOOTSTRAP": "h:1", "STREAMADAPT_METRICS_PORT": "9999"])
         #expect(config.bootstrapServers == "h:1" && config.metricsPort == 9999)
         #expect(throws: ConfigurationError.self) { try config.applyEnvironment(["STREAMADAPT_METRICS_PORT": "x"]) }
+    }
+}
+
+extension EventDecoder {
+    /// A binary event with this id and label header (as text), for tests.
+    func decodeBinary(_ value: UnsafeRawBufferPointer, id: String, label: String?, timestamp: Int64?) throws -> DecodedEvent {
+        let idBytes = Array(id.utf8)
+        let labelBytes = label.map { Array($0.utf8) } ?? []
+        return try idBytes.withUnsafeBytes { idBuffer in
+            try labelBytes.withUnsafeBytes { labelBuffer in
+                try decodeBinary(
+                    value, idHeader: idBuffer, key: nil, labelHeader: label == nil ? nil : labelBuffer, timestamp: timestamp,
+                    fallbackID: "-")
+            }
+        }
     }
 }

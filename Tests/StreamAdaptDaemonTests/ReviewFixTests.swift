@@ -19,7 +19,7 @@ import Testing
         #expect(try decodeID(#"\u00e9"#) == "é")
         // A high surrogate followed by a non-surrogate escape: an input error (dead letter), not a trap.
         let error = try #require(throws: InputError.self) { try decodeID(#"\ud83d\u0041"#) }
-        #expect(error.code == "unparseable")
+        #expect(error.code == .loneSurrogate)
         #expect(error.message.contains("surrogate"))
     }
 

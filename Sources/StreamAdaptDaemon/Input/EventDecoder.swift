@@ -14,153 +14,252 @@ public struct DecodedEvent: Equatable, Sendable {
     public var timestamp: Int64?
 }
 
-/// Decodes input events into a reusable embedding buffer, without Foundation's JSONDecoder.
+/// Decodes input events into a reusable embedding buffer, strictly and with bounded work
+/// (docs/input.md lists what is refused and why).
 ///
 /// JSON: `{"id": "...", "embedding": [D numbers], "label": 3 | "sandal" | null, "ts": ms}` (other
-/// keys are ignored). Binary: the value is D little-endian float32 and the message has the header
-/// `content-type: application/x-embedding-f32`; `id` and `label` come from headers (a label header is a
-/// class name, or a decimal index).
+/// keys are validated and ignored), strict RFC 8259: no duplicate keys, UTF-8 only, nesting at most
+/// ``maximumDepth``. Binary: the value is D little-endian float32 and the message has the header
+/// `content-type: application/x-embedding-f32`; id and label come from headers or the key
+/// (EventDecoder+Binary.swift).
 public final class EventDecoder {
     public static let binaryContentType = "application/x-embedding-f32"
+    /// Arrays and objects may nest this deep, the event's own object included.
+    public static let maximumDepth = JSONScanner.maximumDepth
+    /// Longest class name a label may carry (UTF-8 bytes).
+    public static let maximumLabelBytes = 256
 
     public let dimension: Int
+    /// Longest message accepted (`input.maxMessageBytes`).
     public let maximumBytes: Int
+    /// Longest event id accepted, in UTF-8 bytes after unescaping (`input.maxIdBytes`).
+    public let maximumIdBytes: Int
     /// The embedding of the last decoded event; valid entries: ``count``.
-    public private(set) var embedding: [Float]
+    public internal(set) var embedding: [Float]
     /// Number of values in the last decoded embedding (may differ from `dimension` only when decoding
     /// failed with a wrong dimension).
-    public private(set) var count = 0
+    public internal(set) var count = 0
+    let keys = KeyTable()
 
-    public init(dimension: Int, maximumBytes: Int = 1 << 20) {
+    public init(dimension: Int, maximumBytes: Int = 1 << 20, maximumIdBytes: Int = 256) {
         self.dimension = dimension
         self.maximumBytes = maximumBytes
+        self.maximumIdBytes = maximumIdBytes
         embedding = Array(repeating: 0, count: dimension)
     }
 
-    /// Decodes a binary event (`application/x-embedding-f32`).
-    public func decodeBinary(
-        _ value: UnsafeRawBufferPointer, id: String, label: String?, timestamp: Int64?
-    ) throws(InputError) -> DecodedEvent {
+    func checkSize(_ value: UnsafeRawBufferPointer) throws(InputError) {
         guard value.count <= maximumBytes else {
-            throw InputError("oversized", "message of \(value.count) bytes exceeds the limit of \(maximumBytes)")
+            throw InputError(code: .oversized, message: "message of \(value.count) bytes exceeds the limit of \(maximumBytes)")
         }
-        guard value.count == dimension * 4 else {
-            throw InputError(
-                "wrong-dimension",
-                "binary embedding has \(value.count) bytes, expected \(dimension * 4) (\(dimension) float32 values)")
-        }
-        embedding.withUnsafeMutableBufferPointer { out in
-            for i in 0..<dimension {
-                out[i] = Float(bitPattern: UInt32(littleEndian: value.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
-            }
-        }
-        count = dimension
-        var eventLabel = EventLabel.none
-        if let label, !label.isEmpty {
-            eventLabel = Int(label).map(EventLabel.index) ?? .name(label)
-        }
-        return DecodedEvent(id: id, label: eventLabel, timestamp: timestamp)
     }
 
     /// Decodes a JSON event.
     public func decodeJSON(_ value: UnsafeRawBufferPointer) throws(InputError) -> DecodedEvent {
-        guard value.count <= maximumBytes else {
-            throw InputError("oversized", "message of \(value.count) bytes exceeds the limit of \(maximumBytes)")
-        }
-        var parser = JSONScanner(value)
+        try checkSize(value)
+        var scanner = JSONScanner(value, keys: keys)
         var id: String?
+        var idOffset = 0
         var label = EventLabel.none
         var timestamp: Int64?
-        var sawEmbedding = false
+        var embeddingOffset: Int?
+        var seen = Seen()
         count = 0
-        try parser.expect(UInt8(ascii: "{"))
-        if !parser.consume(UInt8(ascii: "}")) {
+        try scanner.beginObject()
+        let object = keys.newObject()
+        if !scanner.consume(UInt8(ascii: "}")) {
             repeat {
-                let key = try parser.string()
-                try parser.expect(UInt8(ascii: ":"))
-                switch key {
-                case "id":
-                    id = try Self.readID(&parser)
-                case "embedding":
-                    sawEmbedding = true
-                    try readEmbedding(&parser)
-                case "label":
-                    label = try Self.readLabel(&parser)
-                case "ts":
-                    if !parser.consumeLiteral("null") {
-                        let number = try parser.number()
-                        guard abs(number) < 9e18 else { throw .unparseable("ts \(number) is out of range") }
-                        timestamp = Int64(number)
-                    }
-                default:
-                    try parser.skipValue()
+                let keyStart = scanner.position
+                let key = try scanner.key()
+                if scanner.key(key, is: "embedding") {
+                    guard seen.insert(.embedding) else { throw Self.duplicate(scanner, keyStart) }
+                    embeddingOffset = scanner.position
+                    try readEmbedding(&scanner)
+                } else if scanner.key(key, is: "id") {
+                    guard seen.insert(.id) else { throw Self.duplicate(scanner, keyStart) }
+                    idOffset = scanner.position
+                    id = try readID(&scanner)
+                } else if scanner.key(key, is: "label") {
+                    guard seen.insert(.label) else { throw Self.duplicate(scanner, keyStart) }
+                    label = try Self.readLabel(&scanner)
+                } else if scanner.key(key, is: "ts") {
+                    guard seen.insert(.ts) else { throw Self.duplicate(scanner, keyStart) }
+                    timestamp = try Self.readTimestamp(&scanner)
+                } else {
+                    try Self.skipUnknown(key, keyStart, object, &scanner)
                 }
-            } while parser.consume(UInt8(ascii: ","))
-            try parser.expect(UInt8(ascii: "}"))
+            } while try scanner.next(inObject: true)
         }
-        guard parser.atEnd else { throw .unparseable("trailing characters after the JSON object") }
-        guard sawEmbedding else { throw InputError("missing-embedding", "the event has no \"embedding\" array") }
+        try scanner.end()
+        guard let embeddingOffset else {
+            throw InputError(code: .missingEmbedding, message: "the event has no \"embedding\" array")
+        }
         guard count == dimension else {
-            throw InputError("wrong-dimension", "embedding has \(count) values, the model expects \(dimension)")
+            throw scanner.error(
+                .wrongDimension, "embedding has \(count) values, the model expects \(dimension): array",
+                at: embeddingOffset)
         }
-        guard let id, !id.isEmpty else { throw InputError("missing-id", "the event has no \"id\"") }
+        guard let id else { throw InputError(code: .missingID, message: "the event has no \"id\"") }
+        guard !id.isEmpty else { throw scanner.error(.missingID, "the event's \"id\" is empty", at: idOffset) }
         return DecodedEvent(id: id, label: label, timestamp: timestamp)
     }
 
-    /// Decodes a delayed-label record `{"id": "...", "label": 3 | "sandal"}`.
+    /// Decodes a delayed-label record `{"id": "...", "label": 3 | "sandal"}` (other keys are
+    /// validated and ignored, as in events).
     public func decodeLabelRecord(_ value: UnsafeRawBufferPointer) throws(InputError) -> (id: String, label: EventLabel) {
-        guard value.count <= maximumBytes else {
-            throw InputError("oversized", "message of \(value.count) bytes exceeds the limit of \(maximumBytes)")
-        }
-        var parser = JSONScanner(value)
+        try checkSize(value)
+        var scanner = JSONScanner(value, keys: keys)
         var id: String?
+        var idOffset = 0
         var label = EventLabel.none
-        try parser.expect(UInt8(ascii: "{"))
-        if !parser.consume(UInt8(ascii: "}")) {
+        var seen = Seen()
+        try scanner.beginObject()
+        let object = keys.newObject()
+        if !scanner.consume(UInt8(ascii: "}")) {
             repeat {
-                let key = try parser.string()
-                try parser.expect(UInt8(ascii: ":"))
-                switch key {
-                case "id": id = try Self.readID(&parser)
-                case "label": label = try Self.readLabel(&parser)
-                default: try parser.skipValue()
+                let keyStart = scanner.position
+                let key = try scanner.key()
+                if scanner.key(key, is: "id") {
+                    guard seen.insert(.id) else { throw Self.duplicate(scanner, keyStart) }
+                    idOffset = scanner.position
+                    id = try readID(&scanner)
+                } else if scanner.key(key, is: "label") {
+                    guard seen.insert(.label) else { throw Self.duplicate(scanner, keyStart) }
+                    label = try Self.readLabel(&scanner)
+                } else {
+                    try Self.skipUnknown(key, keyStart, object, &scanner)
                 }
-            } while parser.consume(UInt8(ascii: ","))
-            try parser.expect(UInt8(ascii: "}"))
+            } while try scanner.next(inObject: true)
         }
-        guard parser.atEnd else { throw .unparseable("trailing characters after the JSON object") }
-        guard let id, !id.isEmpty else { throw InputError("missing-id", "the label record has no \"id\"") }
-        guard label != .none else { throw InputError("missing-label", "the label record has no \"label\"") }
+        try scanner.end()
+        guard let id else { throw InputError(code: .missingID, message: "the label record has no \"id\"") }
+        guard !id.isEmpty else { throw scanner.error(.missingID, "the label record's \"id\" is empty", at: idOffset) }
+        guard label != .none else { throw InputError(code: .missingLabel, message: "the label record has no \"label\"") }
         return (id, label)
     }
 
-    /// An id: a string, or a number kept as its text.
-    private static func readID(_ parser: inout JSONScanner) throws(InputError) -> String {
-        parser.peek == UInt8(ascii: "\"") ? try parser.string() : try parser.numberText()
+    /// The known keys already read, so that a second one is a duplicate without hashing anything.
+    private struct Seen {
+        enum Field: UInt8 { case id = 1, embedding = 2, label = 4, ts = 8 }
+        var bits: UInt8 = 0
+
+        mutating func insert(_ field: Field) -> Bool {
+            defer { bits |= field.rawValue }
+            return bits & field.rawValue == 0
+        }
+    }
+
+    private static func duplicate(_ scanner: JSONScanner, _ keyStart: Int) -> InputError {
+        scanner.error(.duplicateKey, "duplicate key in the event", at: keyStart)
+    }
+
+    /// An unknown member of the top-level object: its key must not repeat; its value is validated.
+    private static func skipUnknown(
+        _ key: KeyTable.Key, _ keyStart: Int, _ object: UInt64, _ scanner: inout JSONScanner
+    ) throws(InputError) {
+        guard scanner.keys.insert(key, object: object, input: scanner.bytes) else { throw duplicate(scanner, keyStart) }
+        try scanner.skipValue(depth: 1)
+    }
+
+    /// An id: a string, or a number kept as its text; at most ``maximumIdBytes`` UTF-8 bytes.
+    private func readID(_ scanner: inout JSONScanner) throws(InputError) -> String {
+        let start = scanner.position
+        let id: String
+        switch scanner.peek {
+        case UInt8(ascii: "\"")?:
+            id = try scanner.stringValue()
+        case UInt8(ascii: "-")?, (UInt8(ascii: "0")...UInt8(ascii: "9"))?:
+            id = try scanner.numberText()
+            scanner.skipSpace()
+        default:
+            throw Self.wrongType(scanner, "\"id\" must be a string or a number", at: start)
+        }
+        let length = id.utf8.count
+        guard length <= maximumIdBytes else {
+            throw scanner.error(.idTooLong, "id of \(length) bytes is longer than input.maxIdBytes (\(maximumIdBytes))", at: start)
+        }
+        return id
     }
 
     /// A label: a class name, an integer class index, or null.
-    private static func readLabel(_ parser: inout JSONScanner) throws(InputError) -> EventLabel {
-        if parser.peek == UInt8(ascii: "\"") { return .name(try parser.string()) }
-        if parser.consumeLiteral("null") { return .none }
-        let number = try parser.number()
-        guard number == number.rounded(), abs(number) < 1e15 else {
-            throw .unparseable("label \(number) is not an integer class index")
+    private static func readLabel(_ scanner: inout JSONScanner) throws(InputError) -> EventLabel {
+        let start = scanner.position
+        switch scanner.peek {
+        case UInt8(ascii: "\"")?:
+            let name = try scanner.stringValue()
+            let length = name.utf8.count
+            guard length <= maximumLabelBytes else {
+                throw scanner.error(.labelTooLong, "label of \(length) bytes is longer than \(maximumLabelBytes)", at: start)
+            }
+            return .name(name)
+        case UInt8(ascii: "n")?:
+            _ = try scanner.consumeNull()
+            return .none
+        case UInt8(ascii: "-")?, (UInt8(ascii: "0")...UInt8(ascii: "9"))?:
+            let number = try scanner.number()
+            scanner.skipSpace()
+            guard number == number.rounded(), abs(number) < 1e15 else {
+                throw wrongType(scanner, "\"label\" must be an integer class index, a class name or null", at: start)
+            }
+            return .index(Int(number))
+        default:
+            throw wrongType(scanner, "\"label\" must be an integer class index, a class name or null", at: start)
         }
-        return .index(Int(number))
     }
 
-    private func readEmbedding(_ parser: inout JSONScanner) throws(InputError) {
-        try parser.expect(UInt8(ascii: "["))
-        if parser.consume(UInt8(ascii: "]")) { return }
+    /// A timestamp: integer milliseconds, or null.
+    private static func readTimestamp(_ scanner: inout JSONScanner) throws(InputError) -> Int64? {
+        let start = scanner.position
+        switch scanner.peek {
+        case UInt8(ascii: "n")?:
+            _ = try scanner.consumeNull()
+            return nil
+        case UInt8(ascii: "-")?, (UInt8(ascii: "0")...UInt8(ascii: "9"))?:
+            let number = try scanner.number()
+            scanner.skipSpace()
+            guard number == number.rounded(), abs(number) < 9e18 else {
+                throw wrongType(scanner, "\"ts\" must be integer milliseconds or null", at: start)
+            }
+            return Int64(number)
+        default:
+            throw wrongType(scanner, "\"ts\" must be integer milliseconds or null", at: start)
+        }
+    }
+
+    /// The embedding array, into ``embedding``; its length goes to ``count``.
+    private func readEmbedding(_ scanner: inout JSONScanner) throws(InputError) {
+        guard scanner.consume(UInt8(ascii: "[")) else {
+            throw Self.wrongType(scanner, "\"embedding\" must be an array of numbers", at: scanner.position)
+        }
         var n = 0
-        repeat {
-            let v = try parser.number()
-            if n < dimension { embedding[n] = Float(v) }
-            n += 1
-        } while parser.consume(UInt8(ascii: ","))
-        try parser.expect(UInt8(ascii: "]"))
+        if !scanner.consume(UInt8(ascii: "]")) {
+            repeat {
+                let start = scanner.position
+                guard let c = scanner.peek, c == UInt8(ascii: "-") || JSONScanner.isDigit(c) else {
+                    throw Self.wrongType(scanner, "\"embedding\" must be an array of numbers", at: start, depth: 2)
+                }
+                let value = Float(try scanner.number())
+                guard value.isFinite else {
+                    throw scanner.error(.nonFinite, "embedding value \(n) is too large for a float32", at: start)
+                }
+                if n < dimension { embedding[n] = value }
+                n += 1
+                scanner.skipSpace()
+            } while try scanner.next(inObject: false)
+        }
         count = n
     }
-}
 
+    /// A wrong-type error for the value at `offset` (inside `depth` containers), unless that value is
+    /// not valid JSON: then the syntax error, so that malformed input is always reported as such.
+    static func wrongType(_ scanner: JSONScanner, _ what: String, at offset: Int, depth: Int = 1) -> InputError {
+        var check = scanner
+        check.position = offset
+        do {
+            try check.skipValue(depth: depth)
+        } catch {
+            return error
+        }
+        return scanner.error(.wrongType, what, at: offset)
+    }
+}

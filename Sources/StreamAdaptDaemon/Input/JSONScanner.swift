@@ -2,19 +2,36 @@
 import Glibc
 #endif
 
-/// A minimal, allocation-light JSON scanner over raw bytes.
+/// A strict RFC 8259 JSON scanner over raw bytes, with bounded work and no allocation for strings
+/// without escapes. Hand-written rather than Foundation's `JSONSerialization`/`JSONDecoder`: those
+/// build an object tree (or boxed values) per event and are several times slower on embedding arrays
+/// (measured in docs/input.md), and they do not refuse duplicate keys.
+///
+/// The token methods leave ``position`` just after the token; the structural methods skip the
+/// whitespace that follows. Every error is an ``InputError`` naming the byte offset.
+/// Values the decoder does not read are skipped by ``skipValue(depth:)`` (JSONScanner+Skip.swift).
 struct JSONScanner {
+    /// Arrays and objects may nest this deep, the event's own object included.
+    static let maximumDepth = 64
+
     let bytes: UnsafeRawBufferPointer
     var position = 0
+    let keys: KeyTable
 
-    init(_ bytes: UnsafeRawBufferPointer) {
+    init(_ bytes: UnsafeRawBufferPointer, keys: KeyTable) {
         self.bytes = bytes
-        skipSpace()
+        self.keys = keys
+        keys.beginMessage()
     }
 
     var atEnd: Bool { position >= bytes.count }
     var peek: UInt8? { position < bytes.count ? bytes[position] : nil }
 
+    func error(_ code: InputError.Code, _ what: String, at offset: Int) -> InputError {
+        .at(code, what, offset: offset, in: bytes)
+    }
+
+    @inline(__always)
     mutating func skipSpace() {
         while position < bytes.count {
             switch bytes[position] {
@@ -24,214 +41,149 @@ struct JSONScanner {
         }
     }
 
+    /// Consumes `c` and the whitespace after it, if `c` is next.
+    @inline(__always)
     mutating func consume(_ c: UInt8) -> Bool {
-        guard peek == c else { return false }
+        guard position < bytes.count, bytes[position] == c else { return false }
         position += 1
         skipSpace()
         return true
     }
 
-    mutating func expect(_ c: UInt8) throws(InputError) {
-        guard consume(c) else {
-            let found = peek.map { "'\(Character(UnicodeScalar($0)))'" } ?? "end of input"
-            throw .unparseable("expected '\(Character(UnicodeScalar(c)))' at byte \(position), found \(found)")
-        }
-    }
+    // MARK: Structure
 
-    mutating func consumeLiteral(_ literal: StaticString) -> Bool {
-        let n = literal.utf8CodeUnitCount
-        guard position + n <= bytes.count else { return false }
-        let p = literal.utf8Start
-        for i in 0..<n where bytes[position + i] != p[i] { return false }
-        position += n
+    /// The start of a message: `{` after optional whitespace; refuses an empty message and a BOM.
+    mutating func beginObject() throws(InputError) -> Void {
+        if bytes.isEmpty { throw error(.unparseable, "empty message", at: 0) }
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {
+            throw error(.unparseable, "byte-order mark (EF BB BF) before the JSON text", at: 0)
+        }
         skipSpace()
-        return true
+        guard consume(UInt8(ascii: "{")) else {
+            throw atEnd ? error(.unparseable, "expected '{' but the message is only whitespace", at: position)
+                : error(.unparseable, "expected a JSON object '{'", at: position)
+        }
     }
 
-    mutating func string() throws(InputError) -> String {
-        guard peek == UInt8(ascii: "\"") else { throw .unparseable("expected a string at byte \(position)") }
-        position += 1
-        let start = position
-        // Fast path: no escapes.
-        while position < bytes.count, bytes[position] != UInt8(ascii: "\""), bytes[position] != UInt8(ascii: "\\") {
-            position += 1
+    /// After a member of an object (or an element of an array): true after a `,` (and checks that a
+    /// member or element follows), false after the closing `}` (or `]`).
+    mutating func next(inObject: Bool) throws(InputError) -> Bool {
+        let close = inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
+        guard position < bytes.count else {
+            throw error(.unparseable, inObject ? "unterminated object" : "unterminated array", at: position)
         }
-        guard position < bytes.count else { throw .unparseable("unterminated string") }
-        if bytes[position] == UInt8(ascii: "\"") {
-            let s = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+        let c = bytes[position]
+        if c == close {
             position += 1
             skipSpace()
-            return s
+            return false
         }
-        var scalars = Array(bytes[start..<position])
-        while position < bytes.count {
-            let c = bytes[position]
-            position += 1
-            if c == UInt8(ascii: "\"") {
-                skipSpace()
-                return String(decoding: scalars, as: UTF8.self)
-            }
-            guard c == UInt8(ascii: "\\") else {
-                scalars.append(c)
-                continue
-            }
-            guard position < bytes.count else { break }
-            let e = bytes[position]
-            position += 1
-            switch e {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scalars.append(e)
-            case UInt8(ascii: "b"): scalars.append(0x08)
-            case UInt8(ascii: "f"): scalars.append(0x0C)
-            case UInt8(ascii: "n"): scalars.append(0x0A)
-            case UInt8(ascii: "r"): scalars.append(0x0D)
-            case UInt8(ascii: "t"): scalars.append(0x09)
-            case UInt8(ascii: "u"):
-                var code = try hex4()
-                if (0xD800..<0xDC00).contains(code), consumeLiteral("\\u") {
-                    let low = try hex4()
-                    guard (0xDC00..<0xE000).contains(low) else {
-                        throw .unparseable("invalid surrogate pair \\u\(String(code, radix: 16))\\u\(String(low, radix: 16))")
-                    }
-                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                }
-                UTF8.encode(UnicodeScalar(code) ?? "\u{FFFD}", into: { scalars.append($0) })
-            default: throw .unparseable("bad escape '\\\(Character(UnicodeScalar(e)))' at byte \(position - 1)")
-            }
+        guard c == UInt8(ascii: ",") else {
+            throw error(
+                .unparseable, inObject ? "expected ',' or '}' after an object member" : "expected ',' or ']' after an array element",
+                at: position)
         }
-        throw .unparseable("unterminated string")
-    }
-
-    private mutating func hex4() throws(InputError) -> UInt32 {
-        guard position + 4 <= bytes.count else { throw .unparseable("short \\u escape") }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let c = bytes[position]
-            position += 1
-            let d: UInt32
-            switch c {
-            case 0x30...0x39: d = UInt32(c - 0x30)
-            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
-            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
-            default: throw .unparseable("bad \\u escape")
-            }
-            v = v << 4 | d
-        }
-        return v
-    }
-
-    /// The text of a number (for ids given as numbers).
-    mutating func numberText() throws(InputError) -> String {
-        let start = position
-        _ = try number()
-        var end = position
-        while end > start, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[end - 1]) { end -= 1 }
-        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
-    }
-
-    /// Parses a JSON number: exact for up to 19 significant digits and |exponent| <= 22, otherwise
-    /// correctly rounded through strtod.
-    mutating func number() throws(InputError) -> Double {
-        let start = position
-        var negative = false
-        if peek == UInt8(ascii: "-") {
-            negative = true
-            position += 1
-        }
-        var mantissa: UInt64 = 0
-        var digits = 0
-        var exponent = 0
-        var sawDigit = false
-        while let c = peek, c >= 0x30, c <= 0x39 {
-            sawDigit = true
-            if digits < 19 {
-                mantissa = mantissa * 10 + UInt64(c - 0x30)
-                if mantissa > 0 { digits += 1 }
-            } else {
-                exponent += 1
-            }
-            position += 1
-        }
-        if peek == UInt8(ascii: ".") {
-            position += 1
-            while let c = peek, c >= 0x30, c <= 0x39 {
-                sawDigit = true
-                if digits < 19 {
-                    mantissa = mantissa * 10 + UInt64(c - 0x30)
-                    if mantissa > 0 { digits += 1 }
-                    exponent -= 1
-                }
-                position += 1
-            }
-        }
-        guard sawDigit else { throw .unparseable("expected a number at byte \(start)") }
-        if let c = peek, c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {
-            position += 1
-            var expNegative = false
-            if peek == UInt8(ascii: "-") || peek == UInt8(ascii: "+") {
-                expNegative = peek == UInt8(ascii: "-")
-                position += 1
-            }
-            var e = 0
-            var sawExp = false
-            while let c = peek, c >= 0x30, c <= 0x39 {
-                sawExp = true
-                if e < 100_000 { e = e * 10 + Int(c - 0x30) }
-                position += 1
-            }
-            guard sawExp else { throw .unparseable("bad exponent at byte \(start)") }
-            exponent += expNegative ? -e : e
-        }
-        let end = position
+        let comma = position
+        position += 1
         skipSpace()
-        var value: Double
-        if mantissa < (1 << 53), abs(exponent) <= 22 {
-            value = Double(mantissa)
-            if exponent < 0 { value /= Self.powers[-exponent] } else if exponent > 0 { value *= Self.powers[exponent] }
+        if peek == close { throw error(.unparseable, "trailing comma", at: comma) }
+        return true
+    }
+
+    /// A member's key and the `:` after it; the position is then at the member's value.
+    mutating func key() throws(InputError) -> KeyTable.Key {
+        guard peek == UInt8(ascii: "\"") else {
+            throw atEnd ? error(.unparseable, "unterminated object", at: position)
+                : error(.unparseable, "expected a string key", at: position)
+        }
+        let string = try scanString()
+        let key: KeyTable.Key
+        if string.escaped {
+            let start = keys.scratch.count
+            unescape(string.start, string.end)
+            key = KeyTable.Key(start: start, length: keys.scratch.count - start, inScratch: true)
         } else {
-            // Correctly rounded through strtod, from a NUL-terminated copy on the stack.
-            let count = end - start
-            return withUnsafeTemporaryAllocation(of: CChar.self, capacity: count + 1) { text in
-                for i in 0..<count { text[i] = CChar(bitPattern: bytes[start + i]) }
-                text[count] = 0
-                return strtod(text.baseAddress!, nil)
-            }
+            key = KeyTable.Key(start: string.start, length: string.end - string.start, inScratch: false)
         }
-        return negative ? -value : value
+        skipSpace()
+        guard consume(UInt8(ascii: ":")) else { throw error(.unparseable, "expected ':' after the key", at: position) }
+        return key
     }
 
-    private static let powers: [Double] = (0...22).map { pow10($0) }
-
-    private static func pow10(_ n: Int) -> Double {
-        var v = 1.0
-        for _ in 0..<n { v *= 10 }
-        return v
+    /// Whether `key` is `name`.
+    func key(_ key: KeyTable.Key, is name: StaticString) -> Bool {
+        guard key.length == name.utf8CodeUnitCount else { return false }
+        return keys.withBytes(key, bytes) { k in
+            let p = name.utf8Start
+            for i in 0..<k.count where k[i] != p[i] { return false }
+            return true
+        }
     }
 
-    /// Skips any JSON value.
-    mutating func skipValue() throws(InputError) {
-        guard let c = peek else { throw .unparseable("expected a value at end of input") }
+    /// Refuses anything but whitespace after the event's object.
+    func end() throws(InputError) {
+        guard atEnd else { throw error(.unparseable, "trailing characters after the JSON object", at: position) }
+    }
+
+    /// The error for a byte that cannot start a JSON value.
+    func notAValue(at offset: Int) -> InputError {
+        guard offset < bytes.count else { return error(.unparseable, "expected a value", at: offset) }
+        switch bytes[offset] {
+        case UInt8(ascii: "."), UInt8(ascii: "+"):
+            return error(.invalidNumber, "invalid number: a number starts with '-' or a digit", at: offset)
+        case UInt8(ascii: "N"), UInt8(ascii: "I"):
+            if hasPrefix("NaN", at: offset) || hasPrefix("Infinity", at: offset) {
+                return error(.invalidNumber, "invalid number: NaN and Infinity are not JSON", at: offset)
+            }
+        case UInt8(ascii: "]"), UInt8(ascii: "}"), UInt8(ascii: ","):
+            return error(.unparseable, "expected a value", at: offset)
+        default: break
+        }
+        return error(.unparseable, "unexpected character, expected a value", at: offset)
+    }
+
+    private func hasPrefix(_ literal: StaticString, at offset: Int) -> Bool {
+        let n = literal.utf8CodeUnitCount
+        guard offset + n <= bytes.count else { return false }
+        let p = literal.utf8Start
+        for i in 0..<n where bytes[offset + i] != p[i] { return false }
+        return true
+    }
+
+    // MARK: Literals
+
+    /// `true`, `false` or `null` at the position (whose first letter is checked by the caller).
+    mutating func literal() throws(InputError) {
+        let start = position
+        let literal: StaticString
+        switch bytes[position] {
+        case UInt8(ascii: "t"): literal = "true"
+        case UInt8(ascii: "f"): literal = "false"
+        default: literal = "null"
+        }
+        let n = literal.utf8CodeUnitCount
+        guard hasPrefix(literal, at: start), !(start + n < bytes.count && Self.continuesToken(bytes[start + n])) else {
+            throw error(.unparseable, "invalid literal (expected true, false or null)", at: start)
+        }
+        position += n
+    }
+
+    /// Consumes `null` (and the whitespace after it) if it is next.
+    mutating func consumeNull() throws(InputError) -> Bool {
+        guard peek == UInt8(ascii: "n") else { return false }
+        try literal()
+        skipSpace()
+        return true
+    }
+
+    /// Letters, digits and the characters of numbers: a token followed by one of these is malformed.
+    @inline(__always)
+    static func continuesToken(_ c: UInt8) -> Bool {
         switch c {
-        case UInt8(ascii: "\""): _ = try string()
-        case UInt8(ascii: "{"):
-            position += 1
-            skipSpace()
-            if consume(UInt8(ascii: "}")) { return }
-            repeat {
-                _ = try string()
-                try expect(UInt8(ascii: ":"))
-                try skipValue()
-            } while consume(UInt8(ascii: ","))
-            try expect(UInt8(ascii: "}"))
-        case UInt8(ascii: "["):
-            position += 1
-            skipSpace()
-            if consume(UInt8(ascii: "]")) { return }
-            repeat { try skipValue() } while consume(UInt8(ascii: ","))
-            try expect(UInt8(ascii: "]"))
-        case UInt8(ascii: "t"): guard consumeLiteral("true") else { throw .unparseable("bad literal at byte \(position)") }
-        case UInt8(ascii: "f"): guard consumeLiteral("false") else { throw .unparseable("bad literal at byte \(position)") }
-        case UInt8(ascii: "n"): guard consumeLiteral("null") else { throw .unparseable("bad literal at byte \(position)") }
-        default: _ = try number()
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: "-"):
+            true
+        default: false
         }
     }
 }

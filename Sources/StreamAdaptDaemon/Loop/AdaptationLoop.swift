@@ -93,7 +93,8 @@ public final class AdaptationLoop {
         self.health = health
         classes = try ClassFile.load(directory: configuration.classesDirectory)
         model = try Self.makeModel(configuration, classes)
-        decoder = EventDecoder(dimension: classes.dimension, maximumBytes: configuration.maximumMessageBytes)
+        decoder = EventDecoder(
+            dimension: classes.dimension, maximumBytes: configuration.maximumMessageBytes, maximumIdBytes: configuration.maximumIdBytes)
         encoder = try OutputEncoder(
             topClasses: configuration.topClasses, classNames: classes.names, head: model.head.name,
             budget: OutputBudget(kafkaProperties: configuration.kafkaProperties))
@@ -247,11 +248,9 @@ public final class AdaptationLoop {
 
     private func decode(_ message: KafkaMessage) throws(InputError) -> DecodedEvent {
         if let type = message.header("content-type"), type.elementsEqual(EventDecoder.binaryContentType.utf8) {
-            let id = message.header("id").map { String(decoding: $0, as: UTF8.self) }
-                ?? (message.key.isEmpty ? nil : String(decoding: message.key, as: UTF8.self))
-                ?? "\(message.partition)-\(message.offset)"
-            let label = message.header("label").map { String(decoding: $0, as: UTF8.self) }
-            return try decoder.decodeBinary(message.value, id: id, label: label, timestamp: message.timestamp)
+            return try decoder.decodeBinary(
+                message.value, idHeader: message.header("id"), key: message.key, labelHeader: message.header("label"),
+                timestamp: message.timestamp, fallbackID: "\(message.partition)-\(message.offset)")
         }
         return try decoder.decodeJSON(message.value)
     }
@@ -309,7 +308,7 @@ public final class AdaptationLoop {
     }
 
     private func deadLetter(_ message: KafkaMessage, _ error: InputError) throws {
-        try deadLetter(message, reason: error.code, text: error.message)
+        try deadLetter(message, reason: error.code.rawValue, text: error.message)
     }
 
     /// Forwards `message` to the dead-letter topic, cut to the output budget (see ``DeadLetter``).

@@ -109,15 +109,16 @@ struct SoakBench {
         let settled = marks.filter { $0.events >= events / 10 }
         guard let first = settled.first, let last = settled.last else { return }
         let peak = settled.map(\.residentBytes).max() ?? 0
-        let rates = zip(settled.dropFirst(), settled).map { Double($0.events - $1.events) / ($0.seconds - $1.seconds) }.sorted()
+        // Interval rates in time order (the halves compare the run's beginning with its end).
+        let rates = zip(settled.dropFirst(), settled).map { Double($0.events - $1.events) / ($0.seconds - $1.seconds) }
         writeLine(
             "after warm-up (event \(first.events)): RSS \(fmt(Double(first.residentBytes) / 1e6, 1)) MB -> \(fmt(Double(last.residentBytes) / 1e6, 1)) MB at the end "
                 + "(\(fmt(100 * (Double(last.residentBytes) / Double(first.residentBytes) - 1), 1)) %), peak \(fmt(Double(peak) / 1e6, 1)) MB "
                 + "(\(fmt(100 * (Double(peak) / Double(first.residentBytes) - 1), 1)) %)")
         if !rates.isEmpty {
             writeLine(
-                "interval rate after warm-up: min \(fmt(rates.first!, 0)), median \(fmt(quantile(rates, 0.5), 0)), max \(fmt(rates.last!, 0)) events/s; "
-                    + "first half median \(fmt(quantile(Array(rates.prefix(rates.count / 2)).sorted(), 0.5), 0)), second half median \(fmt(quantile(Array(rates.suffix(rates.count - rates.count / 2)).sorted(), 0.5), 0))")
+                "interval rate after warm-up: min \(fmt(rates.min()!, 0)), median \(fmt(Quantile.median(rates) ?? 0, 0)), max \(fmt(rates.max()!, 0)) events/s; "
+                    + "first half median \(fmt(Quantile.median(Array(rates.prefix(rates.count / 2))) ?? 0, 0)), second half median \(fmt(Quantile.median(Array(rates.suffix(rates.count - rates.count / 2))) ?? 0, 0))")
         }
     }
 }
@@ -128,9 +129,4 @@ func residentBytes() -> Int {
     let fields = text.split(separator: " ")
     guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-}
-
-/// The quantile q of sorted values (nearest rank).
-private func quantile(_ sorted: [Double], _ q: Double) -> Double {
-    sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))]
 }

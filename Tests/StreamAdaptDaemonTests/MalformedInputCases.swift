@@ -10,7 +10,7 @@
 ///
 /// `offset` is the byte offset the error names (`byte N` in its message). The offsets were computed
 /// from the bytes when the table was written (where the faulty token is), independently of the
-/// decoder; the 9 rows where the two first disagreed were checked by hand (all were the table's
+/// decoder; the 12 rows where the two first disagreed were checked by hand (all were the table's
 /// mistakes: miscounted string offsets, a marker that matched too early).
 enum MalformedInputCases {
     static let dimension = 8

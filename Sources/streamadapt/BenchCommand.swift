@@ -36,8 +36,15 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "With --soak: input format, json or binary.")
     var soakFormat = "binary"
 
+    @Flag(help: "Instead: the strict JSON decoder against Foundation's JSONSerialization and JSONDecoder on realistic events at --dimensions (--events per repetition, default 1000).")
+    var decoder = false
+
     func run() throws {
         BLAS.setThreads(1)
+        if decoder {
+            try DecoderBench(events: events ?? 1000, repetitions: 7).run(dimensions: dimensions.split(separator: ",").compactMap { Int($0) })
+            return
+        }
         if soak {
             guard soakFormat == "json" || soakFormat == "binary" else { throw ValidationError("--soak-format must be json or binary") }
             bootstrapLogging(level: .error)

@@ -3,16 +3,18 @@
 /// the label is the `label` header (a decimal class index, or a class name). Headers and key are
 /// untrusted bytes: they must be UTF-8 and within the id and label bounds.
 extension EventDecoder {
-    /// Decodes a binary event. Offsets in errors about the id or label are within that header (or key).
+    /// Decodes a binary event. Offsets in errors about the id or label are within that header (or key); in other errors, within
+    /// the value.
     public func decodeBinary(
         _ value: UnsafeRawBufferPointer, idHeader: UnsafeRawBufferPointer?, key: UnsafeRawBufferPointer?,
         labelHeader: UnsafeRawBufferPointer?, timestamp: Int64?, fallbackID: @autoclosure () -> String
     ) throws(InputError) -> DecodedEvent {
         try checkSize(value)
         guard value.count == dimension * 4 else {
-            throw InputError(
-                code: .wrongDimension,
-                message: "binary embedding has \(value.count) bytes, expected \(dimension * 4) (\(dimension) float32 values)")
+            // The offset is where the value stops matching: its end if short, its first extra byte if long.
+            throw InputError.at(
+                .wrongDimension, "binary embedding has \(value.count) bytes, expected \(dimension * 4) (\(dimension) float32 values)",
+                offset: min(value.count, dimension * 4), in: value)
         }
         let id: String
         if let idHeader, !idHeader.isEmpty {
@@ -44,7 +46,8 @@ extension EventDecoder {
         _ bytes: UnsafeRawBufferPointer, _ name: String, limit: Int, _ code: InputError.Code, _ setting: String
     ) throws(InputError) -> String {
         guard bytes.count <= limit else {
-            throw InputError(code: code, message: "\(name) has \(bytes.count) bytes, more than \(setting) (\(limit))")
+            // The offset is the first byte past the limit.
+            throw InputError.at(code, "\(name) has \(bytes.count) bytes, more than \(setting) (\(limit))", offset: limit, in: bytes)
         }
         if let bad = UTF8Validation.firstInvalidOffset(bytes) {
             throw InputError.at(.invalidUTF8, "\(name) is not UTF-8: invalid bytes", offset: bad, in: bytes)

@@ -50,11 +50,19 @@ public final class EventDecoder {
 
     func checkSize(_ value: UnsafeRawBufferPointer) throws(InputError) {
         guard value.count <= maximumBytes else {
-            throw InputError(code: .oversized, message: "message of \(value.count) bytes exceeds the limit of \(maximumBytes)")
+            throw InputError(
+                code: .oversized,
+                message: "message of \(value.count) bytes is larger than input.maxMessageBytes (\(maximumBytes)): refused at byte \(maximumBytes), unread",
+                offset: maximumBytes)
         }
     }
 
     /// Decodes a JSON event.
+    ///
+    /// The whole message is checked as JSON before any error about its content is reported: a field
+    /// of the wrong type (or too long, or not finite) is remembered, skipped as a JSON value, and
+    /// reported only if the rest of the message is valid JSON. So a message that is not JSON is
+    /// always refused with its first syntax error, wherever it is.
     public func decodeJSON(_ value: UnsafeRawBufferPointer) throws(InputError) -> DecodedEvent {
         try checkSize(value)
         var scanner = JSONScanner(value, keys: keys)
@@ -64,48 +72,56 @@ public final class EventDecoder {
         var timestamp: Int64?
         var embeddingOffset: Int?
         var seen = Seen()
+        var pending: InputError?
         count = 0
         try scanner.beginObject()
         let object = keys.newObject()
+        var close = scanner.position
         if !scanner.consume(UInt8(ascii: "}")) {
             repeat {
                 let keyStart = scanner.position
                 let key = try scanner.key()
-                if scanner.key(key, is: "embedding") {
-                    guard seen.insert(.embedding) else { throw Self.duplicate(scanner, keyStart) }
-                    embeddingOffset = scanner.position
-                    try readEmbedding(&scanner)
-                } else if scanner.key(key, is: "id") {
-                    guard seen.insert(.id) else { throw Self.duplicate(scanner, keyStart) }
-                    idOffset = scanner.position
-                    id = try readID(&scanner)
-                } else if scanner.key(key, is: "label") {
-                    guard seen.insert(.label) else { throw Self.duplicate(scanner, keyStart) }
-                    label = try Self.readLabel(&scanner)
-                } else if scanner.key(key, is: "ts") {
-                    guard seen.insert(.ts) else { throw Self.duplicate(scanner, keyStart) }
-                    timestamp = try Self.readTimestamp(&scanner)
-                } else {
-                    try Self.skipUnknown(key, keyStart, object, &scanner)
+                let valueStart = scanner.position
+                do throws(InputError) {
+                    if scanner.key(key, is: "embedding") {
+                        guard seen.insert(.embedding) else { throw Self.duplicate(scanner, keyStart) }
+                        embeddingOffset = valueStart
+                        try readEmbedding(&scanner)
+                    } else if scanner.key(key, is: "id") {
+                        guard seen.insert(.id) else { throw Self.duplicate(scanner, keyStart) }
+                        idOffset = valueStart
+                        id = try readID(&scanner)
+                    } else if scanner.key(key, is: "label") {
+                        guard seen.insert(.label) else { throw Self.duplicate(scanner, keyStart) }
+                        label = try Self.readLabel(&scanner)
+                    } else if scanner.key(key, is: "ts") {
+                        guard seen.insert(.ts) else { throw Self.duplicate(scanner, keyStart) }
+                        timestamp = try Self.readTimestamp(&scanner)
+                    } else {
+                        try Self.skipUnknown(key, keyStart, object, &scanner)
+                    }
+                } catch {
+                    try Self.postponeContentError(error, &pending, valueStart, &scanner)
                 }
+                close = scanner.position
             } while try scanner.next(inObject: true)
         }
         try scanner.end()
+        if let pending { throw pending }
         guard let embeddingOffset else {
-            throw InputError(code: .missingEmbedding, message: "the event has no \"embedding\" array")
+            throw scanner.error(.missingEmbedding, "the event has no \"embedding\" array (its object ends)", at: close)
         }
         guard count == dimension else {
             throw scanner.error(
-                .wrongDimension, "embedding has \(count) values, the model expects \(dimension): array",
-                at: embeddingOffset)
+                .wrongDimension, "embedding has \(count) values, the model expects \(dimension)", at: embeddingOffset)
         }
-        guard let id else { throw InputError(code: .missingID, message: "the event has no \"id\"") }
+        guard let id else { throw scanner.error(.missingID, "the event has no \"id\" (its object ends)", at: close) }
         guard !id.isEmpty else { throw scanner.error(.missingID, "the event's \"id\" is empty", at: idOffset) }
         return DecodedEvent(id: id, label: label, timestamp: timestamp)
     }
 
     /// Decodes a delayed-label record `{"id": "...", "label": 3 | "sandal"}` (other keys are
-    /// validated and ignored, as in events).
+    /// validated and ignored, as in events; content errors wait for the end, as in events).
     public func decodeLabelRecord(_ value: UnsafeRawBufferPointer) throws(InputError) -> (id: String, label: EventLabel) {
         try checkSize(value)
         var scanner = JSONScanner(value, keys: keys)
@@ -113,29 +129,60 @@ public final class EventDecoder {
         var idOffset = 0
         var label = EventLabel.none
         var seen = Seen()
+        var pending: InputError?
         try scanner.beginObject()
         let object = keys.newObject()
+        var close = scanner.position
         if !scanner.consume(UInt8(ascii: "}")) {
             repeat {
                 let keyStart = scanner.position
                 let key = try scanner.key()
-                if scanner.key(key, is: "id") {
-                    guard seen.insert(.id) else { throw Self.duplicate(scanner, keyStart) }
-                    idOffset = scanner.position
-                    id = try readID(&scanner)
-                } else if scanner.key(key, is: "label") {
-                    guard seen.insert(.label) else { throw Self.duplicate(scanner, keyStart) }
-                    label = try Self.readLabel(&scanner)
-                } else {
-                    try Self.skipUnknown(key, keyStart, object, &scanner)
+                let valueStart = scanner.position
+                do throws(InputError) {
+                    if scanner.key(key, is: "id") {
+                        guard seen.insert(.id) else { throw Self.duplicate(scanner, keyStart) }
+                        idOffset = valueStart
+                        id = try readID(&scanner)
+                    } else if scanner.key(key, is: "label") {
+                        guard seen.insert(.label) else { throw Self.duplicate(scanner, keyStart) }
+                        label = try Self.readLabel(&scanner)
+                    } else {
+                        try Self.skipUnknown(key, keyStart, object, &scanner)
+                    }
+                } catch {
+                    try Self.postponeContentError(error, &pending, valueStart, &scanner)
                 }
+                close = scanner.position
             } while try scanner.next(inObject: true)
         }
         try scanner.end()
-        guard let id else { throw InputError(code: .missingID, message: "the label record has no \"id\"") }
+        if let pending { throw pending }
+        guard let id else { throw scanner.error(.missingID, "the label record has no \"id\" (its object ends)", at: close) }
         guard !id.isEmpty else { throw scanner.error(.missingID, "the label record's \"id\" is empty", at: idOffset) }
-        guard label != .none else { throw InputError(code: .missingLabel, message: "the label record has no \"label\"") }
+        guard label != .none else {
+            throw scanner.error(.missingLabel, "the label record has no \"label\" (or it is null; its object ends)", at: close)
+        }
         return (id, label)
+    }
+
+    /// Codes about a value's content rather than JSON syntax: reported only once the whole message is
+    /// known to be JSON (see ``decodeJSON(_:)``).
+    static func isContentError(_ code: InputError.Code) -> Bool {
+        switch code {
+        case .wrongType, .idTooLong, .labelTooLong, .nonFinite: true
+        default: false
+        }
+    }
+
+    /// Rethrows a syntax error; keeps the first content error in `pending` and skips (validates) the
+    /// value it was about, which starts at `valueStart`.
+    private static func postponeContentError(
+        _ error: InputError, _ pending: inout InputError?, _ valueStart: Int, _ scanner: inout JSONScanner
+    ) throws(InputError) {
+        guard isContentError(error.code) else { throw error }
+        if pending == nil { pending = error }
+        scanner.position = valueStart
+        try scanner.skipValue(depth: 1)
     }
 
     /// The known keys already read, so that a second one is a duplicate without hashing anything.
@@ -236,7 +283,7 @@ public final class EventDecoder {
             repeat {
                 let start = scanner.position
                 guard let c = scanner.peek, c == UInt8(ascii: "-") || JSONScanner.isDigit(c) else {
-                    throw Self.wrongType(scanner, "\"embedding\" must be an array of numbers", at: start, depth: 2)
+                    throw Self.wrongType(scanner, "\"embedding\" must be an array of numbers", at: start)
                 }
                 let value = Float(try scanner.number())
                 guard value.isFinite else {
@@ -250,16 +297,9 @@ public final class EventDecoder {
         count = n
     }
 
-    /// A wrong-type error for the value at `offset` (inside `depth` containers), unless that value is
-    /// not valid JSON: then the syntax error, so that malformed input is always reported as such.
-    static func wrongType(_ scanner: JSONScanner, _ what: String, at offset: Int, depth: Int = 1) -> InputError {
-        var check = scanner
-        check.position = offset
-        do {
-            try check.skipValue(depth: depth)
-        } catch {
-            return error
-        }
-        return scanner.error(.wrongType, what, at: offset)
+    /// A wrong-type error for the value at `offset`. (Whether that value is JSON at all is checked
+    /// afterwards: see ``decodeJSON(_:)``.)
+    static func wrongType(_ scanner: JSONScanner, _ what: String, at offset: Int) -> InputError {
+        scanner.error(.wrongType, what, at: offset)
     }
 }

@@ -14,8 +14,9 @@ final class KeyTable {
     struct Slot {
         var object: UInt64 = 0
         var hash = 0
-        var start: Int32 = 0
-        var length: Int32 = 0
+        // Int, not Int32: input.maxMessageBytes has no upper bound, and a narrowing conversion would trap.
+        var start = 0
+        var length = 0
         var inScratch = false
     }
 
@@ -73,12 +74,12 @@ final class KeyTable {
             while slots[i].object >= base {
                 let slot = slots[i]
                 if slot.object == object, slot.hash == hash, slot.length == keyBytes.count {
-                    let stored = Key(start: Int(slot.start), length: Int(slot.length), inScratch: slot.inScratch)
+                    let stored = Key(start: slot.start, length: slot.length, inScratch: slot.inScratch)
                     if withBytes(stored, input, { equal($0, keyBytes) }) { return false }
                 }
                 i = (i + 1) & mask
             }
-            slots[i] = Slot(object: object, hash: hash, start: Int32(key.start), length: Int32(key.length), inScratch: key.inScratch)
+            slots[i] = Slot(object: object, hash: hash, start: key.start, length: key.length, inScratch: key.inScratch)
             live += 1
             return true
         }

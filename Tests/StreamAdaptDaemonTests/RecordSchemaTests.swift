@@ -190,3 +190,34 @@ struct RecordSchemaTests {
         }
     }
 }
+
+/// The decoder's whole accept/refuse table (``MalformedInputCases``) against `input-event.schema.json`
+/// and an independent strict parser: what the decoder accepts the schema accepts, and what it refuses
+/// for a reason JSON (Schema) can express, the schema refuses too. The remaining reasons are the ones
+/// JSON Schema cannot state (the pipeline's D and classes, byte limits, nesting depth, finiteness of
+/// float32, lone surrogates, which JSON's grammar allows and StreamAdapt refuses): docs/input.md.
+@Suite(.enabled(if: SchemaValidator.isAvailable, SchemaValidator.skipMessage))
+struct InputTableSchemaTests {
+    /// Refusal reasons the schema cannot express.
+    static let beyondTheSchema: Set<InputError.Code> = [
+        .wrongDimension, .nonFinite, .zeroVector, .unknownClass, .labelOutOfRange, .tooDeep, .idTooLong,
+        .labelTooLong, .loneSurrogate, .oversized, .outputTooLarge,
+    ]
+
+    @Test func theDecodersTableAgainstTheInputSchema() throws {
+        // One document per line for the validator: cases with a raw newline are left to the decoder tests.
+        let accepted = MalformedInputCases.accepted.filter { !$0.bytes.contains(0x0A) }
+        let verdicts = try SchemaValidator.check(accepted.map(\.bytes), against: "input-event")
+        for (c, verdict) in zip(accepted, verdicts) { #expect(verdict == "valid", "\(c.name): \(verdict)") }
+        #expect(accepted.count >= 20)
+
+        let refused = MalformedInputCases.cases.filter { !$0.bytes.contains(0x0A) }
+        let refusedVerdicts = try SchemaValidator.check(refused.map(\.bytes), against: "input-event")
+        var checked = 0
+        for (c, verdict) in zip(refused, refusedVerdicts) where !Self.beyondTheSchema.contains(c.code) {
+            #expect(verdict != "valid", "\(c.name) (\(c.code.rawValue)): the schema accepts what the decoder refuses")
+            checked += 1
+        }
+        #expect(checked >= 60)
+    }
+}

@@ -8,11 +8,16 @@ import StreamAdaptKafka
 extension AdaptationLoop {
     /// The librdkafka clients of a loop, sharing one connectivity monitor and routing librdkafka's own log
     /// lines into swift-log.
+    ///
+    /// Unless `kafka.properties` sets it, `reconnect.backoff.max.ms` is 1000 (librdkafka: 10000): a client
+    /// retries a lost broker at least every second, so the end of an outage is seen within about 1-2 s
+    /// instead of up to 11 s (measured in `anOutageWithOutputsInFlightIsWaitedThroughAndResumed`).
     static func makeClients(
         _ configuration: PipelineConfiguration, connectivity: KafkaConnectivity, logger: Logger
     ) throws -> (KafkaProducer, KafkaConsumer) {
         var kafka = configuration.kafkaProperties
         kafka["bootstrap.servers"] = configuration.bootstrapServers
+        if kafka["reconnect.backoff.max.ms"] == nil { kafka["reconnect.backoff.max.ms"] = "1000" }
         let log = librdkafkaLog(logger)
         let producer = try KafkaProducer(configuration: KafkaConfiguration(kafka), connectivity: connectivity, log: log)
         let consumer = try KafkaConsumer(configuration: KafkaConfiguration(kafka), connectivity: connectivity, log: log)

@@ -191,5 +191,56 @@ extension KafkaLifecycleTests {
             #expect(logs.count("input gap accepted") == 0)
             #expect(TestMetrics.value(Self.lost) + TestMetrics.value(Self.pastEnd) == counted)
         }
+
+        /// Retention removes input while the loop reads: the loop handles offset 0, and (from its hook,
+        /// so before it reads on) 60 padded events are produced; the consumer holds at most about one of
+        /// them locally (`queued.max.messages.kbytes: 1`), the broker evicts the rest of the head. The
+        /// fetch of the first evicted offset is reported, the gap accepted, and reading continues at the
+        /// oldest offset: every remaining event once, none twice, one gap counted.
+        @Test func inputLostToRetentionWhileConsumingIsAcceptedOnce() throws {
+            _ = TestMetrics.registry
+            let fixture = try LoopFixture()
+            let events = SyntheticStream.events(70)
+            try fixture.produceJSON(Array(events[..<10]))
+            let counted = TestMetrics.value(Self.lost)
+            let logs = LogCapture()
+            let seen = Shared<[Int64]>([])
+            let health = HealthState()
+            let loop = try fixture.loop(health: health, logger: logs.logger()) {
+                $0.offsetGaps = .accept
+                $0.kafkaProperties = ["queued.max.messages.kbytes": "1"]
+            }
+            let produced = Shared(false)
+            let stuck = Shared<String?>(nil)
+            loop.hooks.handled = { _, offset in
+                seen.update { $0.append(offset) }
+                if !produced.get() {
+                    produced.update { $0 = true }
+                    do {
+                        try fixture.produce(events[10...].map { (Array($0.id.utf8), Self.padded($0), 0, []) })
+                    } catch {
+                        stuck.update { $0 = "\(error)" }
+                    }
+                }
+            }
+            let run = BackgroundRun(loop) { health.isStopping || seen.get().last == 69 }
+            let outcome = run.wait(seconds: 60)
+            if outcome == nil { health.requestStop() }
+            try #require(outcome).get()
+            #expect(stuck.get() == nil)
+            let consumer = try KafkaConsumer(configuration: KafkaConfiguration(bootstrapServers: fixture.broker.bootstrapServers))
+            let marks = try consumer.watermarks(topic: "in", partition: 0)
+            let offsets = seen.get()
+            let accepted = logs.lines(containing: "input gap accepted")
+            try #require(accepted.count == 1, "\(offsets)")
+            let stored = try #require(accepted.first?.metadata["stored-offset"].flatMap { Int64($0) })
+            let low = try #require(accepted.first?.metadata["continues-at"].flatMap { Int64($0) })
+            print("measured: read 0..<\(stored), lost \(stored)..<\(low) to retention, continued at \(low) (watermarks now \(marks.low)..<\(marks.high))")
+            #expect(accepted.first?.metadata["kind"] == "lost-to-retention")
+            #expect(stored >= 10 && stored < low)
+            #expect(offsets == Array(0..<stored) + Array(low..<70))
+            #expect(try fixture.read("predictions").map(Prediction.init).map(\.offset) == offsets)
+            #expect(TestMetrics.value(Self.lost) == counted + 1)
+        }
     }
 }

@@ -152,5 +152,32 @@ extension KafkaLifecycleTests {
             #expect(fixture.storedCheckpointBytes() == checkpoint)
             fixture.broker.setUp()
         }
+
+        @Test func anOutageLongerThanTheLimitEndsTheLoopWithoutACheckpoint() throws {
+            let fixture = try LoopFixture()
+            let health = HealthState()
+            let logs = LogCapture()
+            let (loop, checkpoint) = try loopLosingItsBroker(fixture, health: health, logs: logs, downAfter: 3) {
+                $0.checkpointEveryEvents = 5  // the outage is waited through in the periodic checkpoint
+                $0.outageLimitSeconds = 2
+            }
+            let run = BackgroundRun(loop) { health.isStopping }
+            #expect(waitUntil { logs.count("Kafka cluster unreachable") == 1 })
+            let lost = try #require(logs.lines(containing: "Kafka cluster unreachable").first).at
+            let outcome = try #require(run.wait(seconds: 30), "an outage outlasted kafka.outageLimitSeconds: 2 by 30 s")
+            let took = ((run.end ?? .now) - lost).seconds
+            print("measured: outage limit 2 s ended the loop \(took) s after the loss was logged")
+            #expect(took >= 2)
+            guard case .failure(let error) = outcome else {
+                Issue.record("run ended without an error")
+                return
+            }
+            #expect((error as? KafkaError)?.code == .allBrokersDown, "\(error)")
+            #expect("\(error)".contains("longer than kafka.outageLimitSeconds (2 s)"), "\(error)")
+            #expect("\(error)".contains(fixture.broker.bootstrapServers), "\(error)")
+            #expect(fixture.storedCheckpointBytes() == checkpoint)
+            #expect(!health.isReady)
+            fixture.broker.setUp()
+        }
     }
 }

@@ -215,19 +215,28 @@ extension AdaptationLoop {
     /// - Throws: ``KafkaError/Code/timedOut`` past `limit` (naming `setting`); the outage limit; fatal
     ///   producer errors.
     func waitForOutputs(limit: Double, setting: String, consuming: Bool, stopping: () -> Bool) throws -> Bool {
-        let start = ContinuousClock.now
-        while true {
-            let slice = StopCondition(deadline: .now + .seconds(1), shouldStop: { false })
-            let left = try producer.flush(until: slice)
-            health.beat()
-            followConnectivity(consumerServed: false, consuming: consuming)
-            if left == 0 { return true }
-            if stopping() { return false }
-            if consuming { try checkOutageLimit() }
-            if limit > 0, ContinuousClock.now - start > .seconds(limit) {
-                throw KafkaError(
-                    .timedOut,
-                    "\(producer.inFlight) outputs still undelivered to \(configuration.bootstrapServers) after \(Self.seconds(limit)) s (\(setting))")
+        let end = limit > 0 ? ContinuousClock.now + .seconds(limit) : nil
+        return try withoutActuallyEscaping(stopping) { stopping in
+            while true {
+                // Slices of at most 1 s, the last one ending at the limit; the flush asks `stopping` every
+                // 200 ms (KafkaTiming.stopCheckInterval).
+                let slice = StopCondition(deadline: min(.now + .seconds(1), end ?? .now + .seconds(1)), shouldStop: stopping)
+                let left: Int
+                do {
+                    left = try producer.flush(until: slice)
+                } catch let error as KafkaError where error.code == .stopped {
+                    return false
+                }
+                health.beat()
+                followConnectivity(consumerServed: false, consuming: consuming)
+                if left == 0 { return true }
+                if stopping() { return false }
+                if consuming { try checkOutageLimit() }
+                if let end, ContinuousClock.now >= end {
+                    throw KafkaError(
+                        .timedOut,
+                        "\(producer.inFlight) outputs still undelivered to \(configuration.bootstrapServers) after \(Self.seconds(limit)) s (\(setting))")
+                }
             }
         }
     }

@@ -180,5 +180,38 @@ extension KafkaLifecycleTests {
             #expect(!health.isReady)
             fixture.broker.setUp()
         }
+
+        /// An outage while the loop is idle (nothing in flight, polling): one line and one count each way,
+        /// readiness off and on again, and the loop consumes what was produced after the outage.
+        @Test func anIdleLoopReportsTheOutageOnceAndResumes() throws {
+            _ = TestMetrics.registry
+            let fixture = try LoopFixture()
+            try fixture.produceJSON(Array(SyntheticStream.events(10)[..<5]))
+            let outages = TestMetrics.value("streamadapt_broker_outages_total")
+            let logs = LogCapture()
+            let health = HealthState()
+            let handled = Shared(0)
+            let loop = try fixture.loop(health: health, logger: logs.logger())
+            loop.hooks.handled = { _, _ in handled.update { $0 += 1 } }
+            let run = BackgroundRun(loop) { health.isStopping }
+            #expect(waitUntil { handled.get() == 5 && health.isReady })
+            let down = ContinuousClock.now
+            fixture.broker.setDown()
+            #expect(waitUntil { logs.count("Kafka cluster unreachable") == 1 && !health.isReady })
+            let lost = ContinuousClock.now
+            #expect(run.isRunning)
+            let up = ContinuousClock.now
+            fixture.broker.setUp()
+            #expect(waitUntil { health.isReady && logs.count("Kafka cluster reachable again") == 1 })
+            print("measured (idle loop): outage seen \((lost - down).seconds) s after set_down, ready again \((ContinuousClock.now - up).seconds) s after set_up")
+            try fixture.produceJSON(Array(SyntheticStream.events(10)[5...]))
+            #expect(waitUntil { handled.get() == 10 })
+            health.requestStop()
+            try #require(run.wait()).get()
+            #expect(try fixture.read("predictions").map(Prediction.init).map(\.id) == (0..<10).map { "e\($0)" })
+            #expect(logs.count("Kafka cluster unreachable") == 1, "\(logs.all.map(\.message))")
+            #expect(logs.count("Kafka cluster reachable again") == 1)
+            #expect(TestMetrics.value("streamadapt_broker_outages_total") == outages + 1)
+        }
     }
 }

@@ -193,14 +193,16 @@ extension KafkaLifecycleTests {
         }
 
         /// Retention removes input while the loop reads: the loop handles offset 0, and (from its hook,
-        /// so before it reads on) 60 padded events are produced; the consumer holds at most about one of
-        /// them locally (`queued.max.messages.kbytes: 1`), the broker evicts the rest of the head. The
-        /// fetch of the first evicted offset is reported, the gap accepted, and reading continues at the
-        /// oldest offset: every remaining event once, none twice, one gap counted.
+        /// so before it reads on) 120 padded events (12 MB) are produced. The consumer prefetches at most
+        /// one fetch response ahead (`queued.max.messages.kbytes: 1`; a response holds at most
+        /// `max.partition.fetch.bytes`, 1 MB: about 10 padded events), while the broker keeps only the last
+        /// ~5 MB (about 50): the fetch of the first evicted offset is reported, the gap accepted, and
+        /// reading continues at the oldest offset: every remaining event once, none twice, one gap
+        /// counted. (With 60 padded events the prefetch sometimes reached past the evicted head: no gap.)
         @Test func inputLostToRetentionWhileConsumingIsAcceptedOnce() throws {
             _ = TestMetrics.registry
             let fixture = try LoopFixture()
-            let events = SyntheticStream.events(70)
+            let events = SyntheticStream.events(130)
             try fixture.produceJSON(Array(events[..<10]))
             let counted = TestMetrics.value(Self.lost)
             let logs = LogCapture()
@@ -223,7 +225,7 @@ extension KafkaLifecycleTests {
                     }
                 }
             }
-            let run = BackgroundRun(loop) { health.isStopping || seen.get().last == 69 }
+            let run = BackgroundRun(loop) { health.isStopping || seen.get().last == 129 }
             let outcome = run.wait(seconds: 60)
             if outcome == nil { health.requestStop() }
             try #require(outcome).get()
@@ -238,7 +240,7 @@ extension KafkaLifecycleTests {
             print("measured: read 0..<\(stored), lost \(stored)..<\(low) to retention, continued at \(low) (watermarks now \(marks.low)..<\(marks.high))")
             #expect(accepted.first?.metadata["kind"] == "lost-to-retention")
             #expect(stored >= 10 && stored < low)
-            #expect(offsets == Array(0..<stored) + Array(low..<70))
+            #expect(offsets == Array(0..<stored) + Array(low..<130))
             #expect(try fixture.read("predictions").map(Prediction.init).map(\.offset) == offsets)
             #expect(TestMetrics.value(Self.lost) == counted + 1)
         }

@@ -70,28 +70,51 @@ struct DaemonIntegrationTests {
 
     @Test func brokerOutageLosesNothing() throws {
         // The daemon has consumed part of the stream when the broker goes down, is still running through
-        // the outage, and after it comes back consumes the rest: all 300 events are predicted, once each.
+        // the outage (readiness off), and after it comes back consumes the rest (readiness on): all 300
+        // events are predicted, once each, and the outage is counted once. Then SIGTERM.
         let broker = try BrokerProcess(topics: ["embeddings"])
         let events = try SampleEvents.lines(0..<300)
-        let (pipeline, folder) = try SampleEvents.pipeline(suffix: "outage")
+        let port = try freeLocalPort()
+        let (pipeline, folder) = try SampleEvents.pipeline(suffix: "outage", metricsPort: port)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let daemon = try StreamAdaptProcess(
-            ["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap, "--max-events", "300"])
+        /// /readyz's status, polled every 50 ms until it is `status` or `seconds` pass; the last one seen.
+        func waitForReadiness(_ status: Int, seconds: Double) -> Int? {
+            let deadline = Date().addingTimeInterval(seconds)
+            var seen: Int?
+            repeat {
+                seen = httpGet("http://127.0.0.1:\(port)/readyz")?.0
+                if seen == status { break }
+                usleep(50_000)
+            } while Date() < deadline
+            return seen
+        }
+        let daemon = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
         try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: Array(events[..<150]))
         let before = waitForMessages(broker.bootstrap, topic: "predictions-outage", atLeast: 1, seconds: 20)
         #expect(before >= 1, "no prediction before the outage")
         #expect(daemon.isRunning, "the daemon must be mid-stream when the broker goes down")
+        #expect(waitForReadiness(200, seconds: 10) == 200, "not ready before the outage")
         broker.setDown()
-        // The daemon sees the outage (one line of its own) and keeps running.
+        // The daemon sees the outage (one line of its own), turns readiness off and keeps running.
         #expect(daemon.waitForLog(containing: "Kafka cluster unreachable", seconds: 30), "\(daemon.log.suffix(2000))")
+        #expect(waitForReadiness(503, seconds: 10) == 503, "ready during the outage")
         // The broker really is down (kcat gives up at once and reads nothing), and the daemon still runs.
         #expect(try Kcat.consume(bootstrap: broker.bootstrap, topic: "embeddings").isEmpty, "the broker is not down")
         #expect(daemon.isRunning, "the daemon must survive the outage")
+        #expect(httpGet("http://127.0.0.1:\(port)/readyz")?.0 == 503, "ready during the outage")
+        #expect(httpGet("http://127.0.0.1:\(port)/healthz")?.0 == 200, "alive during the outage")
         broker.setUp()
         // kcat cannot produce to a down broker (it exits at once, "all broker connections are down"):
         // the rest is produced once the broker serves the first 150 events again.
         #expect(waitForMessages(broker.bootstrap, topic: "embeddings", atLeast: 150, seconds: 20) == 150)
         try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: Array(events[150...]))
+        #expect(waitForMessages(broker.bootstrap, topic: "predictions-outage", atLeast: 300, seconds: 60) >= 300)
+        #expect(waitForReadiness(200, seconds: 20) == 200, "not ready after the outage")
+        let metrics = httpGet("http://127.0.0.1:\(port)/metrics")?.1 ?? ""
+        #expect(metrics.contains("streamadapt_broker_outages_total 1\n"), "\(metrics.prefix(3000))")
+        #expect(metrics.contains("streamadapt_broker_reachable 1"), "\(metrics.prefix(3000))")
+        #expect(daemon.isRunning)
+        daemon.terminate()
         let log = daemon.waitForExit()
         #expect(daemon.terminationStatus == 0, "stderr: \(log.suffix(2000))")
         // One line when the cluster was lost and one when it was back.

@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import StreamAdaptCore
 import StreamAdaptKafka
 import Synchronization
@@ -135,12 +137,13 @@ final class LoopFixture {
     }
 
     /// A loop on this fixture's pipeline (`change` edits a copy of it first).
-    func loop(fresh: Bool = false, health: HealthState = HealthState(), _ change: (inout PipelineConfiguration) -> Void = { _ in })
-        throws -> AdaptationLoop
-    {
+    func loop(
+        fresh: Bool = false, health: HealthState = HealthState(), logger: Logger = Logger(label: "test"),
+        _ change: (inout PipelineConfiguration) -> Void = { _ in }
+    ) throws -> AdaptationLoop {
         var c = configuration
         change(&c)
-        return try AdaptationLoop(configuration: c, logger: Logger(label: "test"), health: health, fresh: fresh)
+        return try AdaptationLoop(configuration: c, logger: logger, health: health, fresh: fresh)
     }
 
     /// Sends records and waits for their delivery.
@@ -317,4 +320,133 @@ final class Shared<Value: Sendable>: Sendable {
     init(_ value: Value) { self.value = Mutex(value) }
     func get() -> Value { value.withLock { $0 } }
     func update(_ body: (inout Value) -> Void) { value.withLock { body(&$0) } }
+}
+
+/// Log lines captured from a test's `Logger` (swift-log handler; thread-safe: the loop logs from its
+/// thread, librdkafka's lines come from its own threads).
+final class LogCapture: Sendable {
+    struct Line: Sendable {
+        var level: Logger.Level
+        var message: String
+        var metadata: [String: String]
+        var at: ContinuousClock.Instant
+    }
+
+    private let lines = Mutex<[Line]>([])
+
+    var all: [Line] { lines.withLock { $0 } }
+    /// The lines whose message contains `text`.
+    func lines(containing text: String) -> [Line] { all.filter { $0.message.contains(text) } }
+    func count(_ text: String) -> Int { lines(containing: text).count }
+
+    /// A logger writing into this capture (at `level` and above).
+    func logger(level: Logger.Level = .info) -> Logger {
+        var logger = Logger(label: "test") { _ in Handler(capture: self) }
+        logger.logLevel = level
+        return logger
+    }
+
+    fileprivate func append(_ line: Line) { lines.withLock { $0.append(line) } }
+
+    struct Handler: LogHandler {
+        let capture: LogCapture
+        var metadata: Logger.Metadata = [:]
+        var metadataProvider: Logger.MetadataProvider?
+        var logLevel: Logger.Level = .info
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+            capture.append(Line(level: event.level, message: "\(event.message)", metadata: merged.mapValues { "\($0)" }, at: .now))
+        }
+    }
+}
+
+/// swift-metrics bootstrapped once for this test process with a Prometheus registry, so tests can read
+/// the daemon's counters. Process-global (swift-metrics allows one bootstrap): every loop of every test
+/// shares the counters, so a test compares a value before and after what it does, in a serialized suite.
+/// Touch ``registry`` before building the loop whose metrics are read (handles are made with the loop).
+enum TestMetrics {
+    static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+
+    /// The value of the series `series` (e.g. `streamadapt_offset_gaps_total{kind="past-end"}`), 0 when it
+    /// has not been created yet.
+    static func value(_ series: String) -> Double {
+        for line in registry.emitToString().split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Double(line.dropFirst(series.count + 1)) ?? .nan
+        }
+        return 0
+    }
+}
+
+/// Waits until `condition` holds, checking every 20 ms for at most `seconds`; returns whether it held.
+/// (A bounded polling loop: the condition, not a duration, ends the wait.)
+@discardableResult
+func waitUntil(seconds: Double = 30, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while !condition() {
+        if Date() > deadline { return false }
+        usleep(20_000)
+    }
+    return true
+}
+
+/// A loop running `run` on its own thread (as DaemonService runs it), so that the test can act while it
+/// runs (take the broker down, request a stop) and then join it.
+final class BackgroundRun: Sendable {
+    /// nil while running; then the error `run` threw, or `.success`.
+    private let outcome = Shared<Result<Void, any Error>?>(nil)
+    private let started = ContinuousClock.now
+    private let ended = Shared<ContinuousClock.Instant?>(nil)
+
+    /// Starts `loop.run(...)` with `shouldStop` on a new thread (16 MiB stack, as the daemon's).
+    /// The loop is handed to that thread and must not be touched by the caller until ``wait(seconds:)``
+    /// returned a result (``LoopBox`` says why that is safe).
+    init(_ loop: AdaptationLoop, maximumEvents: Int? = nil, shouldStop: @escaping @Sendable () -> Bool) {
+        let box = LoopBox(loop)
+        let (outcome, ended) = (self.outcome, self.ended)
+        let thread = Thread {
+            let result = Result { try box.loop.run(maximumEvents: maximumEvents, shouldStop: shouldStop) }
+            ended.update { $0 = .now }
+            outcome.update { $0 = result }
+        }
+        thread.stackSize = 16 << 20
+        thread.start()
+    }
+
+    var isRunning: Bool { outcome.get() == nil }
+
+    /// Waits (bounded) for `run` to return; nil if it is still running after `seconds`.
+    func wait(seconds: Double = 60) -> Result<Void, any Error>? {
+        waitUntil(seconds: seconds) { !isRunning }
+        return outcome.get()
+    }
+
+    /// Seconds from the start of the run to its end (nil while running).
+    var duration: Double? { ended.get().map { ($0 - started).seconds } }
+
+    /// When `run` returned (nil while running).
+    var end: ContinuousClock.Instant? { ended.get() }
+}
+
+/// Hands an `AdaptationLoop` (not Sendable: one thread owns it) to the thread of a ``BackgroundRun``.
+/// `@unchecked Sendable` is safe because the test gives the loop up while it runs: it touches the loop
+/// again only after the run's outcome was published under a Mutex, which orders the two threads' accesses.
+/// (Hooks set before the start run on the loop's thread and share state through ``Shared``.)
+final class LoopBox: @unchecked Sendable {
+    let loop: AdaptationLoop
+    init(_ loop: AdaptationLoop) { self.loop = loop }
+}
+
+extension Duration {
+    /// In seconds, as a Double (for messages and measurements).
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

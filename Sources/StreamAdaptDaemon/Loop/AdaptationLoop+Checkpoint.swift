@@ -16,7 +16,7 @@ extension AdaptationLoop {
     public func checkpoint(flushTimeoutSeconds: Double = 30) throws {
         if let failure { throw failure }
         hooks.beforeCheckpoint?()
-        _ = try waitForOutputs(limit: flushTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", stopping: { false })
+        _ = try waitForOutputs(limit: flushTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false })
         try writeCheckpoint()
     }
 
@@ -27,7 +27,9 @@ extension AdaptationLoop {
     func checkpointWhenDelivered(stopping: () -> Bool) throws {
         if let failure { throw failure }
         hooks.beforeCheckpoint?()
-        guard try waitForOutputs(limit: configuration.outageLimitSeconds, setting: "kafka.outageLimitSeconds", stopping: stopping)
+        // Bounded by the outage, not by the wait: an outage that began before this checkpoint was due
+        // counts from its start (checkOutageLimit).
+        guard try waitForOutputs(limit: 0, setting: "kafka.outageLimitSeconds", consuming: true, stopping: stopping)
         else { return }
         try writeCheckpoint()
     }

@@ -8,11 +8,16 @@ import StreamAdaptKafka
 extension AdaptationLoop {
     /// The librdkafka clients of a loop, sharing one connectivity monitor and routing librdkafka's own log
     /// lines into swift-log.
+    ///
+    /// Unless `kafka.properties` sets it, `reconnect.backoff.max.ms` is 1000 (librdkafka: 10000): a client
+    /// retries a lost broker at least every second, so the end of an outage is seen within about 1-2 s
+    /// instead of up to 11 s (measured in `anOutageWithOutputsInFlightIsWaitedThroughAndResumed`).
     static func makeClients(
         _ configuration: PipelineConfiguration, connectivity: KafkaConnectivity, logger: Logger
     ) throws -> (KafkaProducer, KafkaConsumer) {
         var kafka = configuration.kafkaProperties
         kafka["bootstrap.servers"] = configuration.bootstrapServers
+        if kafka["reconnect.backoff.max.ms"] == nil { kafka["reconnect.backoff.max.ms"] = "1000" }
         let log = librdkafkaLog(logger)
         let producer = try KafkaProducer(configuration: KafkaConfiguration(kafka), connectivity: connectivity, log: log)
         let consumer = try KafkaConsumer(configuration: KafkaConfiguration(kafka), connectivity: connectivity, log: log)
@@ -74,10 +79,20 @@ extension AdaptationLoop {
             } catch let error as KafkaError where error.code == .stopped {
                 logger.notice("stopped while waiting for the Kafka cluster", metadata: ["bootstrap": "\(configuration.bootstrapServers)"])
                 return false
+            } catch let error as KafkaError where wait.deadline.map({ ContinuousClock.now >= $0 }) ?? false {
+                throw KafkaError(
+                    error.code,
+                    "the Kafka cluster at \(configuration.bootstrapServers) did not answer within kafka.outageLimitSeconds (\(Self.seconds(configuration.outageLimitSeconds)) s): \(error.message)",
+                    librdkafkaCode: error.librdkafkaCode)
             }
             partitions = found
             try consumer.assign(partitions.map { ($0.topic, $0.partition, nextOffsets[$0]) })
             connected = true
+            // The start was logged as a wait ("waiting for the Kafka cluster"), not as an outage: forget the
+            // losses the clients reported meanwhile. The producer's are served only now (its callbacks run
+            // in its own polls). A client that has not proven the cluster back yet keeps readiness off.
+            producer.poll()
+            _ = connectivity.takeEvents()
             followConnectivity()
             logger.info(
                 "consuming", metadata: ["topic": "\(configuration.inputTopic)", "partitions": "\(partitions)",
@@ -109,13 +124,28 @@ extension AdaptationLoop {
             case .offsetOutOfRange(let range):
                 let p = TopicPartition(topic: range.topic, partition: range.partition)
                 let stored = nextOffsets[p] ?? range.offset
-                var low = range.low
-                var high = range.high
-                if low == nil || high == nil, let marks = try? consumer.watermarks(topic: p.topic, partition: p.partition) {
-                    (low, high) = (marks.low, marks.high)
+                var marks = range.low.flatMap { low in range.high.map { Watermarks(low: low, high: $0) } }
+                if marks == nil {
+                    // Asked of the broker (bounded, stop-aware); when it cannot say, no gap is guessed: the loop
+                    // stops and a restart checks the offsets against the watermarks at connect.
+                    do {
+                        marks = try consumer.watermarks(
+                            topic: p.topic, partition: p.partition,
+                            until: .timeout(.seconds(10), shouldStop: { [health] in health.isStopping }))
+                    } catch {
+                        throw KafkaError(
+                            .offsetOutOfRange,
+                            "\(range); its watermarks are unknown (\(error.message)): restart to check the stored offsets against them")
+                    }
                 }
-                let gap = OffsetGap(partition: p, stored: stored, low: low ?? 0, high: high ?? stored)
-                    ?? OffsetGap(partition: p, stored: stored, low: low ?? 0, high: high ?? 0, kind: .lostToRetention)
+                guard let marks, let gap = OffsetGap(partition: p, stored: stored, low: marks.low, high: marks.high) else {
+                    // The offset is in the partition after all (the report raced a change): read on from it.
+                    logger.notice(
+                        "offset reported out of range is within the partition: reading on from it",
+                        metadata: ["partition": "\(p)", "offset": "\(stored)", "report": "\(range)"])
+                    try consumer.resume(topic: p.topic, partition: p.partition, at: stored)
+                    continue
+                }
                 try accept(gap)
                 try consumer.resume(topic: p.topic, partition: p.partition, at: nextOffsets[p])
             case .error(let error):
@@ -128,28 +158,38 @@ extension AdaptationLoop {
     /// Logs one line when the cluster becomes unreachable and one when it is back, counts outages, keeps
     /// readiness truthful (503 while unreachable) and ends the loop when an outage outlasts
     /// `kafka.outageLimitSeconds` (when set).
-    func followConnectivity() {
-        for event in connectivity.takeEvents() {
-            switch event.kind {
-            case .lost:
-                outageStarted = outageStarted ?? clock()
-                metrics.brokerOutages.increment()
-                logger.warning(
-                    "Kafka cluster unreachable: outputs wait in the producer, readiness is off until it is back",
-                    metadata: ["bootstrap": "\(event.bootstrap)", "client": "\(event.client)", "reason": "\(event.reason)"])
-            case .restored:
-                let seconds = outageStarted.map { Double(clock() &- $0) / 1e9 } ?? 0
-                outageStarted = nil
-                logger.notice(
-                    "Kafka cluster reachable again", metadata: [
-                        "bootstrap": "\(event.bootstrap)", "client": "\(event.client)",
-                        "outage-seconds": "\((seconds * 10).rounded() / 10)",
-                    ])
-            }
+    ///
+    /// An outage ends when every client has proven the cluster back. A client learns of a loss only when
+    /// its callbacks are served: the consumer's only in its poll. While the loop waits for outputs it does
+    /// not poll the consumer, whose loss report is then still queued; ending the outage on the producer's
+    /// word would log and count that stale report as a second outage. So an outage ends only on a call
+    /// made after a consumer poll (`consumerServed`).
+    /// - Parameters:
+    ///   - consumerServed: the consumer's callbacks were served since the last call (the run loop's poll).
+    ///   - consuming: the loop is consuming (false during the final checkpoint: readiness stays off).
+    func followConnectivity(consumerServed: Bool = true, consuming: Bool = true) {
+        let events = connectivity.takeEvents()
+        if outageStarted == nil, let lost = events.first(where: { $0.kind == .lost }) {
+            outageStarted = clock()
+            metrics.brokerOutages.increment()
+            logger.warning(
+                "Kafka cluster unreachable: outputs wait in the producer, readiness is off until it is back",
+                metadata: ["bootstrap": "\(lost.bootstrap)", "client": "\(lost.client)", "reason": "\(lost.reason)"])
         }
-        let up = connectivity.state != .down
-        metrics.brokerReachable.record(up ? 1 : 0)
-        health.setReady(connected && up && !health.isStopping)
+        let up = connectivity.state == .up
+        if let started = outageStarted, up, consumerServed {
+            outageStarted = nil
+            let seconds = Double(clock() &- started) / 1e9
+            let restored = events.last { $0.kind == .restored }
+            logger.notice(
+                "Kafka cluster reachable again", metadata: [
+                    "bootstrap": "\(restored?.bootstrap ?? configuration.bootstrapServers)",
+                    "client": "\(restored?.client ?? "all")", "outage-seconds": "\(Self.seconds(seconds))",
+                ])
+        }
+        let reachable = outageStarted == nil && connectivity.state != .down
+        metrics.brokerReachable.record(reachable ? 1 : 0)
+        health.setReady(connected && consuming && reachable && !health.isStopping)
     }
 
     /// Throws when the cluster has been unreachable for longer than `kafka.outageLimitSeconds` (0: never).
@@ -159,7 +199,7 @@ extension AdaptationLoop {
         if seconds > configuration.outageLimitSeconds {
             throw KafkaError(
                 .allBrokersDown,
-                "the Kafka cluster at \(configuration.bootstrapServers) has been unreachable for \(Int(seconds)) s, longer than kafka.outageLimitSeconds (\(configuration.outageLimitSeconds) s)")
+                "the Kafka cluster at \(configuration.bootstrapServers) has been unreachable for \(Int(seconds)) s, longer than kafka.outageLimitSeconds (\(Self.seconds(configuration.outageLimitSeconds)) s)")
         }
     }
 
@@ -167,23 +207,57 @@ extension AdaptationLoop {
     /// beating the health check meanwhile.
     /// - Parameters:
     ///   - limit: seconds to wait at most (0: no limit).
+    ///   - consuming: a periodic checkpoint of a consuming loop (an outage longer than
+    ///     `kafka.outageLimitSeconds` ends the wait with an error); false for the final checkpoint
+    ///     (readiness stays off).
     ///   - stopping: ends the wait early; then returns false (outputs stay queued).
     /// - Returns: true when nothing is in flight any more.
-    /// - Throws: ``KafkaError/Code/timedOut`` past `limit` (naming `setting`); fatal producer errors.
-    func waitForOutputs(limit: Double, setting: String, stopping: () -> Bool) throws -> Bool {
-        let start = ContinuousClock.now
-        while true {
-            let slice = StopCondition(deadline: .now + .seconds(1), shouldStop: { false })
-            if try producer.flush(until: slice) == 0 { return true }
-            health.beat()
-            followConnectivity()
-            if stopping() { return false }
-            if limit > 0, ContinuousClock.now - start > .seconds(limit) {
-                throw KafkaError(
-                    .timedOut,
-                    "\(producer.inFlight) outputs still undelivered to \(configuration.bootstrapServers) after \(Int(limit)) s (\(setting))")
+    /// - Throws: ``KafkaError/Code/timedOut`` past `limit` (naming `setting`); the outage limit; fatal
+    ///   producer errors.
+    func waitForOutputs(limit: Double, setting: String, consuming: Bool, stopping: () -> Bool) throws -> Bool {
+        let end = limit > 0 ? ContinuousClock.now + .seconds(limit) : nil
+        return try withoutActuallyEscaping(stopping) { stopping in
+            while true {
+                // Slices of at most 1 s, the last one ending at the limit; the flush asks `stopping` every
+                // 200 ms (KafkaTiming.stopCheckInterval).
+                let slice = StopCondition(deadline: min(.now + .seconds(1), end ?? .now + .seconds(1)), shouldStop: stopping)
+                let left: Int
+                do {
+                    left = try producer.flush(until: slice)
+                } catch let error as KafkaError where error.code == .stopped {
+                    return false
+                }
+                health.beat()
+                followConnectivity(consumerServed: false, consuming: consuming)
+                if left == 0 { return true }
+                if stopping() { return false }
+                if consuming { try checkOutageLimit() }
+                if let end, ContinuousClock.now >= end {
+                    throw KafkaError(
+                        .timedOut,
+                        "\(producer.inFlight) outputs still undelivered to \(configuration.bootstrapServers) after \(Self.seconds(limit)) s (\(setting))")
+                }
             }
         }
+    }
+
+    /// How long a send waits when the producer's queue is full (the cluster is slow or unreachable):
+    /// until a stop (SIGTERM) or `kafka.outageLimitSeconds`; meanwhile the health check keeps beating and
+    /// reachability is followed (readiness off during an outage, the loss logged).
+    var outputWait: StopCondition {
+        StopCondition(
+            deadline: configuration.outageLimitSeconds > 0 ? .now + .seconds(configuration.outageLimitSeconds) : nil,
+            shouldStop: { [unowned self] in
+                health.beat()
+                followConnectivity(consumerServed: false)
+                return health.isStopping
+            })
+    }
+
+    /// Seconds for messages: `2` for 2.0, `0.5` for 0.5 (one decimal).
+    static func seconds(_ value: Double) -> String {
+        let tenths = (value * 10).rounded()
+        return tenths.truncatingRemainder(dividingBy: 10) == 0 ? "\(Int(tenths / 10))" : "\(tenths / 10)"
     }
 }
 

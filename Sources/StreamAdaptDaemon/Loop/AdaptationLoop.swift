@@ -327,17 +327,6 @@ public final class AdaptationLoop {
         logger.debug("dead letter", metadata: ["reason": "\(reason)", "offset": "\(message.offset)"])
     }
 
-    /// How long a send waits when the producer's queue is full (the cluster is slow or unreachable):
-    /// until a stop (SIGTERM) or `kafka.outageLimitSeconds`; the health check keeps beating meanwhile.
-    private var outputWait: StopCondition {
-        StopCondition(
-            deadline: configuration.outageLimitSeconds > 0 ? .now + .seconds(configuration.outageLimitSeconds) : nil,
-            shouldStop: { [health] in
-                health.beat()
-                return health.isStopping
-            })
-    }
-
     private func recordCorrect(_ correct: Bool) {
         recentCorrect.append(correct)
         metrics.accuracy.record(recentCorrect.fraction)

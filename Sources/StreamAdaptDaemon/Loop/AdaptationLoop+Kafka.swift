@@ -244,13 +244,15 @@ extension AdaptationLoop {
     /// How long a send waits when the producer's queue is full (the cluster is slow or unreachable):
     /// until a stop (SIGTERM) or `kafka.outageLimitSeconds`; meanwhile the health check keeps beating and
     /// reachability is followed (readiness off during an outage, the loss logged).
+    /// A send blocked on a full queue ends on a stop request, or once the current outage (counted from its
+    /// start, as ``checkOutageLimit()`` does) outlasts `kafka.outageLimitSeconds`; ``run`` then reports
+    /// the outage limit, not the interrupted send.
     var outputWait: StopCondition {
         StopCondition(
-            deadline: configuration.outageLimitSeconds > 0 ? .now + .seconds(configuration.outageLimitSeconds) : nil,
             shouldStop: { [unowned self] in
                 health.beat()
                 followConnectivity(consumerServed: false)
-                return health.isStopping
+                return health.isStopping || (try? checkOutageLimit()) == nil
             })
     }
 

@@ -33,6 +33,11 @@ extension AdaptationLoop {
         } catch {
             // The message in hand may be half handled (model updated, outputs not sent) and marked consumed:
             // only a restart from the last checkpoint is consistent.
+            var error = error
+            if let interrupted = error as? KafkaError, interrupted.code == .stopped {
+                // A send given up because the outage outlasted its limit: say so.
+                do { try checkOutageLimit() } catch let limit { error = limit }
+            }
             failure = LoopFailure(reason: "\(error)")
             throw error
         }

@@ -71,43 +71,27 @@ public final class EventDecoder {
         var label = EventLabel.none
         var timestamp: Int64?
         var embeddingOffset: Int?
-        var seen = Seen()
-        var pending: InputError?
         count = 0
-        try scanner.beginObject()
-        let object = keys.newObject()
-        var close = scanner.position
-        if !scanner.consume(UInt8(ascii: "}")) {
-            repeat {
-                let keyStart = scanner.position
-                let key = try scanner.key()
-                let valueStart = scanner.position
-                do throws(InputError) {
-                    if scanner.key(key, is: "embedding") {
-                        guard seen.insert(.embedding) else { throw Self.duplicate(scanner, keyStart) }
-                        embeddingOffset = valueStart
-                        try readEmbedding(&scanner)
-                    } else if scanner.key(key, is: "id") {
-                        guard seen.insert(.id) else { throw Self.duplicate(scanner, keyStart) }
-                        idOffset = valueStart
-                        id = try readID(&scanner)
-                    } else if scanner.key(key, is: "label") {
-                        guard seen.insert(.label) else { throw Self.duplicate(scanner, keyStart) }
-                        label = try Self.readLabel(&scanner)
-                    } else if scanner.key(key, is: "ts") {
-                        guard seen.insert(.ts) else { throw Self.duplicate(scanner, keyStart) }
-                        timestamp = try Self.readTimestamp(&scanner)
-                    } else {
-                        try Self.skipUnknown(key, keyStart, object, &scanner)
-                    }
-                } catch {
-                    try Self.postponeContentError(error, &pending, valueStart, &scanner)
-                }
-                close = scanner.position
-            } while try scanner.next(inObject: true)
+        let close = try scanObject(&scanner) { (key, valueStart, scanner, seen) throws(InputError) -> Bool in
+            if scanner.key(key, is: "embedding") {
+                try seen(.embedding)
+                embeddingOffset = valueStart
+                try readEmbedding(&scanner)
+            } else if scanner.key(key, is: "id") {
+                try seen(.id)
+                idOffset = valueStart
+                id = try readID(&scanner)
+            } else if scanner.key(key, is: "label") {
+                try seen(.label)
+                label = try Self.readLabel(&scanner)
+            } else if scanner.key(key, is: "ts") {
+                try seen(.ts)
+                timestamp = try Self.readTimestamp(&scanner)
+            } else {
+                return false
+            }
+            return true
         }
-        try scanner.end()
-        if let pending { throw pending }
         guard let embeddingOffset else {
             throw scanner.error(.missingEmbedding, "the event has no \"embedding\" array (its object ends)", at: close)
         }
@@ -128,6 +112,36 @@ public final class EventDecoder {
         var id: String?
         var idOffset = 0
         var label = EventLabel.none
+        let close = try scanObject(&scanner) { (key, valueStart, scanner, seen) throws(InputError) -> Bool in
+            if scanner.key(key, is: "id") {
+                try seen(.id)
+                idOffset = valueStart
+                id = try readID(&scanner)
+            } else if scanner.key(key, is: "label") {
+                try seen(.label)
+                label = try Self.readLabel(&scanner)
+            } else {
+                return false
+            }
+            return true
+        }
+        guard let id else { throw scanner.error(.missingID, "the label record has no \"id\" (its object ends)", at: close) }
+        guard !id.isEmpty else { throw scanner.error(.missingID, "the label record's \"id\" is empty", at: idOffset) }
+        guard label != .none else {
+            throw scanner.error(.missingLabel, "the label record has no \"label\" (or it is null; its object ends)", at: close)
+        }
+        return (id, label)
+    }
+
+    /// Scans the message's one JSON object to its end: for each key, `field` reads the value when the key
+    /// is one it knows (after calling `seen` with it, which refuses a second occurrence) and returns true;
+    /// other keys are checked for duplicates and their values validated and skipped. A content error of
+    /// a known field is held until the rest is known to be JSON (see ``decodeJSON(_:)``).
+    /// - Returns: the offset of the object's closing brace (where a missing field is reported).
+    private func scanObject(
+        _ scanner: inout JSONScanner,
+        _ field: (KeyTable.Key, _ valueStart: Int, inout JSONScanner, _ seen: (Seen.Field) throws(InputError) -> Void) throws(InputError) -> Bool
+    ) throws(InputError) -> Int {
         var seen = Seen()
         var pending: InputError?
         try scanner.beginObject()
@@ -139,16 +153,10 @@ public final class EventDecoder {
                 let key = try scanner.key()
                 let valueStart = scanner.position
                 do throws(InputError) {
-                    if scanner.key(key, is: "id") {
-                        guard seen.insert(.id) else { throw Self.duplicate(scanner, keyStart) }
-                        idOffset = valueStart
-                        id = try readID(&scanner)
-                    } else if scanner.key(key, is: "label") {
-                        guard seen.insert(.label) else { throw Self.duplicate(scanner, keyStart) }
-                        label = try Self.readLabel(&scanner)
-                    } else {
-                        try Self.skipUnknown(key, keyStart, object, &scanner)
+                    let known = try field(key, valueStart, &scanner) { [scanner] (f) throws(InputError) in
+                        guard seen.insert(f) else { throw Self.duplicate(scanner, keyStart) }
                     }
+                    if !known { try Self.skipUnknown(key, keyStart, object, &scanner) }
                 } catch {
                     try Self.postponeContentError(error, &pending, valueStart, &scanner)
                 }
@@ -157,12 +165,7 @@ public final class EventDecoder {
         }
         try scanner.end()
         if let pending { throw pending }
-        guard let id else { throw scanner.error(.missingID, "the label record has no \"id\" (its object ends)", at: close) }
-        guard !id.isEmpty else { throw scanner.error(.missingID, "the label record's \"id\" is empty", at: idOffset) }
-        guard label != .none else {
-            throw scanner.error(.missingLabel, "the label record has no \"label\" (or it is null; its object ends)", at: close)
-        }
-        return (id, label)
+        return close
     }
 
     /// Codes about a value's content rather than JSON syntax: reported only once the whole message is

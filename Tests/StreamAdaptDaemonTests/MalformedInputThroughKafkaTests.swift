@@ -75,4 +75,33 @@ import Testing
         #expect(withBad.map(positionFree) == without.map(positionFree))
         #expect(stateBytes(loop.model) == stateBytes(reference.model))
     }
+
+    /// The issue's crash: an 800 KB event whose ignored field nests 400,000 arrays. Through the broker it
+    /// is one `too-deep` dead letter (value forwarded whole), and the daemon goes on with the next event.
+    @Test func deepNestingThroughTheBrokerIsOneDeadLetter() throws {
+        let fixture = try LoopFixture()
+        let events = SyntheticStream.events(3)
+        let depth = 400_000
+        var deep = Array(#"{"x":"#.utf8)
+        deep += [UInt8](repeating: UInt8(ascii: "["), count: depth) + [UInt8](repeating: UInt8(ascii: "]"), count: depth)
+        deep += Array(#","id":"deep","embedding":[1,0,0,0,0,0,0,0]}"#.utf8)
+        #expect(deep.count > 800_000)
+        try fixture.produce([
+            (Array(events[0].id.utf8), SyntheticStream.json(events[0]), 0, []),
+            (Array("deep".utf8), deep, 0, []),
+            (Array(events[1].id.utf8), SyntheticStream.json(events[1]), 0, []),
+        ])
+        let loop = try fixture.loop()
+        try loop.run(untilCaughtUp: true) { false }
+        #expect(loop.handled == 3)
+        let dead = try fixture.read("dead")
+        #expect(dead.count == 1)
+        #expect(dead.first?.header("streamadapt-reason") == "too-deep")
+        // The object is level 1: the 64th array (at byte 5 + 63) is level 65, one past the limit.
+        let text = dead.first?.header("streamadapt-error") ?? ""
+        #expect(text.contains("byte \(5 + JSONScanner.maximumDepth - 1)"), "\(text)")
+        #expect(text.utf8.count < 200 && !text.utf8.contains { $0 < 0x20 })
+        #expect(dead.first?.value == deep)
+        #expect(try fixture.read("predictions").map(\.keyString) == [events[0].id, events[1].id])
+    }
 }

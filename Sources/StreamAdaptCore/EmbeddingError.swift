@@ -12,14 +12,23 @@ public enum EmbeddingError: Error, Equatable, Sendable, CustomStringConvertible 
     /// The class name is not one of the model's classes.
     case unknownClassName(String)
 
-    /// A short machine-readable code, used as the dead-letter reason.
-    public var code: String {
+    /// Stable, machine-readable codes (the dead-letter reasons of these errors).
+    public enum Code: String, Sendable, CaseIterable {
+        case wrongDimension = "wrong-dimension"
+        case nonFinite = "non-finite"
+        case zeroVector = "zero-vector"
+        case labelOutOfRange = "label-out-of-range"
+        case unknownClass = "unknown-class"
+    }
+
+    /// The error's stable code (the case's payload says which value or class).
+    public var code: Code {
         switch self {
-        case .wrongDimension: "wrong-dimension"
-        case .nonFinite: "non-finite"
-        case .zeroVector: "zero-vector"
-        case .labelOutOfRange: "label-out-of-range"
-        case .unknownClassName: "unknown-class"
+        case .wrongDimension: .wrongDimension
+        case .nonFinite: .nonFinite
+        case .zeroVector: .zeroVector
+        case .labelOutOfRange: .labelOutOfRange
+        case .unknownClassName: .unknownClass
         }
     }
 

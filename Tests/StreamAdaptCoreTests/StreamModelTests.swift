@@ -52,7 +52,8 @@ import Testing
         let classes = try ClassEmbeddings(names: ["cat", "dog"], dimension: 2, values: [1, 0, 0, 1])
         #expect(classes.index(of: "dog") == 1)
         #expect(classes.index(of: "cow") == nil)
-        #expect(EmbeddingError.unknownClassName("cow").code == "unknown-class")
+        #expect(EmbeddingError.unknownClassName("cow").code == .unknownClass)
+        #expect(EmbeddingError.Code.allCases.map(\.rawValue) == ["wrong-dimension", "non-finite", "zero-vector", "label-out-of-range", "unknown-class"])
     }
 
     @Test func probabilitiesAreFlattenedByRelativeLogitVariance() throws {

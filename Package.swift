@@ -65,7 +65,7 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        // The command-line tool: `streamadapt run|demo|broker|eval|bench`.
+        // The command-line tool: `streamadapt run|demo|broker|eval|bench|config`.
         .executableTarget(
             name: "streamadapt",
             dependencies: [

@@ -105,6 +105,7 @@ final class LoopFixture {
     ///   - partitions: of the input topic; every output topic has one partition (records in order).
     ///   - labels: also a labels topic (one partition) with a label cache of `labelCacheSize`.
     init(partitions: Int32 = 1, labels: Bool = false, labelCacheSize: Int = 100, classes: String? = nil) throws {
+        BLAS.setThreads(1)  // as the daemon runs: results compared across loops must round alike
         broker = try EmbeddedBroker()
         folder = try TemporaryFolder("sa-loop")
         var c = PipelineConfiguration()

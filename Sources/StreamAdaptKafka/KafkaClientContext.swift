@@ -127,6 +127,8 @@ final class ClientContext: Sendable {
     /// callback has not been served yet).
     func fatalError(_ rk: OpaquePointer) -> KafkaError? {
         if let error = fatal.withLock({ $0 }) { return error }
+        // Asked on every produce: no buffer unless librdkafka reports one (the common case is none).
+        guard rd_kafka_fatal_error(rk, nil, 0) != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
         var buffer = [CChar](repeating: 0, count: 512)
         let original = rd_kafka_fatal_error(rk, &buffer, buffer.count)
         guard original != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }

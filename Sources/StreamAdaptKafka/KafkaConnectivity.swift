@@ -57,8 +57,9 @@ public final class KafkaConnectivity: Sendable {
     /// The transitions since the last call, oldest first.
     public func takeEvents() -> [Event] {
         inner.withLock {
+            guard !$0.events.isEmpty else { return [] }  // called after every poll: no copy when nothing happened
             let events = $0.events
-            $0.events.removeAll(keepingCapacity: true)
+            $0.events = []
             return events
         }
     }

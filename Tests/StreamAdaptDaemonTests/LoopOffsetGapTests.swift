@@ -175,6 +175,29 @@ extension KafkaLifecycleTests {
             #expect(loop.nextOffsets == [Self.input: 5])
         }
 
+        /// Delayed labels expire by design: a gap in the labels topic is skipped (logged, counted) even
+        /// under the default `refuse`, which is for the input topic.
+        @Test func aLabelsTopicGapIsSkippedUnderTheDefaultPolicy() throws {
+            _ = TestMetrics.registry
+            let fixture = try LoopFixture(labels: true)
+            try fixture.produceJSON(SyntheticStream.events(10))
+            let logs = LogCapture()
+            let loop = try fixture.loop(logger: logs.logger())
+            #expect(loop.configuration.offsetGaps == .refuse)
+            try loop.run(maximumEvents: 5) { false }
+            let labels = TopicPartition(topic: "labels", partition: 0)
+            let counted = TestMetrics.value(Self.lost)
+            try loop.handle([.offsetOutOfRange(OffsetOutOfRange(topic: "labels", partition: 0, offset: 0, low: 3, high: 4, reason: "test"))])
+            #expect(loop.nextOffsets[labels] == 3)
+            #expect(loop.nextOffsets[Self.input] == 5)
+            #expect(logs.lines(containing: "labels gap skipped").map { $0.metadata["kind"] } == ["lost-to-retention"])
+            #expect(TestMetrics.value(Self.lost) == counted + 1)
+            // The same report for the input topic is refused.
+            #expect(throws: OffsetGapError.self) {
+                try loop.handle([.offsetOutOfRange(OffsetOutOfRange(topic: "in", partition: 0, offset: 5, low: 8, high: 10, reason: "test"))])
+            }
+        }
+
         /// An out-of-range report whose offset the broker's watermarks say is still there (the event
         /// carried no watermarks): no gap is invented, the partition resumes where it was; nothing is
         /// read twice.

@@ -20,8 +20,8 @@ extension PipelineConfiguration {
                 ]),
             .double(
                 "kafka.outageLimitSeconds", \.outageLimitSeconds,
-                "how long the daemon waits for an unreachable broker (at start, or with outputs in flight) before it "
-                    + "gives up and exits non-zero; 0 waits without limit"),
+                "how long the daemon waits for an unreachable broker (at start, or in an outage, counted from its "
+                    + "start) before it gives up and exits non-zero; 0 waits without limit"),
             .double(
                 "kafka.stopTimeoutSeconds", \.stopTimeoutSeconds,
                 "the most a graceful stop waits for the final flush of outputs before it exits without a final "

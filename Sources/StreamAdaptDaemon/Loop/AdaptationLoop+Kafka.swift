@@ -106,9 +106,12 @@ extension AdaptationLoop {
     /// it and moves the partition's next offset to the oldest offset it still holds.
     func accept(_ gap: OffsetGap) throws(OffsetGapError) {
         metrics.offsetGaps(gap.kind.rawValue).increment()
-        guard configuration.offsetGaps == .accept else { throw OffsetGapError(gap) }
+        // Delayed labels expire by design (a label whose event left the cache is dropped anyway): a gap in
+        // the labels topic is always logged, counted and skipped; the policy is for the input topic.
+        let isInput = gap.partition.topic == configuration.inputTopic
+        guard configuration.offsetGaps == .accept || !isInput else { throw OffsetGapError(gap) }
         logger.warning(
-            "input gap accepted (input.offsetGaps: accept)", metadata: [
+            isInput ? "input gap accepted (input.offsetGaps: accept)" : "labels gap skipped (labels topic)", metadata: [
                 "kind": "\(gap.kind.rawValue)", "partition": "\(gap.partition)", "stored-offset": "\(gap.stored)",
                 "oldest-offset": "\(gap.low)", "end-offset": "\(gap.high)", "continues-at": "\(gap.low)",
             ])
@@ -247,7 +250,7 @@ extension AdaptationLoop {
     /// A send blocked on a full queue ends on a stop request, or once the current outage (counted from its
     /// start, as ``checkOutageLimit()`` does) outlasts `kafka.outageLimitSeconds`; ``run`` then reports
     /// the outage limit, not the interrupted send.
-    var outputWait: StopCondition {
+    func makeOutputWait() -> StopCondition {
         StopCondition(
             shouldStop: { [unowned self] in
                 health.beat()

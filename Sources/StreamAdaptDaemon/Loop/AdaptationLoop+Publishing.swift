@@ -72,7 +72,7 @@ extension AdaptationLoop {
                 headers: letter.headers, until: outputWait)
         }
         if !letter.keepsValue {
-            logger.warning("dead letter forwarded without its value", metadata: ["bytes": "\(message.value.count)", "offset": "\(message.offset)"])
+            logger.debug("dead letter forwarded without its value", metadata: ["bytes": "\(message.value.count)", "offset": "\(message.offset)"])
         }
         metrics.deadLetters(reason).increment()
         logger.debug("dead letter", metadata: ["reason": "\(reason)", "offset": "\(message.offset)"])

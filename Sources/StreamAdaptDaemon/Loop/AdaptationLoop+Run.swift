@@ -110,11 +110,14 @@ extension AdaptationLoop {
         }
     }
 
-    /// Whether every assigned partition has been read up to the broker's high watermark.
+    /// Whether every assigned partition has been read up to the broker's high watermark (a partition
+    /// never read counts from its oldest offset, so one emptied by retention is caught up). Each query
+    /// gives up after 1 s or on a stop.
     private func isCaughtUp() -> Bool {
         for p in partitions {
-            guard let high = consumer.queryHighWatermark(topic: p.topic, partition: p.partition),
-                (nextOffsets[p] ?? 0) >= high
+            let wait = StopCondition(deadline: .now + .seconds(1), shouldStop: { [health] in health.isStopping })
+            guard let marks = try? consumer.watermarks(topic: p.topic, partition: p.partition, until: wait),
+                (nextOffsets[p] ?? marks.low) >= marks.high
             else { return false }
         }
         return true

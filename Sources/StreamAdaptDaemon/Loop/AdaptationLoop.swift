@@ -45,6 +45,8 @@ public final class AdaptationLoop {
     var connected = false
     /// The cluster's reachability as both clients see it.
     let connectivity: KafkaConnectivity
+    /// How sends wait on a full producer queue (built once: see ``makeOutputWait()``).
+    lazy var outputWait: StopCondition = makeOutputWait()
     /// When the current outage began (``clock``), nil while the cluster is reachable.
     var outageStarted: UInt64?
     let labelCache: LabelCache

@@ -134,7 +134,7 @@ struct OutputEncoder {
 
     /// An alert record (see docs/schemas/alert.schema.json), keyed by its kind. Its size depends on the
     /// configuration only (topic name, number of input partitions), never on input content.
-    /// - Throws: ``OutputError/Code/outputTooLarge`` when key + record exceed the budget (about 12,000
+    /// - Throws: ``OutputError/Code/outputTooLarge`` when key + record exceed the budget (about 12,900
     ///   input partitions at the default budget); the loop logs it and does not publish the record.
     mutating func alert(
         _ alert: DriftAlert, state: StaticString, windowEvents: Int, modelVersion: Int, topic: String,

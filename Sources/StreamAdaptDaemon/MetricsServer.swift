@@ -13,9 +13,6 @@ public final class MetricsServer: Sendable {
     /// The bound port (useful when started on port 0).
     public let port: Int
 
-    /// The address it was asked to listen on (`host:port`, the port as given).
-    public let requestedAddress: String
-
     /// Binds `host:port` and serves until ``shutdown()``.
     /// - Throws: ``MetricsServerError`` naming `host:port` when it cannot listen there (port in use,
     ///   host not local or not resolvable).
@@ -36,7 +33,6 @@ public final class MetricsServer: Sendable {
             throw MetricsServerError(host: host, port: port, error)
         }
         self.group = group
-        requestedAddress = "\(host):\(port)"
         self.port = channel.localAddress?.port ?? port
     }
 

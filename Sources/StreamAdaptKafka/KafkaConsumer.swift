@@ -84,17 +84,6 @@ public final class KafkaConsumer {
         }
     }
 
-    /// The partitions assigned now.
-    public func assignment() throws(KafkaError) -> [(topic: String, partition: Int32)] {
-        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>? = nil
-        let err = rd_kafka_assignment(handle, &list)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { throw KafkaError(err, "assignment") }
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        return (0..<Int(list.pointee.cnt)).map {
-            (String(cString: list.pointee.elems[$0].topic), list.pointee.elems[$0].partition)
-        }
-    }
-
     /// Waits up to `timeoutMilliseconds` for messages and hands each one, in partition order, to `body`.
     /// Also serves the error, statistics and log callbacks.
     /// - Returns: the number of messages handed over, and the events seen: partitions whose offset is

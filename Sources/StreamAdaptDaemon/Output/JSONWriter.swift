@@ -22,35 +22,41 @@ struct JSONWriter: TextOutputStream {
     mutating func string(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
         for c in s.utf8 {
-            switch c {
-            case UInt8(ascii: "\""): raw("\\\"")
-            case UInt8(ascii: "\\"): raw("\\\\")
-            case 0x08: raw("\\b")
-            case 0x09: raw("\\t")
-            case 0x0A: raw("\\n")
-            case 0x0C: raw("\\f")
-            case 0x0D: raw("\\r")
-            case 0..<0x20:
+            if let letter = Self.shortEscape(c) {
+                bytes.append(UInt8(ascii: "\\"))
+                bytes.append(letter)
+            } else if c < 0x20 {
                 raw("\\u00")
                 bytes.append(Self.hexDigit(c >> 4))
                 bytes.append(Self.hexDigit(c & 0xF))
-            default: bytes.append(c)
+            } else {
+                bytes.append(c)
             }
         }
         bytes.append(UInt8(ascii: "\""))
     }
 
-    /// The bytes ``string(_:)`` writes for `s`, quotes included, without writing them.
+    /// The bytes ``string(_:)`` writes for `s`, quotes included, without writing them (the same table:
+    /// the size check before the model relies on the two agreeing).
     static func encodedCount(_ s: String) -> Int {
         var n = 2
-        for c in s.utf8 {
-            switch c {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x08, 0x09, 0x0A, 0x0C, 0x0D: n += 2
-            case 0..<0x20: n += 6
-            default: n += 1
-            }
-        }
+        for c in s.utf8 { n += shortEscape(c) != nil ? 2 : c < 0x20 ? 6 : 1 }
         return n
+    }
+
+    /// The letter of a byte's two-character JSON escape (`\"`, `\\`, `\b`, `\t`, `\n`, `\f`, `\r`), or nil
+    /// (other control bytes are written `\u00XX`, everything else as is).
+    private static func shortEscape(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "\""): UInt8(ascii: "\"")
+        case UInt8(ascii: "\\"): UInt8(ascii: "\\")
+        case 0x08: UInt8(ascii: "b")
+        case 0x09: UInt8(ascii: "t")
+        case 0x0A: UInt8(ascii: "n")
+        case 0x0C: UInt8(ascii: "f")
+        case 0x0D: UInt8(ascii: "r")
+        default: nil
+        }
     }
 
     /// The most bytes ``number(_:)-(Double)`` and the integer forms write (`-2.2250738585072014e-308`

@@ -104,13 +104,28 @@ public final class StreamModel {
     private var calibrationPrecision = 0.0
     private var meanVariance = 0.0
 
-    private let input: Matrix
-    private let logits: Matrix
+    let input: Matrix
+    let logits: Matrix
+    /// The alerts raised or cleared by the last event (``process(_:label:)`` or ``learnLate(_:label:predicted:)``),
+    /// by sequence: at most one per kind.
+    public private(set) var changes: [AlertChange] = []
+    /// The head as a ``BlockedHead`` when it has a blocked update, else nil.
+    let blockedHead: (any BlockedHead)?
+    /// The most events processed as one block (``process(_:)``); 1 processes every event on its own.
+    public let maximumBlock: Int
+    /// The block's normalised inputs and per-event outputs.
+    var block: EventBatch?
     /// Calibrated class probabilities of the last event.
     public let probabilities: Matrix
 
-    public init(classes: ClassEmbeddings, head: any AdapterHead, drift: DriftSettings = .init()) {
+    /// - Parameter maximumBlock: the most events ``process(_:)`` takes as one block (1: event by event).
+    public init(
+        classes: ClassEmbeddings, head: any AdapterHead, drift: DriftSettings = .init(),
+        maximumBlock: Int = StreamModel.defaultMaximumBlock
+    ) {
         precondition(head.classCount == classes.count && head.dimension == classes.dimension)
+        precondition(maximumBlock >= 1, "maximumBlock must be at least 1")
+        self.maximumBlock = maximumBlock
         self.classes = classes
         self.head = head
         self.drift = drift
@@ -124,6 +139,12 @@ public final class StreamModel {
         input = Matrix(rows: classes.dimension, columns: 1)
         logits = Matrix(rows: classes.count, columns: 1)
         probabilities = Matrix(rows: classes.count, columns: 1)
+        let blocked = (head as? any BlockedHead).flatMap { $0.supportsBlocks ? $0 : nil }
+        blockedHead = blocked
+        if maximumBlock > 1 {
+            blocked?.prepareBlocks(capacity: maximumBlock)
+            scorer?.prepareBlocks(capacity: maximumBlock)
+        }
     }
 
     public var dimension: Int { classes.dimension }
@@ -139,18 +160,29 @@ public final class StreamModel {
             throw .labelOutOfRange(label: label, classCount: classCount)
         }
         try normalizeEmbedding(embedding, into: input.pointer, dimension: dimension)
-        let x = UnsafePointer(input.pointer)
+        return step(UnsafePointer(input.pointer), label: label, blockRow: nil)
+    }
+
+    /// One event, normalised input `x`: scored, predicted, learned. With `blockRow`, the scorer and the
+    /// (blocked) head take the event from the block they were given (see `StreamModel+Batch.swift`).
+    func step(_ x: UnsafePointer<Double>, label: Int?, blockRow: Int?) -> EventResult {
         alertHistory.beginCall()
+        changes.removeAll(keepingCapacity: true)
 
         var d2: Double?
         var drifting = false
         if let scorer {
-            let distance2 = scorer.score(x).distance2
+            let distance2 = (blockRow.map { scorer.score(blockRow: $0) } ?? scorer.score(x)).distance2
             d2 = distance2
             drifting = scorer.isDrifting(distance2)
         }
         let calibrated = scorer?.threshold != nil
-        let variance = head.predict(x, logits: logits.pointer)
+        let variance: Double
+        if let blockRow, let blocked = blockedHead {
+            variance = blocked.predict(blockRow: blockRow, logits: logits.pointer)
+        } else {
+            variance = head.predict(x, logits: logits.pointer)
+        }
 
         // Probit-adjusted softmax at the learned temperature: p = softmax(a z / sqrt(1 + pi v / (8 vbar))).
         if variance > 0 {
@@ -209,6 +241,7 @@ public final class StreamModel {
         guard label >= 0 && label < classCount else { throw .labelOutOfRange(label: label, classCount: classCount) }
         try normalizeEmbedding(embedding, into: input.pointer, dimension: dimension)
         alertHistory.beginCall()
+        changes.removeAll(keepingCapacity: true)
         _ = head.predict(UnsafePointer(input.pointer), logits: logits.pointer)
         head.learn(label: label, context: LearnContext(mahalanobis2: nil))
         if let change = accuracyDetector.observe(error: label != predicted) {
@@ -252,9 +285,18 @@ public final class StreamModel {
 
     private func record(_ change: DetectorChange, kind: DriftAlert.Kind, value: Double, threshold: Double) {
         switch change {
-        case .raised: alertHistory.raise(kind, at: eventCount, value: value, threshold: threshold)
-        case .cleared: alertHistory.clear(kind, at: eventCount, value: value)
+        case .raised:
+            alertHistory.raise(kind, at: eventCount, value: value, threshold: threshold)
+            if let alert = alertHistory.alerts.last { changes.append(AlertChange(alert: alert, raised: true)) }
+        case .cleared:
+            let sequence = alertHistory.active(kind)?.sequence
+            alertHistory.clear(kind, at: eventCount, value: value)
+            if let sequence, let alert = alertHistory.alerts.last(where: { $0.sequence == sequence }) {
+                changes.append(AlertChange(alert: alert, raised: false))
+            }
         }
+        // In the order of the alert history (by sequence), as a reader walking it would see them.
+        if changes.count == 2 && changes[0].alert.sequence > changes[1].alert.sequence { changes.swapAt(0, 1) }
     }
 }
 

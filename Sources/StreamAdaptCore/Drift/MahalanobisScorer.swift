@@ -95,8 +95,8 @@ public final class MahalanobisScorer {
     /// The dimension of the embeddings it is given.
     public let inputDimension: Int
     /// The random projection R (k x D, Float32, entries N(0, 1/k)), nil without one.
-    private let projectionMatrix: UnsafeMutablePointer<Float>?
-    private let input32: UnsafeMutablePointer<Float>  // x in Float32 (projection input), D
+    let projectionMatrix: UnsafeMutablePointer<Float>?
+    let input32: UnsafeMutablePointer<Float>  // x in Float32 (projection input), D
 
     /// Class means, C x ``dimension``.
     public let means: Matrix
@@ -104,7 +104,7 @@ public final class MahalanobisScorer {
     private var covarianceScale = 1.0  // Sigma = covarianceScale * Sigma_stored
     /// U, the Cholesky factor of Sigma + eps I = U' U (Float32, D x D row-major, upper triangle), so
     /// that (x - mu)' Lambda (x - mu) = |U'^-1 (x - mu)|^2.
-    private var factor: UnsafeMutablePointer<Float>
+    var factor: UnsafeMutablePointer<Float>
     private var work: UnsafeMutablePointer<Float>  // D x D, factorisation workspace (swapped with `factor`)
     private let whitenedMeans: Matrix  // m_c = U'^-1 mu_c, C x D
     private let meansScratch: UnsafeMutablePointer<Float>  // C x D, Float32 means for the refresh's solve
@@ -128,13 +128,17 @@ public final class MahalanobisScorer {
     private var referenceCount = 0
 
     // Per-event scratch: the last scored input and its products.
-    private let input: Matrix
-    private let whitenedInput: Matrix  // y = U'^-1 x
-    private let whitenedInput32: UnsafeMutablePointer<Float>  // y in Float32, for the solve
+    let input: Matrix
+    let whitenedInput: Matrix  // y = U'^-1 x
+    let whitenedInput32: UnsafeMutablePointer<Float>  // y in Float32, for the solve
     private let crossTerms: Matrix  // m_c' y = mu_c' Lambda x, C
     private let delta: Matrix
     private var inputQuadratic = 0.0  // |y|^2 = x' Lambda x
     private var hasScore = false
+    /// Counts refreshes of ``factor``, so that a block knows when its solves are stale.
+    var factorVersion = 0
+    /// The in-block buffers (``ScorerBlock``), allocated by ``prepareBlocks(capacity:)``.
+    var block: ScorerBlock?
 
     public init(classes: ClassEmbeddings, configuration: MahalanobisConfiguration = .init()) {
         self.configuration = configuration
@@ -254,6 +258,13 @@ public final class MahalanobisScorer {
         BLAS.solveTransposedUpper(d, factor, y32)
         let y = whitenedInput.pointer
         for i in 0..<d { y[i] = Double(y32[i]) }
+        return completeScore()
+    }
+
+    /// The score of the input in ``input`` whose whitened form y = U'^-1 x is in ``whitenedInput``.
+    func completeScore() -> (distance2: Double, nearest: Int) {
+        let d = dimension
+        let y = whitenedInput.pointer
         inputQuadratic = BLAS.dot(d, y, y)
         BLAS.gemv(classCount, d, alpha: 1, whitenedMeans.pointer, y, beta: 0, crossTerms.pointer)
         var best = Double.infinity
@@ -356,6 +367,7 @@ public final class MahalanobisScorer {
         for k in 0..<(classCount * d) { whitenedMeans.pointer[k] = Double(meansScratch[k]) }
         for c in 0..<classCount { meanQuadratic[c] = BLAS.dot(d, whitenedMeans.row(c), whitenedMeans.row(c)) }
         updatesSinceRefresh = 0
+        factorVersion &+= 1
     }
 
     private func calibrate() {
@@ -468,6 +480,7 @@ extension MahalanobisScorer: Checkpointable {
             referenceScores.assign(storedReference)
             referenceCount = storedReferenceCount
             hasScore = false
+            factorVersion &+= 1
         }
     }
 }

@@ -11,6 +11,10 @@ public struct PrequentialStatistics: Sendable {
     /// Update times in nanoseconds, one per update, as the caller measured them (`streamadapt eval`: the
     /// time of ``StreamModel/process(_:label:)`` for a labelled event: predict, learn, drift update).
     public private(set) var updateNanoseconds: [UInt64] = []
+    /// The time the model took over the whole stream (set by the caller that timed it), 0 if unknown.
+    public var modelNanoseconds: UInt64 = 0
+    /// Events per second through the model over the whole stream, nil when not timed.
+    public var eventsPerSecond: Double? { modelNanoseconds == 0 ? nil : Double(events) / (Double(modelNanoseconds) / 1e9) }
 
     /// - Parameters:
     ///   - segments: number of stream segments (e.g. one per `--data` source).

@@ -165,28 +165,30 @@ public final class KalmanHead: AdapterHead {
     public let classCount: Int
     public let dimension: Int
     public let configuration: KalmanConfiguration
-    public private(set) var updateCount = 0
+    public internal(set) var updateCount = 0
     /// The current observation-noise variance R.
-    public private(set) var noise: Double
+    public internal(set) var noise: Double
 
     /// Weights W, C x D.
     public let weights: Matrix
     /// Full: upper triangle of P_stored (D x D). Diagonal: the per-weight variances (C x D).
-    private let covariance: Matrix
+    let covariance: Matrix
     /// P = covarianceScale * P_stored.
-    private var covarianceScale = 1.0
+    var covarianceScale = 1.0
     /// trace(P_stored) (full) or sum of all variances (diagonal).
-    private var storedTrace: Double
-    private let traceLimit: Double
+    var storedTrace: Double
+    let traceLimit: Double
 
     // Per-event scratch, allocated once.
     private let input: Matrix  // x of the last predict
     private let pX: Matrix  // u = P x (full) / per-class q_c (diagonal)
-    private let logits: Matrix  // z = W x of the last predict
-    private let innovation: Matrix  // e
+    let logits: Matrix  // z = W x of the last predict
+    let innovation: Matrix  // e
     private let squaredInput: Matrix  // x_j^2 (diagonal covariance)
-    private var lastVariance = 0.0  // q of the last predict
-    private var hasPrediction = false
+    var lastVariance = 0.0  // q of the last predict
+    var hasPrediction = false
+    /// The in-block state of the blocked update (``KalmanBlock``), allocated by ``prepareBlocks(capacity:)``.
+    var block: KalmanBlock?
 
     public init(classes: ClassEmbeddings, configuration: KalmanConfiguration = .init(), name: String = "kalman") {
         self.name = name
@@ -251,6 +253,10 @@ public final class KalmanHead: AdapterHead {
         precondition(hasPrediction, "learn(label:) must follow predict(_:logits:)")
         precondition(label >= 0 && label < classCount, "label \(label) out of range")
         hasPrediction = false
+        if let block, block.isActive {
+            learnInBlock(block, label: label, context: context)
+            return
+        }
         let c = classCount
         let d = dimension
         let config = configuration
@@ -270,37 +276,8 @@ public final class KalmanHead: AdapterHead {
         let d2 = context.mahalanobis2 ?? Double(d)
         let noiseEffective = noise * (1 + config.mahalanobisScaling * max(0, d2) / Double(d))
 
-        // Innovation and its weight.
+        let (innovationScale, gain) = innovate(label: label, logits: logits.pointer, variance: q, noise: noiseEffective)
         let e = innovation.pointer
-        var gain = 1.0  // factor on the covariance downdate (h a for softmax)
-        var innovationScale = 1.0  // S, for the full covariance
-        switch config.observation {
-        case .gaussian:
-            var level = 0.0
-            if config.target == .centred {
-                for k in 0..<c { level += logits[k] }
-                level = level / Double(c) - config.targetScale / Double(c)
-            }
-            for k in 0..<c { e[k] = level - logits[k] }
-            e[label] += config.targetScale
-            innovationScale = q + noiseEffective
-        case .softmax:
-            let a = config.logitScale
-            var maximum = -Double.infinity
-            for k in 0..<c { maximum = max(maximum, a * logits[k]) }
-            var sum = 0.0
-            for k in 0..<c {
-                let v = Foundation.exp(a * logits[k] - maximum)
-                e[k] = v
-                sum += v
-            }
-            for k in 0..<c { e[k] = -e[k] / sum }
-            let pc = -e[label]
-            e[label] += 1
-            let h = max(config.minimumFisher, pc * (1 - pc))
-            gain = h * a
-            innovationScale = noiseEffective / a + h * a * q
-        }
 
         switch config.covariance {
         case .full:
@@ -324,15 +301,63 @@ public final class KalmanHead: AdapterHead {
         }
 
         // Adapt R from the squared innovation (Gaussian observation).
-        if config.observation == .gaussian && config.noiseMemory < 1 {
-            var e2 = 0.0
-            for k in 0..<c { e2 += e[k] * e[k] }
-            let sample = max(config.minimumNoise, e2 / Double(c) - q)
-            noise = max(config.minimumNoise, config.noiseMemory * noise + (1 - config.noiseMemory) * sample)
-        }
+        adaptNoise(variance: q)
 
         updateCount += 1
         maintainCovariance()
+    }
+
+    /// The innovation e (into ``innovation``) of the observation `label` for the unscaled logits z = W x,
+    /// and the innovation scale S and covariance gain g for the predictive variance q (after forgetting)
+    /// and the effective observation noise: gaussian S = q + R_eff, g = 1; softmax S = R_eff / a + h a q,
+    /// g = h a. Shared by the per-event and the blocked update.
+    func innovate(label: Int, logits z: UnsafePointer<Double>, variance q: Double, noise noiseEffective: Double)
+        -> (scale: Double, gain: Double)
+    {
+        let c = classCount
+        let config = configuration
+        let e = innovation.pointer
+        var gain = 1.0  // factor on the covariance downdate (h a for softmax)
+        var innovationScale = 1.0  // S, for the full covariance
+        switch config.observation {
+        case .gaussian:
+            var level = 0.0
+            if config.target == .centred {
+                for k in 0..<c { level += z[k] }
+                level = level / Double(c) - config.targetScale / Double(c)
+            }
+            for k in 0..<c { e[k] = level - z[k] }
+            e[label] += config.targetScale
+            innovationScale = q + noiseEffective
+        case .softmax:
+            let a = config.logitScale
+            var maximum = -Double.infinity
+            for k in 0..<c { maximum = max(maximum, a * z[k]) }
+            var sum = 0.0
+            for k in 0..<c {
+                let v = Foundation.exp(a * z[k] - maximum)
+                e[k] = v
+                sum += v
+            }
+            for k in 0..<c { e[k] = -e[k] / sum }
+            let pc = -e[label]
+            e[label] += 1
+            let h = max(config.minimumFisher, pc * (1 - pc))
+            gain = h * a
+            innovationScale = noiseEffective / a + h * a * q
+        }
+        return (innovationScale, gain)
+    }
+
+    /// R <- beta R + (1 - beta) max(r_min, |e|^2 / C - q) (Gaussian observation, from ``innovation``).
+    func adaptNoise(variance q: Double) {
+        let config = configuration
+        guard config.observation == .gaussian && config.noiseMemory < 1 else { return }
+        let e = innovation.pointer
+        var e2 = 0.0
+        for k in 0..<classCount { e2 += e[k] * e[k] }
+        let sample = max(config.minimumNoise, e2 / Double(classCount) - q)
+        noise = max(config.minimumNoise, config.noiseMemory * noise + (1 - config.noiseMemory) * sample)
     }
 
     /// One class row of the diagonal filter, vectorised: with p the stored variances,
@@ -374,7 +399,7 @@ public final class KalmanHead: AdapterHead {
     }
 
     /// Keeps the lazy scale in range and refreshes the running trace against drift.
-    private func maintainCovariance() {
+    func maintainCovariance() {
         if covarianceScale > 1e6 || covarianceScale < 1e-6 {
             BLAS.scal(covariance.count, alpha: covarianceScale, covariance.pointer)
             storedTrace *= covarianceScale

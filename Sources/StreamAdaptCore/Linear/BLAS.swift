@@ -137,3 +137,35 @@ public enum BLAS {
     /// librdkafka: docs/performance.md). Nothing in this library calls it.
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
 }
+
+// MARK: - Level 3 for blocked processing
+
+extension BLAS {
+    /// C <- alpha * op(A) op(B) + beta * C, row-major, C m x n, op(A) m x k, op(B) k x n, with leading
+    /// dimensions (row strides) `lda`, `ldb`, `ldc`.
+    @inlinable public static func gemm(
+        transposeA: Bool = false, transposeB: Bool = false, _ m: Int, _ n: Int, _ k: Int, alpha: Double,
+        _ a: UnsafePointer<Double>, lda: Int, _ b: UnsafePointer<Double>, ldb: Int, beta: Double,
+        _ c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        cblas_dgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m),
+            Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// C <- alpha * B S + beta * C for the symmetric n x n matrix S (read from its upper triangle) and
+    /// the m x n matrices B, C (row-major): row i of C is alpha * S b_i + beta * c_i.
+    @inlinable public static func symmRight(
+        _ m: Int, _ n: Int, alpha: Double, _ s: UnsafePointer<Double>, _ b: UnsafePointer<Double>, beta: Double,
+        _ c: UnsafeMutablePointer<Double>
+    ) {
+        cblas_dsymm(CblasRowMajor, CblasRight, CblasUpper, Int32(m), Int32(n), alpha, s, Int32(n), b, Int32(n), beta, c, Int32(n))
+    }
+
+    /// C <- A B' for the m x k Float32 matrix A and the n x k Float32 matrix B (row-major), C m x n.
+    @inlinable public static func gemmFloatTransposedB(
+        _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>
+    ) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(k), 0, c, Int32(n))
+    }
+}

@@ -1,0 +1,110 @@
+/// An alert raised or cleared by an event, as the alert stood right after that event.
+public struct AlertChange: Sendable, Equatable {
+    public var alert: DriftAlert
+    /// True when the event raised it, false when it cleared it.
+    public var raised: Bool
+}
+
+/// Events for ``StreamModel/process(_:)``: their normalised inputs and labels, then the per-event
+/// results. Allocated once with a capacity; ``append(_:label:)`` checks and normalises an embedding
+/// (a bad one is refused with its error and not added), ``removeAll()`` empties the batch for reuse.
+/// Nothing is allocated per event.
+public final class EventBatch {
+    public let capacity: Int
+    public let dimension: Int
+    public let classCount: Int
+    /// Row i: the L2-normalised input of event i.
+    let inputs: Matrix
+    private(set) var labels: [Int]
+    /// The events held.
+    public private(set) var count = 0
+    /// After ``StreamModel/process(_:)``: the result of event i.
+    public private(set) var results: [EventResult]
+    /// After ``StreamModel/process(_:)``: row i holds the calibrated class probabilities of event i.
+    public let probabilities: Matrix
+    /// After ``StreamModel/process(_:)``: the head's update count right after event i (the model version
+    /// that a prediction published right after the event would carry).
+    public private(set) var modelVersions: [Int]
+    /// After ``StreamModel/process(_:)``: the alerts event i raised or cleared (``StreamModel/changes``).
+    public private(set) var alertChanges: [[AlertChange]]
+
+    public init(capacity: Int, dimension: Int, classCount: Int) {
+        precondition(capacity >= 1)
+        self.capacity = capacity
+        self.dimension = dimension
+        self.classCount = classCount
+        inputs = Matrix(rows: capacity, columns: dimension)
+        labels = Array(repeating: -1, count: capacity)
+        let empty = EventResult(
+            index: 0, probability: 0, entropy: 0, variance: 0, mahalanobis2: nil, drifting: false, updated: false,
+            correct: nil, alertChanged: false)
+        results = Array(repeating: empty, count: capacity)
+        probabilities = Matrix(rows: capacity, columns: classCount)
+        modelVersions = Array(repeating: 0, count: capacity)
+        alertChanges = Array(repeating: [], count: capacity)
+    }
+
+    /// Adds an event. - Throws: ``EmbeddingError`` for a bad embedding or label; nothing is added then.
+    public func append(_ embedding: UnsafeBufferPointer<Float>, label: Int?) throws(EmbeddingError) {
+        precondition(count < capacity, "the batch is full")
+        if let label, label < 0 || label >= classCount {
+            throw .labelOutOfRange(label: label, classCount: classCount)
+        }
+        try normalizeEmbedding(embedding, into: inputs.row(count), dimension: dimension)
+        labels[count] = label ?? -1
+        count += 1
+    }
+
+    /// Adds an event given as a Swift array (convenience for tests and tools).
+    public func append(_ embedding: [Float], label: Int?) throws(EmbeddingError) {
+        try embedding.withUnsafeBufferPointer { (buffer) throws(EmbeddingError) in try append(buffer, label: label) }
+    }
+
+    public var isFull: Bool { count == capacity }
+
+    public func removeAll() { count = 0 }
+
+    func record(_ i: Int, _ result: EventResult, _ model: StreamModel) {
+        results[i] = result
+        probabilities.row(i).update(from: model.probabilities.pointer, count: classCount)
+        modelVersions[i] = model.head.updateCount
+        if !model.changes.isEmpty || !alertChanges[i].isEmpty { alertChanges[i] = model.changes }
+    }
+}
+
+extension StreamModel {
+    /// Processes the events of `batch` in order, in blocks of up to ``maximumBlock`` events, and writes
+    /// each event's result, probabilities, model version and alert changes into the batch.
+    ///
+    /// Per-sample semantics are kept whatever the block size: event i is scored, predicted and learned
+    /// with the state after event i - 1, so the predictions are those of ``process(_:label:)`` called
+    /// event by event, and the state agrees with it up to rounding (`docs/performance.md` says by how
+    /// much). A block of one event takes the per-event path. The blocked work: the Kalman head's
+    /// `X Q_0` and its fold (``KalmanHead``, `KalmanHead+Block.swift`), the drift scorer's solves
+    /// (`MahalanobisScorer+Block.swift`). The model's stored state is complete again when this returns:
+    /// a checkpoint can never fall inside a block.
+    public func process(_ batch: EventBatch) {
+        precondition(batch.dimension == dimension && batch.classCount == classCount)
+        var start = 0
+        while start < batch.count {
+            let n = min(maximumBlock, batch.count - start)
+            let rows = UnsafePointer(batch.inputs.row(start))
+            if n == 1 {
+                let label = batch.labels[start]
+                batch.record(start, step(rows, label: label >= 0 ? label : nil, blockRow: nil), self)
+            } else {
+                blockedHead?.beginBlock(rows, count: n)
+                scorer?.beginBlock(rows, count: n)
+                for i in 0..<n {
+                    let label = batch.labels[start + i]
+                    batch.record(start + i, step(rows + i * dimension, label: label >= 0 ? label : nil, blockRow: i), self)
+                }
+                blockedHead?.endBlock()
+            }
+            start += n
+        }
+    }
+
+    /// The default of ``maximumBlock``, chosen by measurement (`docs/performance.md`).
+    public static let defaultMaximumBlock = 256
+}

@@ -126,7 +126,8 @@ struct EvalCommand: ParsableCommand {
             }
             flush()
             stats.modelNanoseconds = modelNanoseconds
-            results.append(HeadResult(name: head.name, statistics: stats, alerts: model.alerts, alertsRaised: model.alertsRaised))
+            results.append(HeadResult(name: head.name, statistics: stats, alerts: model.alerts, alertsRaised: model.alertsRaised,
+                updates: model.head.updateCount))
         }
         if let trace {
             let header = "event,segment,label,predicted,probability,variance,mahalanobis2,drifting,updated\n"
@@ -163,6 +164,8 @@ struct HeadResult {
     /// The model's alert history (its last `drift.alertHistory` alerts) and how many it raised in all.
     let alerts: [DriftAlert]
     let alertsRaised: Int
+    /// Events the head learned from.
+    let updates: Int
 }
 
 /// The `eval` report: a table for people, JSON for tools.
@@ -213,7 +216,7 @@ struct EvalReport {
         }
         let headsJSON = heads.map { h in
             let s = h.statistics
-            return "{\"name\": \"\(h.name)\", \"prequential_accuracy\": \(num(s.accuracy)), \"segments\": [\(s.segmentAccuracies.map(num).joined(separator: ", "))], \"ece\": \(num(s.expectedCalibrationError)), \"updates\": \(s.updateNanoseconds.count), \"events_per_second\": \(s.eventsPerSecond.map(num) ?? "null"), \"update_us_p50\": \(s.updateMicroseconds(quantile: 0.5).map(num) ?? "null"), \"update_us_p99\": \(s.updateMicroseconds(quantile: 0.99).map(num) ?? "null"), \"alerts\": \(alertsJSON(h.alerts))}"
+            return "{\"name\": \"\(h.name)\", \"prequential_accuracy\": \(num(s.accuracy)), \"segments\": [\(s.segmentAccuracies.map(num).joined(separator: ", "))], \"ece\": \(num(s.expectedCalibrationError)), \"updates\": \(h.updates), \"events_per_second\": \(s.eventsPerSecond.map(num) ?? "null"), \"update_us_p50\": \(s.updateMicroseconds(quantile: 0.5).map(num) ?? "null"), \"update_us_p99\": \(s.updateMicroseconds(quantile: 0.99).map(num) ?? "null"), \"alerts\": \(alertsJSON(h.alerts))}"
         }
         let segmentNames = segments.map { "\"\($0)\"" }.joined(separator: ", ")
         return "{\"events\": \(events), \"label_fraction\": \(num(labelFraction)), \"segment_names\": [\(segmentNames)], \"heads\": [\(headsJSON.joined(separator: ", "))], \"alerts\": \(alertsJSON(alerts))}"

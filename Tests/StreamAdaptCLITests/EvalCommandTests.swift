@@ -26,8 +26,9 @@ import Testing
         #expect(segments.count == 2)
         #expect(segments[1] > 0.5)  // after the shift; zero-shot gets 0.10 there
         #expect((kalman["ece"] as? Double ?? 1) < 0.15)
-        #expect((kalman["update_us_p50"] as? Double ?? 0) > 0)
-        #expect(zeroshot["update_us_p50"] is Double)
+        // Blocks by default: the whole run is timed (events/s), not each update.
+        #expect((kalman["events_per_second"] as? Double ?? 0) > 0)
+        #expect(kalman["update_us_p50"] is NSNull)
         // The drift alert comes soon after the shift at 600, none before.
         let alerts = try #require(report["alerts"] as? [[String: Any]])
         let input = alerts.filter { $0["kind"] as? String == "input-drift" }
@@ -36,6 +37,18 @@ import Testing
         #expect(raised.allSatisfy { $0 >= 600 }, "raised at \(raised)")
         #expect(raised.contains { (600..<700).contains($0) }, "raised at \(raised)")
         #expect(input.first.map { $0.keys.contains("cleared_at") } == true)
+    }
+
+    @Test func perEventPathTimesEachUpdateAndPredictsTheSame() throws {
+        let blocked = try CommandRunner.run(["eval", "--json", "--heads", "kalman"] + Self.sample).json()
+        let perEvent = try CommandRunner.run(["eval", "--json", "--heads", "kalman", "--max-block", "1"] + Self.sample).json()
+        let a = try #require(head(blocked, "kalman"))
+        let b = try #require(head(perEvent, "kalman"))
+        #expect((b["update_us_p50"] as? Double ?? 0) > 0)
+        #expect(a["prequential_accuracy"] as? Double == b["prequential_accuracy"] as? Double)
+        #expect(a["segments"] as? [Double] == b["segments"] as? [Double])
+        #expect((blocked["alerts"] as? [[String: Any]])?.compactMap { $0["raised_at"] as? Int }
+            == (perEvent["alerts"] as? [[String: Any]])?.compactMap { $0["raised_at"] as? Int })
     }
 
     @Test func tableReportNamesHeadsAndAlerts() throws {

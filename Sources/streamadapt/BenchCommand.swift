@@ -19,7 +19,7 @@ struct BenchCommand: ParsableCommand {
     var dimensions = "512,1024"
     @Option(help: "Comma-separated class counts.")
     var classes = "10,100,1000"
-    @Option(help: "Timed events per configuration (default 2000; 20000 with --kafka).")
+    @Option(help: "Timed events per configuration (default 2000; 20000 with --kafka, 2000 with --kafka --rate).")
     var events: Int?
     @Option(help: "Warm-up events per configuration.")
     var warmup = 200
@@ -30,6 +30,13 @@ struct BenchCommand: ParsableCommand {
     var kafka = false
     @Option(help: "With --kafka: the drift scorer's random projection dimension (drift.projection; default 0, none).")
     var driftProjection = 0
+    @Option(help: "With --kafka: a trickle instead of a backlog, the producer offering this many events per second (paced) for --events events (default 2000); reports the handle-time p50 and p99.")
+    var rate: Double?
+
+    @Flag(help: "Instead: per-event time of the bare model and of the Kalman head alone, event by event against blocked (EventBatch backlogs of 512 through process(batch)), in the same run (also printed by --kafka).")
+    var model = false
+    @Option(help: "With --model and --kafka: the blocked model's maximumBlock.")
+    var maxBlock = StreamModel.defaultMaximumBlock
 
     @Flag(help: "Instead: the soak, a long run of the daemon loop on the embedded broker sampling resident memory and events/s (default 1000000 events at the first of --dimensions and --classes).")
     var soak = false
@@ -39,8 +46,20 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Instead: the strict JSON decoder against Foundation's JSONSerialization and JSONDecoder on realistic events at --dimensions (--events per repetition, default 1000).")
     var decoder = false
 
+    func validate() throws {
+        if let rate { guard kafka, rate > 0 else { throw ValidationError("--rate needs --kafka and a positive rate") } }
+        guard maxBlock >= 1 else { throw ValidationError("--max-block must be at least 1") }
+        if let events { guard events >= 1 else { throw ValidationError("--events must be at least 1") } }
+    }
+
     func run() throws {
         BLAS.setThreads(1)
+        if model {
+            try ModelBench(events: events ?? 2000, maximumBlock: maxBlock).run(
+                dimensions: dimensions.split(separator: ",").compactMap { Int($0) },
+                classCounts: classes.split(separator: ",").compactMap { Int($0) })
+            return
+        }
         if decoder {
             try DecoderBench(events: events ?? 1000, repetitions: 7).run(dimensions: dimensions.split(separator: ",").compactMap { Int($0) })
             return
@@ -58,7 +77,9 @@ struct BenchCommand: ParsableCommand {
         if kafka {
             bootstrapLogging(level: .error)
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))
-            try KafkaBench(events: events ?? 20_000, projection: driftProjection).run(
+            try KafkaBench(
+                events: events ?? (rate == nil ? 20_000 : 2000), projection: driftProjection, rate: rate, maximumBlock: maxBlock
+            ).run(
                 dimensions: dimensions.split(separator: ",").compactMap { Int($0) },
                 classCounts: classes.split(separator: ",").compactMap { Int($0) })
             return

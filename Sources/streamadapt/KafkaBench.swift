@@ -6,76 +6,69 @@ import StreamAdaptKafka
 import Synchronization
 
 /// End-to-end benchmark: events/s and per-event handling latency of the daemon loop through the
-/// embedded broker, against the bare model (StreamModel.process) and the bare Kalman update.
+/// embedded broker, against the bare model (StreamModel.process) and the bare Kalman update; the
+/// bare model also blocked (``ModelBench``). With a rate, a trickle: the producer offers the events
+/// paced at that rate instead of as a backlog, and the report gives the handle times.
 struct KafkaBench {
     let events: Int
     /// drift.projection of the model and the daemon (0: none).
     var projection = 0
 
+    /// With a rate: the trickle mode, the producer offers `rate` events per second (paced, no backlog).
+    var rate: Double?
+    /// maximumBlock of the blocked bare model (``ModelBench``).
+    var maximumBlock = StreamModel.defaultMaximumBlock
+
     func run(dimensions: [Int], classCounts: [Int]) throws {
-        writeLine("format           D      C     e2e ev/s   handle p50 us  handle p99 us  model ev/s  kalman ev/s  e2e/model  e2e/kalman")
+        if rate != nil {
+            writeLine("format           D      C     offered ev/s  achieved ev/s  handle p50 us  handle p99 us  model 1-ev us")
+        } else {
+            writeLine("format           D      C     e2e ev/s   handle p50 us  handle p99 us  model ev/s  kalman ev/s  e2e/model  e2e/kalman")
+        }
+        var modelRows: [String] = []
+        // One repetition: this mode already runs many events.
+        let bare = ModelBench(events: events, maximumBlock: maximumBlock, projection: projection, repetitions: 1)
         for d in dimensions {
             for c in classCounts {
                 let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sa-bench-\(d)-\(c)-\(UUID().uuidString)")
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
                 defer { try? FileManager.default.removeItem(at: folder) }
-                var random = SplitMix64(seed: UInt64(d * 1000 + c))
-                let classValues = (0..<(c * d)).map { _ in Float(random.next() % 1000) / 1000 }
+                let (classValues, inputs, labels) = ModelBench.syntheticStream(d: d, c: c)
                 try Data(classValues.withUnsafeBytes { Array($0) }).write(to: folder.appendingPathComponent("text.f32"))
                 try (0..<c).map { "class\($0)" }.joined(separator: "\n").write(
                     to: folder.appendingPathComponent("classes.txt"), atomically: true, encoding: .utf8)
-                // Events: noisy copies of the class embeddings, labelled.
-                let pool = 512
-                var inputs = [Float](repeating: 0, count: pool * d)
-                var labels = [Int](repeating: 0, count: pool)
-                for r in 0..<pool {
-                    labels[r] = r % c
-                    for j in 0..<d { inputs[r * d + j] = classValues[labels[r] * d + j] + Float(random.next() % 1000) / 2000 }
-                }
-                let (modelRate, kalmanRate) = try bareRates(
-                    folder: folder.path, inputs: inputs, labels: labels, d: d, inputScoring: true)
-                let (unscoredModelRate, _) = try bareRates(
-                    folder: folder.path, inputs: inputs, labels: labels, d: d, inputScoring: false)
+                // The bare model, per event and blocked (``ModelBench``), in the same run.
+                let times = try bare.measure(classes: ClassFile.load(directory: folder.path), inputs: inputs, labels: labels)
+                modelRows.append(ModelBench.row(d: d, c: c, times))
+                let (modelRate, kalmanRate, unscoredModelRate) = (1e6 / times.modelEvent, 1e6 / times.kalmanBare, 1e6 / times.kalmanEvent)
                 // "binary-noscore": binary input with drift.inputScoring false (no Mahalanobis scorer).
                 for format in ["binary", "json", "binary-noscore"] {
                     let scoring = format != "binary-noscore"
-                    let (rate, p50, p99) = try endToEnd(
+                    let (achieved, p50, p99) = try endToEnd(
                         folder: folder.path, inputs: inputs, labels: labels, d: d,
                         format: format == "json" ? "json" : "binary", inputScoring: scoring)
+                    if let rate {
+                        writeLine(
+                            pad(format, 17) + pad("\(d)", 7) + pad("\(c)", 6) + pad(fmt(rate, 0), 14) + pad(fmt(achieved, 0), 15)
+                                + pad(fmt(p50, 1), 15) + pad(fmt(p99, 1), 15) + fmt(scoring ? times.modelEvent : times.kalmanEvent, 1))
+                        continue
+                    }
                     let modelRate = scoring ? modelRate : unscoredModelRate
                     writeLine(
-                        pad(format, 17) + pad("\(d)", 7) + pad("\(c)", 6) + pad(fmt(rate, 0), 11) + pad(fmt(p50, 1), 15)
+                        pad(format, 17) + pad("\(d)", 7) + pad("\(c)", 6) + pad(fmt(achieved, 0), 11) + pad(fmt(p50, 1), 15)
                             + pad(fmt(p99, 1), 15) + pad(fmt(modelRate, 0), 12) + pad(fmt(kalmanRate, 0), 13)
-                            + pad(fmt(rate / modelRate, 2), 11) + fmt(rate / kalmanRate, 2))
+                            + pad(fmt(achieved / modelRate, 2), 11) + fmt(achieved / kalmanRate, 2))
                 }
             }
         }
-    }
-
-    /// Events/s of StreamModel.process (head + drift) and of the Kalman head's predict + learn alone.
-    private func bareRates(folder: String, inputs: [Float], labels: [Int], d: Int, inputScoring: Bool) throws -> (Double, Double) {
-        let classes = try ClassFile.load(directory: folder)
-        var drift = DriftSettings()
-        drift.inputScoring = inputScoring
-        drift.mahalanobis.projection = projection
-        let model = StreamModel(classes: classes, head: KalmanHead(classes: classes), drift: drift)
-        let start = monotonicNanoseconds()
-        for i in 0..<events {
-            let r = i % labels.count
-            _ = try inputs.withUnsafeBufferPointer { try model.process(UnsafeBufferPointer(rebasing: $0[(r * d)..<((r + 1) * d)]), label: labels[r]) }
+        if rate != nil {
+            writeLine("(trickle: \(events) events paced after the first is handled; handle times of the last four fifths; "
+                + "model 1-ev: the bare model per event, input scoring off for binary-noscore)")
         }
-        let modelRate = Double(events) * 1e9 / Double(monotonicNanoseconds() &- start)
-        let head = KalmanHead(classes: classes)
-        let x = Matrix(rows: d, columns: 1)
-        let logits = Matrix(rows: classes.count, columns: 1)
-        let kalmanStart = monotonicNanoseconds()
-        for i in 0..<events {
-            let r = i % labels.count
-            try inputs.withUnsafeBufferPointer { try normalizeEmbedding(UnsafeBufferPointer(rebasing: $0[(r * d)..<((r + 1) * d)]), into: x.pointer, dimension: d) }
-            _ = head.predict(x.pointer, logits: logits.pointer)
-            head.learn(label: labels[r], context: LearnContext(mahalanobis2: Double(d)))
-        }
-        return (modelRate, Double(events) * 1e9 / Double(monotonicNanoseconds() &- kalmanStart))
+        writeLine("bare model, per event and blocked:")
+        writeLine(ModelBench.header)
+        modelRows.forEach(writeLine)
+        writeLine(ModelBench.note(maximumBlock: maximumBlock, events: events, repetitions: 1))
     }
 
     private func endToEnd(
@@ -114,12 +107,26 @@ struct KafkaBench {
             ]
         }
         let replayError = ErrorBox()
+        // Trickle (a rate): event i > 0 is offered at `interval` * (i - 1) after the first event was
+        // handled (the clients' start-up is not paced), without linger.
+        let interval = rate.map { 1e9 / $0 }
         let replayer = Thread {
             defer { finished.add(1) }
             do {
-                let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: bootstrap, ["linger.ms": "2"]))
+                let producer = try KafkaProducer(configuration: KafkaConfiguration(
+                    bootstrapServers: bootstrap, ["linger.ms": interval == nil ? "2" : "0"]))
+                var paceStart: UInt64 = 0
                 for i in 0..<total {
                     while i - consumed.value > lead { usleep(200) }
+                    if let interval, i > 0 {
+                        if i == 1 {
+                            while consumed.value == 0 && replayError.value == nil { usleep(100) }
+                            paceStart = monotonicNanoseconds()
+                        }
+                        let due = paceStart + UInt64(interval * Double(i - 1))
+                        let now = monotonicNanoseconds()
+                        if due > now { usleep(UInt32((due - now) / 1000)) }
+                    }
                     let r = i % encoded.count
                     try encoded[r].withUnsafeBytes { try producer.sendWaiting(topic: topic, key: nil, value: $0, headers: headers[r]) }
                     producer.poll()
@@ -150,8 +157,10 @@ struct KafkaBench {
         while finished.value == 0 { usleep(1000) }
         if let error = replayError.value { throw KafkaError("replaying the events failed: \(error)") }
         withExtendedLifetime(broker) {}
-        let p50 = (Quantile.of(loop.latencies, 0.5) ?? 0) / 1000
-        let p99 = (Quantile.of(loop.latencies, 0.99) ?? 0) / 1000
+        // Trickle: the handle times after the first fifth (as the clock); otherwise all of them.
+        let latencies = rate == nil ? loop.latencies : Array(loop.latencies.dropFirst(warm))
+        let p50 = (Quantile.of(latencies, 0.5) ?? 0) / 1000
+        let p99 = (Quantile.of(latencies, 0.99) ?? 0) / 1000
         return (Double(total - warm) / elapsed, p50, p99)
     }
 }

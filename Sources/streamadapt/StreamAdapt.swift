@@ -14,6 +14,8 @@ struct StreamAdapt: AsyncParsableCommand {
 struct HeadOptions: ParsableArguments {
     @Option(help: "Kalman observation model: softmax or gaussian.")
     var kalmanObservation: String?
+    @Option(help: "Storage of the kalman head's full covariance P: float64 (default) or float32.")
+    var kalmanPrecision: String?
     @Option(help: "Kalman forgetting factor lambda in (0, 1].")
     var kalmanForgetting: Double?
     @Option(help: "Kalman Mahalanobis scaling factor s.")
@@ -60,6 +62,12 @@ struct HeadOptions: ParsableArguments {
             if let kalmanForgetting { c.forgetting = kalmanForgetting }
             if let kalmanScaling { c.mahalanobisScaling = kalmanScaling }
             if let kalmanPrior { c.priorVariance = kalmanPrior }
+        }
+        if let kalmanPrecision {
+            guard let p = KalmanConfiguration.Precision(rawValue: kalmanPrecision) else {
+                throw ValidationError("--kalman-precision must be float64 or float32, not \(kalmanPrecision)")
+            }
+            settings.kalman.precision = p  // the full-covariance head only
         }
         if let tipShots { settings.tip.shotsPerClass = tipShots }
         do { try settings.validate() } catch { throw ValidationError(error.description) }

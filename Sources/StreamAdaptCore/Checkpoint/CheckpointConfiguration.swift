@@ -35,6 +35,19 @@ enum ConfigurationValue: Equatable, CustomStringConvertible {
         }
     }
 
+    /// Fields added after checkpoints were first written, with the value that older checkpoints (which
+    /// lack them) imply: a missing field is accepted when the model has that value. Keyed by the last
+    /// component of the dotted name.
+    static let addedLater: [String: ConfigurationValue] = [
+        "precision": .string("float64")  // the Kalman head's covariance storage (issue 8)
+    ]
+
+    static func impliedByOlderCheckpoints(_ name: String, current: ConfigurationValue) -> ConfigurationValue? {
+        guard let last = name.split(separator: ".").last, let implied = addedLater[String(last)], implied == current
+        else { return nil }
+        return implied
+    }
+
     /// The stored properties of `value` (a struct), flattened with dotted names under `prefix`.
     static func flatten(_ value: Any, prefix: String) -> [(name: String, value: ConfigurationValue)] {
         var out: [(name: String, value: ConfigurationValue)] = []
@@ -125,7 +138,7 @@ extension CheckpointReader {
         }
         let storedByName = Dictionary(stored.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
         for (name, v) in current {
-            guard let s = storedByName[name] else {
+            guard let s = storedByName[name] ?? ConfigurationValue.impliedByOlderCheckpoints(name, current: v) else {
                 throw .configuration(name, expected: "\(v)", found: "no such field")
             }
             if s != v { throw .configuration(name, expected: "\(v)", found: "\(s)") }

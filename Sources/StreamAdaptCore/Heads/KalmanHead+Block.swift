@@ -66,6 +66,7 @@ extension KalmanHead: BlockedHead {
     public func prepareBlocks(capacity: Int) {
         guard supportsBlocks, capacity > 1, (block?.capacity ?? 0) < capacity else { return }
         block = KalmanBlock(capacity: capacity, dimension: dimension, classCount: classCount)
+        covariance32?.prepareBlocks(capacity: capacity)
     }
 
     public func beginBlock(_ rows: UnsafePointer<Double>, count: Int) {
@@ -78,7 +79,11 @@ extension KalmanHead: BlockedHead {
         block.updatesAtStart = updateCount
         let d = dimension
         // Z = X Q_0 (rows: Q_0 x_l) and X W_0' (rows: W_0 x_l): one level-3 call each.
-        BLAS.symmRight(count, d, alpha: 1, covariance.pointer, rows, beta: 0, block.directions.pointer)
+        if let covariance32 {
+            covariance32.multiplyRows(rows, count: count, into: block.directions.pointer)
+        } else {
+            BLAS.symmRight(count, d, alpha: 1, covariance.pointer, rows, beta: 0, block.directions.pointer)
+        }
         BLAS.gemmTransposedB(count, classCount, d, alpha: 1, rows, weights.pointer, beta: 0, block.logits.pointer)
     }
 
@@ -174,16 +179,28 @@ extension KalmanHead: BlockedHead {
                 transposeA: true, c, d, k, alpha: 1, block.steps.pointer, lda: c, block.directions.pointer, ldb: d,
                 beta: 1, weights.pointer, ldc: d)
             for j in 0..<k { BLAS.scal(d, alpha: block.weights[j].squareRoot(), block.directions.row(j)) }
-            BLAS.syrkTransposed(d, k, alpha: -1, block.directions.pointer, beta: 1, covariance.pointer)
+            if let covariance32 {
+                covariance32.subtractGram(block.directions.pointer, count: k)
+            } else {
+                BLAS.syrkTransposed(d, k, alpha: -1, block.directions.pointer, beta: 1, covariance.pointer)
+            }
         }
         // The per-event path refreshes the running trace at every 1024th update.
         if updateCount / 1024 != block.updatesAtStart / 1024 {
-            var t = 0.0
-            for i in 0..<d { t += covariance[i, i] }
-            storedTrace = t
+            if let covariance32 {
+                storedTrace = covariance32.diagonalSum
+            } else {
+                var t = 0.0
+                for i in 0..<d { t += covariance[i, i] }
+                storedTrace = t
+            }
         }
         if covarianceScale > 1e6 || covarianceScale < 1e-6 {
-            BLAS.scal(covariance.count, alpha: covarianceScale, covariance.pointer)
+            if let covariance32 {
+                covariance32.scale(by: covarianceScale)
+            } else {
+                BLAS.scal(covariance.count, alpha: covarianceScale, covariance.pointer)
+            }
             storedTrace *= covarianceScale
             covarianceScale = 1
         }

@@ -30,9 +30,20 @@ public struct KalmanConfiguration: Sendable, Equatable {
         case oneHot = "onehot"
     }
 
+    /// The storage of the full covariance P.
+    public enum Precision: String, Sendable, CaseIterable {
+        /// Float64 (the default).
+        case float64
+        /// Float32: half the memory and bandwidth, twice the flop rate of the kernels over P; W, the
+        /// innovations and all scalars stay Float64 (docs/heads.md measures what it changes).
+        case float32
+    }
+
     public var observation: Observation = .gaussian
     public var target: Target = .centred
     public var covariance: Covariance = .full
+    /// Storage of the full covariance (the diagonal variant is always Float64).
+    public var precision: Precision = .float64
     /// Forgetting factor lambda in (0, 1]: P <- P / lambda before each update.
     public var forgetting: Double = 0.999
     /// Prior variance p0 of each weight: P0 = p0 * I.
@@ -112,6 +123,7 @@ public struct KalmanConfiguration: Sendable, Equatable {
         try check(logitScale > 0, "logitScale", "must be positive")
         try check(outputScale > 0, "outputScale", "must be positive")
         try check(minimumFisher > 0, "minimumFisher", "must be positive")
+        try check(precision == .float64 || covariance == .full, "precision", "float32 applies to the full covariance only")
     }
 }
 
@@ -173,6 +185,8 @@ public final class KalmanHead: AdapterHead {
     public let weights: Matrix
     /// Full: upper triangle of P_stored (D x D). Diagonal: the per-weight variances (C x D).
     let covariance: Matrix
+    /// The full covariance in Float32 (`precision: float32`); `covariance` is then empty.
+    let covariance32: Float32Covariance?
     /// P = covarianceScale * P_stored.
     var covarianceScale = 1.0
     /// trace(P_stored) (full) or sum of all variances (diagonal).
@@ -201,11 +215,18 @@ public final class KalmanHead: AdapterHead {
         let d = dimension
         switch configuration.covariance {
         case .full:
-            covariance = Matrix(rows: d, columns: d)
-            for i in 0..<d { covariance[i, i] = configuration.priorVariance }
+            if configuration.precision == .float32 {
+                covariance = Matrix(rows: 0, columns: 0)
+                covariance32 = Float32Covariance(dimension: d, diagonal: configuration.priorVariance)
+            } else {
+                covariance = Matrix(rows: d, columns: d)
+                for i in 0..<d { covariance[i, i] = configuration.priorVariance }
+                covariance32 = nil
+            }
             storedTrace = configuration.priorVariance * Double(d)
             pX = Matrix(rows: d, columns: 1)
         case .diagonal:
+            covariance32 = nil
             covariance = Matrix(rows: classCount, columns: d, value: configuration.priorVariance)
             storedTrace = configuration.priorVariance * Double(d * classCount)
             pX = Matrix(rows: classCount, columns: 1)
@@ -223,7 +244,10 @@ public final class KalmanHead: AdapterHead {
     /// P(i, j) of the full covariance (or the variance of weight (i, j) in the diagonal variant).
     public func covarianceEntry(_ i: Int, _ j: Int) -> Double {
         switch configuration.covariance {
-        case .full: covarianceScale * (i <= j ? covariance[i, j] : covariance[j, i])
+        case .full:
+            if let covariance32 { covarianceScale * covariance32[i, j] } else {
+                covarianceScale * (i <= j ? covariance[i, j] : covariance[j, i])
+            }
         case .diagonal: covarianceScale * covariance[i, j]
         }
     }
@@ -234,7 +258,11 @@ public final class KalmanHead: AdapterHead {
         BLAS.gemv(classCount, d, alpha: 1, weights.pointer, x, beta: 0, logits.pointer)
         switch configuration.covariance {
         case .full:
-            BLAS.symv(d, alpha: covarianceScale, covariance.pointer, x, beta: 0, pX.pointer)
+            if let covariance32 {
+                covariance32.multiply(x, scale: covarianceScale, into: pX.pointer)
+            } else {
+                BLAS.symv(d, alpha: covarianceScale, covariance.pointer, x, beta: 0, pX.pointer)
+            }
             lastVariance = BLAS.dot(d, x, pX.pointer)
         case .diagonal:
             for j in 0..<d { squaredInput[j] = x[j] * x[j] }
@@ -285,7 +313,11 @@ public final class KalmanHead: AdapterHead {
             let s = innovationScale
             BLAS.ger(c, d, alpha: 1 / s, e, u, weights.pointer)
             let norm2 = BLAS.dot(d, u, u)
-            BLAS.syr(d, alpha: -gain / (s * covarianceScale), u, covariance.pointer)
+            if let covariance32 {
+                covariance32.rankOne(-gain / (s * covarianceScale), u)
+            } else {
+                BLAS.syr(d, alpha: -gain / (s * covarianceScale), u, covariance.pointer)
+            }
             storedTrace -= gain * norm2 / (s * covarianceScale)
         case .diagonal:
             var removed = 0.0
@@ -401,14 +433,19 @@ public final class KalmanHead: AdapterHead {
     /// Keeps the lazy scale in range and refreshes the running trace against drift.
     func maintainCovariance() {
         if covarianceScale > 1e6 || covarianceScale < 1e-6 {
-            BLAS.scal(covariance.count, alpha: covarianceScale, covariance.pointer)
+            if let covariance32 {
+                covariance32.scale(by: covarianceScale)
+            } else {
+                BLAS.scal(covariance.count, alpha: covarianceScale, covariance.pointer)
+            }
             storedTrace *= covarianceScale
             covarianceScale = 1
         }
         if updateCount % 1024 == 0 {
             var t = 0.0
             switch configuration.covariance {
-            case .full: for i in 0..<dimension { t += covariance[i, i] }
+            case .full:
+                if let covariance32 { t = covariance32.diagonalSum } else { for i in 0..<dimension { t += covariance[i, i] } }
             case .diagonal: for i in 0..<covariance.count { t += covariance[i] }
             }
             storedTrace = t
@@ -428,7 +465,12 @@ extension KalmanHead {
             kind: .kalman, name: name, configuration: configuration, classCount: classCount, dimension: dimension)
         writer.writeMatrix(weights)
         switch configuration.covariance {
-        case .full: writer.writeUpperTriangle(covariance)
+        case .full:
+            if let covariance32 {
+                writer.writeUpperTriangle(covariance32.values, dimension: dimension)
+            } else {
+                writer.writeUpperTriangle(covariance)
+            }
         case .diagonal: writer.writeMatrix(covariance)
         }
         writer.writeDouble(covarianceScale)
@@ -441,9 +483,15 @@ extension KalmanHead {
         try reader.expectHeadHeader(
             kind: .kalman, name: name, configuration: configuration, classCount: classCount, dimension: dimension)
         let storedWeights = try reader.readMatrix(like: weights, field: "\(name).weights")
-        let storedCovariance: [Double]
+        var storedCovariance: [Double] = []
+        var storedCovariance32: [Float] = []
         switch configuration.covariance {
-        case .full: storedCovariance = try reader.readUpperTriangle(dimension: dimension, field: "\(name).covariance")
+        case .full:
+            if covariance32 != nil {
+                storedCovariance32 = try reader.readFloatUpperTriangle(dimension: dimension, field: "\(name).covariance")
+            } else {
+                storedCovariance = try reader.readUpperTriangle(dimension: dimension, field: "\(name).covariance")
+            }
         case .diagonal: storedCovariance = try reader.readMatrix(like: covariance, field: "\(name).covariance")
         }
         let storedScale = try reader.readDouble()
@@ -457,7 +505,20 @@ extension KalmanHead {
         return CheckpointCommit { [self] in
             weights.assign(storedWeights)
             switch configuration.covariance {
-            case .full: covariance.assignUpperTriangle(storedCovariance)
+            case .full:
+                if let covariance32 {
+                    let d = dimension
+                    var k = 0
+                    for i in 0..<d {
+                        for j in 0..<i { covariance32.values[i * d + j] = 0 }
+                        for j in i..<d {
+                            covariance32.values[i * d + j] = storedCovariance32[k]
+                            k += 1
+                        }
+                    }
+                } else {
+                    covariance.assignUpperTriangle(storedCovariance)
+                }
             case .diagonal: covariance.assign(storedCovariance)
             }
             covarianceScale = storedScale

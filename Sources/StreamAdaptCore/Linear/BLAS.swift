@@ -169,3 +169,38 @@ extension BLAS {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(k), 0, c, Int32(n))
     }
 }
+
+// MARK: - Float32 symmetric storage (the Kalman head's `precision: float32`)
+
+extension BLAS {
+    /// y <- S x for the symmetric n x n Float32 matrix S read from its upper triangle.
+    @inlinable public static func symvFloat(
+        _ n: Int, _ s: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>
+    ) {
+        cblas_ssymv(CblasRowMajor, CblasUpper, Int32(n), 1, s, Int32(n), x, 1, 0, y, 1)
+    }
+
+    /// S <- S + alpha x x' on the upper triangle of the symmetric n x n Float32 matrix S.
+    @inlinable public static func syrFloat(_ n: Int, alpha: Float, _ x: UnsafePointer<Float>, _ s: UnsafeMutablePointer<Float>) {
+        cblas_ssyr(CblasRowMajor, CblasUpper, Int32(n), alpha, x, 1, s, Int32(n))
+    }
+
+    /// C <- B S for the symmetric n x n Float32 matrix S (upper triangle) and the m x n matrices B, C.
+    @inlinable public static func symmRightFloat(
+        _ m: Int, _ n: Int, _ s: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>
+    ) {
+        cblas_ssymm(CblasRowMajor, CblasRight, CblasUpper, Int32(m), Int32(n), 1, s, Int32(n), b, Int32(n), 0, c, Int32(n))
+    }
+
+    /// S <- S + alpha A' A on the upper triangle of the symmetric n x n Float32 matrix S, A is k x n.
+    @inlinable public static func syrkTransposedFloat(
+        _ n: Int, _ k: Int, alpha: Float, _ a: UnsafePointer<Float>, _ s: UnsafeMutablePointer<Float>
+    ) {
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(n), Int32(k), alpha, a, Int32(n), 1, s, Int32(n))
+    }
+
+    /// x <- alpha x (Float32).
+    @inlinable public static func scalFloat(_ n: Int, alpha: Float, _ x: UnsafeMutablePointer<Float>) {
+        cblas_sscal(Int32(n), alpha, x, 1)
+    }
+}

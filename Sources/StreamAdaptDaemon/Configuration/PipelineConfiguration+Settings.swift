@@ -62,6 +62,15 @@ extension PipelineConfiguration {
                     node, "model.kalman.covariance", KalmanConfiguration.Covariance.self)
                 c.heads.kalman = .defaults(observation: c.heads.kalman.observation, covariance: covariance)
             },
+            .custom(
+                "model.kalman.precision", type: PipelineSetting.choices(KalmanConfiguration.Precision.self),
+                "storage of the kalman head's full covariance P: float64 | float32 (half the memory and about twice "
+                    + "the speed at large D, Float32 rounding of P; docs/heads.md)",
+                render: { $0.heads.kalman.precision.rawValue }
+            ) { node, c in
+                c.heads.kalman.precision = try PipelineSetting.choice(
+                    node, "model.kalman.precision", KalmanConfiguration.Precision.self)
+            },
             .kalman("model.kalman.target", \.target, "centred | onehot (gaussian observation)"),
             .kalman("model.kalman.forgetting", \.forgetting, "lambda: P <- P / lambda per update"),
             .kalman(

@@ -35,6 +35,9 @@ struct BenchCommand: ParsableCommand {
 
     @Flag(help: "Instead: per-event time of the bare model and of the Kalman head alone, event by event against blocked (EventBatch backlogs of 512 through process(batch)), in the same run (also printed by --kafka).")
     var model = false
+    @Option(help: "With --model and --kafka: the Kalman head's precision of P, float64 or float32.")
+    var kalmanPrecision = KalmanConfiguration.Precision.float64.rawValue
+
     @Option(help: "With --model and --kafka: the blocked model's maximumBlock.")
     var maxBlock = StreamModel.defaultMaximumBlock
 
@@ -49,13 +52,18 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         if let rate { guard kafka, rate > 0 else { throw ValidationError("--rate needs --kafka and a positive rate") } }
         guard maxBlock >= 1 else { throw ValidationError("--max-block must be at least 1") }
+        guard KalmanConfiguration.Precision(rawValue: kalmanPrecision) != nil else {
+            throw ValidationError("--kalman-precision must be float64 or float32")
+        }
         if let events { guard events >= 1 else { throw ValidationError("--events must be at least 1") } }
     }
 
     func run() throws {
         BLAS.setThreads(1)
         if model {
-            try ModelBench(events: events ?? 2000, maximumBlock: maxBlock).run(
+            var bench = ModelBench(events: events ?? 2000, maximumBlock: maxBlock)
+            bench.kalman.precision = KalmanConfiguration.Precision(rawValue: kalmanPrecision) ?? .float64
+            try bench.run(
                 dimensions: dimensions.split(separator: ",").compactMap { Int($0) },
                 classCounts: classes.split(separator: ",").compactMap { Int($0) })
             return

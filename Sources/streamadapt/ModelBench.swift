@@ -13,6 +13,8 @@ struct ModelBench {
     let maximumBlock: Int
     /// drift.mahalanobis.projection of the scored model (0: none).
     var projection = 0
+    /// The Kalman head's configuration (`--kalman-precision` sets its precision).
+    var kalman = KalmanConfiguration()
     /// Runs of every path, alternating; each time reported is the median over them.
     var repetitions = 3
     /// Events appended to a batch before the batch goes to the model.
@@ -80,14 +82,14 @@ struct ModelBench {
         let batch = EventBatch(capacity: Self.backlog, dimension: classes.dimension, classCount: classes.count)
         var runs: [[Double]] = Array(repeating: [], count: 5)
         for _ in 0..<repetitions {
-            runs[0].append(try perEvent(StreamModel(classes: classes, head: KalmanHead(classes: classes), drift: scored), inputs, labels))
+            runs[0].append(try perEvent(StreamModel(classes: classes, head: KalmanHead(classes: classes, configuration: kalman), drift: scored), inputs, labels))
             runs[1].append(try blocked(
-                StreamModel(classes: classes, head: KalmanHead(classes: classes), drift: scored, maximumBlock: maximumBlock),
+                StreamModel(classes: classes, head: KalmanHead(classes: classes, configuration: kalman), drift: scored, maximumBlock: maximumBlock),
                 batch, inputs, labels))
-            runs[2].append(try bareHead(KalmanHead(classes: classes), inputs, labels))
-            runs[3].append(try perEvent(StreamModel(classes: classes, head: KalmanHead(classes: classes), drift: unscored), inputs, labels))
+            runs[2].append(try bareHead(KalmanHead(classes: classes, configuration: kalman), inputs, labels))
+            runs[3].append(try perEvent(StreamModel(classes: classes, head: KalmanHead(classes: classes, configuration: kalman), drift: unscored), inputs, labels))
             runs[4].append(try blocked(
-                StreamModel(classes: classes, head: KalmanHead(classes: classes), drift: unscored, maximumBlock: maximumBlock),
+                StreamModel(classes: classes, head: KalmanHead(classes: classes, configuration: kalman), drift: unscored, maximumBlock: maximumBlock),
                 batch, inputs, labels))
         }
         let m = runs.map { Quantile.of($0, 0.5) ?? 0 }

@@ -56,6 +56,10 @@ extension AdaptationLoop {
         }
     }
 
+    /// Messages taken since the loop was built: handled, or pending in the batch (and so handled before
+    /// the loop stops or polls again).
+    var taken: Int { handled + pending.count }
+
     /// The bookkeeping of a message whose outputs are published (or that failed): its next offset, the
     /// `handled` hook and count, checkpoint pacing and its latency since `start`.
     func finished(_ topic: String, _ message: KafkaMessage, start: UInt64) {

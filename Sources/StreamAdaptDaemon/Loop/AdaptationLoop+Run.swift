@@ -51,8 +51,7 @@ extension AdaptationLoop {
 
     private func consume(maximumEvents: Int?, untilCaughtUp: Bool, shouldStop: () -> Bool) throws {
         func stopping() -> Bool {
-            // Taken: handled, or pending in the batch (every pending event will be handled).
-            if let maximumEvents, handled + pending.count >= maximumEvents { return true }
+            if let maximumEvents, taken >= maximumEvents { return true }
             return shouldStop()
         }
         if !connected {

@@ -5,12 +5,16 @@ import StreamAdaptCore
 import StreamAdaptKafka
 
 /// The daemon's single writer: consumes input events in partition order, and for each one predicts,
-/// publishes the prediction, learns when labelled, scores drift and publishes alert changes. Unusable
-/// input goes to the dead-letter topic with its reason. The model, the per-partition next offsets, the
+/// publishes the prediction, learns when labelled, scores drift and publishes alert changes. The valid
+/// events of a poll batch go to the model together, in blocks of up to `model.maxBlock` events
+/// (``processBatch()``), with per-sample semantics; their outputs are published in message order once
+/// the batch is processed. Unusable input goes to the dead-letter topic with its reason. The model, the per-partition next offsets, the
 /// label cache and the recent input offsets are checkpointed together, after flushing the producer, so
 /// every event before a checkpoint has its outputs delivered.
 ///
-/// What that guarantees after a crash and a restart from the last checkpoint:
+/// What that guarantees after a crash and a restart from the last checkpoint (bit for bit as said with
+/// `model.maxBlock` 1; with larger blocks the state and the records depend, at rounding level, on
+/// where the blocks fell, which follows the poll batches: docs/operations.md):
 /// - **State, exactly once.** Each partition is handled in offset order; several partitions are
 ///   interleaved as librdkafka hands them over. The restarted model's state is bit for bit the state
 ///   of one pass over every event exactly once, in the interleaving made of the events before the

@@ -5,20 +5,22 @@ import CRdkafka
 /// committing them to Kafka), and messages arrive in partition order.
 ///
 /// Not `Sendable`: one thread owns a consumer and calls everything on it. Error, statistics and log
-/// callbacks run on that thread inside ``poll(timeoutMilliseconds:_:)`` and the waits (the log callback
+/// callbacks run on that thread inside ``poll(timeoutMilliseconds:_:afterBatch:)`` and the waits (the log callback
 /// also on librdkafka's threads).
 public final class KafkaConsumer {
     let handle: OpaquePointer
     private let queue: OpaquePointer
     let context: ClientContext
     private var batch: [UnsafeMutablePointer<rd_kafka_message_t>?]
+    /// The most messages one ``poll(timeoutMilliseconds:_:afterBatch:)`` hands over.
+    public var batchSize: Int { batch.count }
     /// The bootstrap servers, for messages.
     public let bootstrapServers: String
 
     /// - Parameters:
     ///   - configuration: librdkafka consumer properties, over ``KafkaConfiguration/consumerDefaults``.
     ///     Auto-commit and the offset store are always off.
-    ///   - batchSize: the most messages one ``poll(timeoutMilliseconds:_:)`` hands over.
+    ///   - batchSize: the most messages one ``poll(timeoutMilliseconds:_:afterBatch:)`` hands over.
     ///   - connectivity: a monitor this consumer reports broker loss and recovery to (it then also turns
     ///     on `statistics.interval.ms=1000` unless set).
     ///   - log: where librdkafka's log lines go; nil drops them.
@@ -84,16 +86,18 @@ public final class KafkaConsumer {
         }
     }
 
-    /// Waits up to `timeoutMilliseconds` for messages and hands each one, in partition order, to `body`.
-    /// Also serves the error, statistics and log callbacks.
+    /// Waits up to `timeoutMilliseconds` for messages and hands each one, in partition order, to `body`,
+    /// then, when the batch had messages, calls `afterBatch`. Every message of the batch stays valid
+    /// until `afterBatch` returns (so a caller may keep them to finish their work there); they are all
+    /// released before `poll` returns. Also serves the error, statistics and log callbacks.
     /// - Returns: the number of messages handed over, and the events seen: partitions whose offset is
     ///   out of range (stopped until ``resume(topic:partition:at:)``) and errors librdkafka retries itself.
-    /// - Throws: ``KafkaError/Code/fatal`` when the consumer raised a fatal error; whatever `body` throws
-    ///   (the remaining messages of the batch are released, not handed over).
+    /// - Throws: ``KafkaError/Code/fatal`` when the consumer raised a fatal error; whatever `body` or
+    ///   `afterBatch` throws (the remaining messages of the batch are released, not handed over).
     @discardableResult
-    public func poll(timeoutMilliseconds: Int32, _ body: (KafkaMessage) throws -> Void) throws -> (
-        messages: Int, events: [KafkaConsumerEvent]
-    ) {
+    public func poll(
+        timeoutMilliseconds: Int32, _ body: (KafkaMessage) throws -> Void, afterBatch: () throws -> Void = {}
+    ) throws -> (messages: Int, events: [KafkaConsumerEvent]) {
         rd_kafka_poll(handle, 0)  // errors, statistics
         if let fatal = fatalError { throw fatal }
         // rd_kafka_consume_batch_queue waits for a full batch or the timeout; instead, wait for the first
@@ -108,20 +112,12 @@ public final class KafkaConsumer {
         guard count > 0 else { return (0, []) }
         var delivered = 0
         var events: [KafkaConsumerEvent] = []
-        var index = 0
         defer {
-            // Release whatever the body did not get to (when it threw).
-            while index < count {
-                rd_kafka_message_destroy(batch[index])
-                index += 1
-            }
+            // Released together at the end: a message handed over stays valid until afterBatch returns.
+            for index in 0..<count { rd_kafka_message_destroy(batch[index]) }
         }
-        while index < count {
+        for index in 0..<count {
             let message = batch[index]!
-            defer {
-                rd_kafka_message_destroy(message)
-                index += 1
-            }
             let err = message.pointee.err
             if err == RD_KAFKA_RESP_ERR_NO_ERROR {
                 if delivered == 0 { context.reportUp("a message was fetched") }
@@ -131,6 +127,7 @@ public final class KafkaConsumer {
                 events.append(event)
             }
         }
+        if delivered > 0 { try afterBatch() }
         return (delivered, events)
     }
 

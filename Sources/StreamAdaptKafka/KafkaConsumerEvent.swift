@@ -1,4 +1,4 @@
-/// Something the consumer reports besides messages, from ``KafkaConsumer/poll(timeoutMilliseconds:_:)``.
+/// Something the consumer reports besides messages, from ``KafkaConsumer/poll(timeoutMilliseconds:_:afterBatch:)``.
 public enum KafkaConsumerEvent: Sendable, Equatable, CustomStringConvertible {
     /// A partition's position is not in the log: the input there is gone (retention removed it, or the
     /// topic was emptied or re-created) or not there yet. With `auto.offset.reset=error` (the default)

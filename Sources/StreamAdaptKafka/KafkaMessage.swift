@@ -1,7 +1,7 @@
 import CRdkafka
 
-/// One consumed message, valid only inside the closure it is handed to (it points into librdkafka's
-/// buffer, which is released afterwards).
+/// One consumed message, valid only until the ``KafkaConsumer/poll(timeoutMilliseconds:_:afterBatch:)``
+/// that handed it over returns (it points into librdkafka's buffer, which is released then).
 public struct KafkaMessage {
     let pointer: UnsafeMutablePointer<rd_kafka_message_t>
 

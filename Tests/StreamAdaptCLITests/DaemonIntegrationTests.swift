@@ -24,14 +24,15 @@ struct DaemonIntegrationTests {
         let broker = try BrokerProcess(topics: ["embeddings"])
         try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try SampleEvents.lines(0..<350))
 
-        // Reference: one uninterrupted run.
-        let (referencePipeline, referenceFolder) = try SampleEvents.pipeline(suffix: "ref", checkpointEvery: 40)
+        // Reference: one uninterrupted run. Both runs process event by event (model.maxBlock 1): the
+        // states are compared byte for byte, and the runs' poll batches differ.
+        let (referencePipeline, referenceFolder) = try SampleEvents.pipeline(suffix: "ref", checkpointEvery: 40, maxBlock: 1)
         defer { try? FileManager.default.removeItem(at: referenceFolder) }
         let reference = try CommandRunner.run(["run", "--pipeline", referencePipeline, "--bootstrap", broker.bootstrap, "--until-caught-up"])
         #expect(reference.status == 0, "stderr: \(reference.stderr.suffix(2000))")
 
         // Crashing run: kill -9 at a random point after the first checkpoint, then restart to the end.
-        let (pipeline, folder) = try SampleEvents.pipeline(suffix: "crash", checkpointEvery: 40)
+        let (pipeline, folder) = try SampleEvents.pipeline(suffix: "crash", checkpointEvery: 40, maxBlock: 1)
         defer { try? FileManager.default.removeItem(at: folder) }
         let checkpoint = folder.appendingPathComponent("checkpoints/checkpoint.bin").path
         // (No --until-caught-up: it must still be running when it is killed, wherever it is in the input.)

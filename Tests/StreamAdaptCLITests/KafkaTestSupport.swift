@@ -211,7 +211,9 @@ enum SampleEvents {
     }
 
     /// A pipeline file for `bootstrap` with topics suffixed by `suffix`, in a new temporary folder.
-    static func pipeline(suffix: String, checkpointEvery: Int = 5000, metricsPort: Int = 0, extra: String = "") throws -> (path: String, folder: URL) {
+    static func pipeline(
+        suffix: String, checkpointEvery: Int = 5000, metricsPort: Int = 0, maxBlock: Int? = nil, extra: String = ""
+    ) throws -> (path: String, folder: URL) {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sa-\(suffix)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let yaml = """
@@ -223,7 +225,7 @@ enum SampleEvents {
               deadLetter: dead-\(suffix)
             model:
               classes: \(directory.path)
-              head: kalman
+              head: kalman\(maxBlock.map { "\n  maxBlock: \($0)" } ?? "")
             drift:
               warmupEvents: 150
               referenceEvents: 300

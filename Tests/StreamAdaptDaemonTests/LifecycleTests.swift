@@ -46,20 +46,21 @@ import Testing
         #expect(httpGet(port: port, "/readyz")?.status == 503)  // built, not consuming yet
         var during: [Int] = []
         var atFinalCheckpoint: [Int] = []
-        var predicted = 0
-        loop.observer = { _ in
-            predicted += 1
-            if predicted == 5 {
+        // The stop comes once 5 messages are taken: those are processed and published, no further one
+        // is taken.
+        func stopAfterFive() -> Bool {
+            if loop.taken == 5, during.isEmpty {
                 during.append(httpGet(port: port, "/readyz")?.status ?? -1)
                 health.requestStop()  // as SIGTERM does
                 during.append(httpGet(port: port, "/readyz")?.status ?? -1)
             }
+            return health.isStopping
         }
         loop.hooks.beforeCheckpoint = {
             atFinalCheckpoint.append(httpGet(port: port, "/readyz")?.status ?? -1)
             atFinalCheckpoint.append(httpGet(port: port, "/healthz")?.status ?? -1)
         }
-        try loop.run { health.isStopping }
+        try loop.run(shouldStop: stopAfterFive)
         #expect(during == [200, 503])
         #expect(atFinalCheckpoint == [503, 200])
         #expect(loop.handled == 5)

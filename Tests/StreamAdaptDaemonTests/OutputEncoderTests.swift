@@ -30,7 +30,7 @@ import Testing
     ) throws(OutputError) -> String {
         let matrix = Matrix(rows: probabilities.count, columns: 1, values: probabilities)
         try encoder.prediction(
-            id: id, timestamp: timestamp, result: result, probabilities: matrix, classNames: names, modelVersion: 4211,
+            id: id, timestamp: timestamp, result: result, probabilities: matrix.pointer, classNames: names, modelVersion: 4211,
             head: "kalman", source: source)
         return String(decoding: encoder.bytes, as: UTF8.self)
     }

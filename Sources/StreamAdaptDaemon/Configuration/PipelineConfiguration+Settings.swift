@@ -44,6 +44,10 @@ extension PipelineConfiguration {
             .string(
                 "model.head", \.head,
                 "zeroshot | kalman | kalman-diagonal | tip | tipx | clipood, or a sum: kalman+tip"),
+            .int(
+                "model.maxBlock", \.maximumBlock,
+                "the most events of a poll batch processed as one block (level-3 BLAS; outputs published after "
+                    + "the block); 1: event by event, bit-identical replays (docs/operations.md)"),
             .custom(
                 "model.kalman.observation", type: PipelineSetting.choices(KalmanConfiguration.Observation.self),
                 "gaussian (centred target) | softmax (softmax switches both Kalman heads to its own defaults)",

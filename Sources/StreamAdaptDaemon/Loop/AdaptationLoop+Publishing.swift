@@ -6,12 +6,17 @@ import StreamAdaptKafka
 
 /// Publishing: predictions, alert changes and dead letters, each within the output budget.
 extension AdaptationLoop {
-    func publishPrediction(_ event: DecodedEvent, _ result: EventResult, _ message: KafkaMessage) throws {
+    /// Publishes the prediction of a processed event: its result, its row of class probabilities and the
+    /// model version right after it.
+    func publishPrediction(
+        _ event: PendingEvent, _ result: EventResult, probabilities: UnsafePointer<Double>, modelVersion: Int
+    ) throws {
+        let message = event.message
         do {
             try encoder.prediction(
-                id: event.id, timestamp: event.timestamp ?? message.timestamp, result: result,
-                probabilities: model.probabilities, classNames: classes.names, modelVersion: model.head.updateCount,
-                head: model.head.name, source: .init(partition: message.partition, offset: message.offset))
+                id: event.id, timestamp: event.timestamp, result: result, probabilities: probabilities,
+                classNames: classes.names, modelVersion: modelVersion, head: model.head.name,
+                source: .init(partition: message.partition, offset: message.offset))
         } catch {
             // Not reachable after checkPrediction (an upper bound over every result); if it were, the
             // model has processed the event, and the dead letter says so.
@@ -24,26 +29,16 @@ extension AdaptationLoop {
         metrics.predictionsOut.increment()
     }
 
-    /// Publishes the alerts raised or cleared since the last call.
-    func publishAlerts() throws {
-        for alert in model.alerts {
-            if alert.sequence >= publishedRaised {
-                try publishAlert(alert, state: "raised")
-                metrics.alerts(alert.kind.rawValue).increment()
-                publishedRaised = alert.sequence + 1
-                publishedActive.insert(alert.sequence)
-            }
-            if alert.clearedAt != nil, publishedActive.contains(alert.sequence) {
-                try publishAlert(alert, state: "cleared")
-                publishedActive.remove(alert.sequence)
-            }
-        }
-    }
-
-    func publishAlert(_ alert: DriftAlert, state: StaticString) throws {
+    /// Publishes an alert an event (or a late label) raised or cleared, as the alert stood right after
+    /// it, with the model version then and the recent inputs as of then (the caller publishes right
+    /// after appending that event's position to ``recentInputs``).
+    func publishAlert(_ change: AlertChange, modelVersion: Int) throws {
+        let alert = change.alert
+        let state: StaticString = change.raised ? "raised" : "cleared"
+        if change.raised { metrics.alerts(alert.kind.rawValue).increment() }
         do {
             try encoder.alert(
-                alert, state: state, windowEvents: recentInputs.count, modelVersion: model.head.updateCount,
+                alert, state: state, windowEvents: recentInputs.count, modelVersion: modelVersion,
                 topic: configuration.inputTopic, offsets: recentInputs.ranges())
         } catch {
             // Its size depends on the configuration only (topic, partitions): logged, not published.

@@ -13,14 +13,20 @@ extension AdaptationLoop {
 
     /// Consumes, handles and publishes until a stop, then flushes and writes a final checkpoint.
     ///
-    /// Stops are checked before every message: when `shouldStop()` turns true (it is called once per
-    /// message and at least every 100 ms while idle) or `maximumEvents` messages have been handled since
-    /// the loop was built, the message in hand is finished and no further one is handled. Messages of the
-    /// current poll batch that were not handled do not count as consumed: ``nextOffsets`` stays at the
-    /// first of them, so they are read again after a restart (or by the next `run` of this loop, which
-    /// re-assigns the partitions there first).
+    /// The messages of a poll batch are taken one by one; the valid input events among them are
+    /// processed together, in blocks of up to `model.maxBlock` (see ``processBatch()``), and their
+    /// outputs are published in message order once their batch is processed.
+    ///
+    /// Stops are checked before every message is taken: when `shouldStop()` turns true (it is called
+    /// once per message and at least every 100 ms while idle) or `maximumEvents` messages have been taken
+    /// since the loop was built, no further message is taken; the messages already taken (the pending
+    /// events of the batch included) are processed and published first. Messages of the current poll
+    /// batch that were not taken do not count as consumed: ``nextOffsets`` stays at the first of them,
+    /// so they are read again after a restart (or by the next `run` of this loop, which re-assigns the
+    /// partitions there first).
     /// - Parameters:
-    ///   - maximumEvents: stop once ``handled`` reaches this (exactly; counted since the loop was built).
+    ///   - maximumEvents: stop once this many messages have been taken, so that ``handled`` reaches it
+    ///     exactly (counted since the loop was built).
     ///   - untilCaughtUp: also stop once every partition has been read to its end (a batch job).
     /// - Throws: a Kafka error (failed delivery, transport), or a checkpoint error; no final checkpoint
     ///   is written then, so offsets never move past an event whose outputs were not delivered. The loop
@@ -31,7 +37,7 @@ extension AdaptationLoop {
         do {
             try consume(maximumEvents: maximumEvents, untilCaughtUp: untilCaughtUp, shouldStop: shouldStop)
         } catch {
-            // The message in hand may be half handled (model updated, outputs not sent) and marked consumed:
+            // The messages in hand may be half handled (model updated, outputs not sent) and marked consumed:
             // only a restart from the last checkpoint is consistent.
             var error = error
             if let interrupted = error as? KafkaError, interrupted.code == .stopped {
@@ -45,7 +51,7 @@ extension AdaptationLoop {
 
     private func consume(maximumEvents: Int?, untilCaughtUp: Bool, shouldStop: () -> Bool) throws {
         func stopping() -> Bool {
-            if let maximumEvents, handled >= maximumEvents { return true }
+            if let maximumEvents, taken >= maximumEvents { return true }
             return shouldStop()
         }
         if !connected {
@@ -66,6 +72,8 @@ extension AdaptationLoop {
                     return
                 }
                 try handle(message)
+            } afterBatch: {
+                try processBatch()  // while the batch's messages are still valid
             }
             if unhandled > 0 {
                 needsRewind = true

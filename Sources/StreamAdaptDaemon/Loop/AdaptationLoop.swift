@@ -5,12 +5,16 @@ import StreamAdaptCore
 import StreamAdaptKafka
 
 /// The daemon's single writer: consumes input events in partition order, and for each one predicts,
-/// publishes the prediction, learns when labelled, scores drift and publishes alert changes. Unusable
-/// input goes to the dead-letter topic with its reason. The model, the per-partition next offsets, the
+/// publishes the prediction, learns when labelled, scores drift and publishes alert changes. The valid
+/// events of a poll batch go to the model together, in blocks of up to `model.maxBlock` events
+/// (``processBatch()``), with per-sample semantics; their outputs are published in message order once
+/// the batch is processed. Unusable input goes to the dead-letter topic with its reason. The model, the per-partition next offsets, the
 /// label cache and the recent input offsets are checkpointed together, after flushing the producer, so
 /// every event before a checkpoint has its outputs delivered.
 ///
-/// What that guarantees after a crash and a restart from the last checkpoint:
+/// What that guarantees after a crash and a restart from the last checkpoint (bit for bit as said with
+/// `model.maxBlock` 1; with larger blocks the state and the records depend, at rounding level, on
+/// where the blocks fell, which follows the poll batches: docs/operations.md):
 /// - **State, exactly once.** Each partition is handled in offset order; several partitions are
 ///   interleaved as librdkafka hands them over. The restarted model's state is bit for bit the state
 ///   of one pass over every event exactly once, in the interleaving made of the events before the
@@ -53,10 +57,13 @@ public final class AdaptationLoop {
     /// Delayed labels applied, and those whose event was unknown or had expired from the cache.
     public private(set) var lateLabelsApplied = 0
     public private(set) var lateLabelsUnmatched = 0
-    /// Alerts of the model already published, by ``DriftAlert/sequence``: the raised ones are those below
-    /// `publishedRaised`; `publishedActive` holds those published as raised but not yet as cleared.
-    var publishedRaised = 0
-    var publishedActive = Set<Int>()
+    /// The valid input events taken from the current poll batch and not yet processed, with what their
+    /// outputs need (see `AdaptationLoop+Batch.swift`).
+    let batch: EventBatch
+    var pending: [PendingEvent] = []
+    /// Row i (D values): the embedding of pending event i as decoded, kept for the label cache (which
+    /// stores it as received, so that a late label learns it exactly as an immediate one would).
+    var pendingEmbeddings: [Float]
     /// (partition, offset) of the last input events, for the window and offsets of an alert (checkpointed).
     let recentInputs: RecentInputs
     // Checkpoint pacing.
@@ -77,14 +84,15 @@ public final class AdaptationLoop {
     /// Rolling prequential accuracy over the last 500 labelled events.
     private var recentCorrect = SlidingWindow(size: 500)
     /// Input messages handled (predicted or dead-lettered) since start.
-    public private(set) var handled = 0
+    public internal(set) var handled = 0
     let metrics: DaemonMetrics
     /// Called after each predicted event with its result (for the demo's summary and for tools).
     public var observer: ((EventResult) -> Void)?
-    /// When set, the handling time (decode, predict, learn, encode, enqueue) of every input message is
-    /// appended to ``latencies`` (nanoseconds), for benchmarks.
+    /// When set, the handling time of every input message (from the start of its decode to the end of
+    /// its publishing, the wait for the rest of its block included) is appended to ``latencies``
+    /// (nanoseconds), for benchmarks.
     public var recordsLatencies = false
-    public private(set) var latencies: [UInt64] = []
+    public internal(set) var latencies: [UInt64] = []
 
     /// Builds the model (restoring the checkpoint when there is one) and connects to Kafka.
     /// - Parameter fresh: set a refused checkpoint aside and start from scratch instead of failing.
@@ -110,6 +118,12 @@ public final class AdaptationLoop {
 
         connectivity = KafkaConnectivity()
         (producer, consumer) = try Self.makeClients(configuration, connectivity: connectivity, logger: logger)
+        // Room for a whole poll batch: a batch is processed when full, at the end of the poll batch, and
+        // before a late label or a dead letter.
+        let capacity = max(configuration.maximumBlock, consumer.batchSize)
+        batch = EventBatch(capacity: capacity, dimension: classes.dimension, classCount: classes.count)
+        pending.reserveCapacity(capacity)
+        pendingEmbeddings = [Float](repeating: 0, count: labelCache.capacity > 0 ? capacity * classes.dimension : 0)
 
         if let store, let bytes = try store.read() {
             do {
@@ -133,33 +147,27 @@ public final class AdaptationLoop {
                 logger.warning("checkpoint refused, starting fresh", metadata: ["error": "\(error)", "moved-to": "\(aside ?? "-")"])
             }
         }
-        publishedRaised = model.alertsRaised
-        publishedActive = Set(model.alerts.filter { $0.clearedAt == nil }.map(\.sequence))
     }
 
     static func makeModel(_ configuration: PipelineConfiguration, _ classes: ClassEmbeddings) throws -> StreamModel {
         let head = try configuration.heads.makeHead(configuration.head, classes: classes)
-        return StreamModel(classes: classes, head: head, drift: configuration.drift)
+        return StreamModel(classes: classes, head: head, drift: configuration.drift, maximumBlock: configuration.maximumBlock)
     }
 
-    /// Handles one input message.
+    /// Takes one message of a poll batch. A valid input event is checked, appended to ``batch`` and
+    /// finished when the batch is processed (``processBatch()``); a late label and a dead letter are
+    /// handled at once, after processing the events taken before them (so outputs keep the message
+    /// order, and a late label sees the model as of the events before it).
     func handle(_ message: KafkaMessage) throws {
-        let start = monotonicNanoseconds()
         let topic = message.topic  // built from librdkafka's C string: once per message
-        defer {
-            let position = TopicPartition(topic: topic, partition: message.partition)
-            nextOffsets[position] = message.offset + 1
-            hooks.handled?(position, message.offset)
-            handled += 1
-            eventsSinceCheckpoint += 1
-            let elapsed = monotonicNanoseconds() &- start
-            metrics.latency.recordNanoseconds(Int64(elapsed))
-            if recordsLatencies { latencies.append(elapsed) }
-        }
         if let labelsTopic = configuration.labelsTopic, topic == labelsTopic {
+            try processBatch()
+            let start = monotonicNanoseconds()
+            defer { finished(topic, message, start: start) }
             try handleLateLabel(message)
             return
         }
+        let start = monotonicNanoseconds()
         metrics.eventsIn.increment()
         let event: DecodedEvent
         let label: Int?
@@ -167,36 +175,43 @@ public final class AdaptationLoop {
             event = try decode(message)
             label = try resolve(event.label)
         } catch {
+            try processBatch()
+            defer { finished(topic, message, start: start) }
             try deadLetter(message, error)
             return
         }
         do {
             try encoder.checkPrediction(id: event.id)  // before the model: an output-too-large event never reaches it
         } catch {
+            try processBatch()
+            defer { finished(topic, message, start: start) }
             try deadLetter(message, reason: error.code.rawValue, text: error.message)
             return
         }
-        let result: EventResult
+        let dimension = classes.dimension
         do {
-            result = try decoder.embedding.withUnsafeBufferPointer { buffer throws(EmbeddingError) in
-                try model.process(UnsafeBufferPointer(rebasing: buffer[0..<classes.dimension]), label: label)
+            try decoder.embedding.withUnsafeBufferPointer { buffer throws(EmbeddingError) in
+                try batch.append(UnsafeBufferPointer(rebasing: buffer[0..<dimension]), label: label)
             }
         } catch {
+            try processBatch()
+            defer { finished(topic, message, start: start) }
             try deadLetter(message, InputError(error))
             return
         }
-        recentInputs.append(partition: message.partition, offset: message.offset)
-        observer?(result)
-        if result.updated { metrics.updates.increment() }
-        if result.drifting { metrics.driftFlags.increment() }
-        if let correct = result.correct { recordCorrect(correct) }
-        if label == nil, labelCache.capacity > 0 {
-            decoder.embedding.withUnsafeBufferPointer {
-                labelCache.insert(id: event.id, embedding: UnsafeBufferPointer(rebasing: $0[0..<classes.dimension]), predicted: result.index)
+        let cached = label == nil && labelCache.capacity > 0
+        if cached {
+            let row = pending.count * dimension
+            decoder.embedding.withUnsafeBufferPointer { source in
+                pendingEmbeddings.withUnsafeMutableBufferPointer { rows in
+                    rows.baseAddress!.advanced(by: row).update(from: source.baseAddress!, count: dimension)
+                }
             }
         }
-        try publishPrediction(event, result, message)
-        if result.alertChanged { try publishAlerts() }
+        pending.append(PendingEvent(
+            message: message, topic: topic, id: event.id, timestamp: event.timestamp ?? message.timestamp,
+            cachesEmbedding: cached, start: start))
+        if batch.isFull { try processBatch() }
     }
 
     /// A message of the labels topic: `{"id": "...", "label": 3 | "sandal"}`.
@@ -211,11 +226,13 @@ public final class AdaptationLoop {
             try deadLetter(message, error)
             return
         }
+        var learned = false
         let found = labelCache.take(id: id) { embedding, predicted in
             // The cached embedding passed validation when its event arrived and the label was checked
             // above, so this cannot throw; if it did, the model is unchanged and the label is dropped.
             do {
                 try model.learnLate(embedding, label: label, predicted: predicted)
+                learned = true
                 recordCorrect(label == predicted)
             } catch {
                 logger.error("late label not learned", metadata: ["id": "\(id)", "error": "\(error)"])
@@ -225,7 +242,9 @@ public final class AdaptationLoop {
             lateLabelsApplied += 1
             metrics.updates.increment()
             metrics.lateLabels("applied").increment()
-            try publishAlerts()  // the accuracy-drop detector saw the label
+            if learned {  // the accuracy-drop detector saw the label
+                for change in model.changes { try publishAlert(change, modelVersion: model.head.updateCount) }
+            }
         } else {
             lateLabelsUnmatched += 1
             metrics.lateLabels("unmatched").increment()

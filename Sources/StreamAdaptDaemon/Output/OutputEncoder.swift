@@ -79,7 +79,7 @@ struct OutputEncoder {
     ///   after ``checkPrediction(id:)`` passed: a last line of defence); ``bytes`` then holds the record
     ///   that must not be sent.
     mutating func prediction(
-        id: String, timestamp: Int64?, result: EventResult, probabilities: Matrix, classNames: [String],
+        id: String, timestamp: Int64?, result: EventResult, probabilities: UnsafePointer<Double>, classNames: [String],
         modelVersion: Int, head: String, source: Source
     ) throws(OutputError) {
         writer.reset()
@@ -109,7 +109,7 @@ struct OutputEncoder {
 
     /// The `topClasses` most probable classes, best first; equal probabilities in class order (the
     /// lower index first). Selection into a preallocated list: k is small.
-    private mutating func writeTop(_ probabilities: Matrix, _ classNames: [String]) {
+    private mutating func writeTop(_ probabilities: UnsafePointer<Double>, _ classNames: [String]) {
         let k = min(topScratch.count, classNames.count)
         for i in 0..<k {
             var best = -1

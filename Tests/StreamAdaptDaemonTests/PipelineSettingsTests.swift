@@ -107,7 +107,7 @@ import Testing
 
     @Test(arguments: [
         ("model:\n  kalman:\n    forgeting: 0.9", "model.kalman.forgeting",
-         "covariance, forgetting, initialNoise, initialScale, logitScale, mahalanobisScaling, minimumNoise, noiseMemory, observation, outputScale, priorVariance, target, targetScale, traceBound"),
+         "covariance, forgetting, initialNoise, initialScale, logitScale, mahalanobisScaling, minimumNoise, noiseMemory, observation, outputScale, precision, priorVariance, target, targetScale, traceBound"),
         ("metric:\n  port: 1", "metric",
          "checkpoint, drift, input, kafka, metrics, model, name, topics"),
         ("kafka:\n  bootstrapServers: x", "kafka.bootstrapServers",

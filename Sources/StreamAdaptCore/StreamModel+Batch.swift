@@ -106,5 +106,5 @@ extension StreamModel {
     }
 
     /// The default of ``maximumBlock``, chosen by measurement (`docs/performance.md`).
-    public static let defaultMaximumBlock = 256
+    public static let defaultMaximumBlock = 128
 }

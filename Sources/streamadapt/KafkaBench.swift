@@ -16,7 +16,7 @@ struct KafkaBench {
 
     /// With a rate: the trickle mode, the producer offers `rate` events per second (paced, no backlog).
     var rate: Double?
-    /// maximumBlock of the blocked bare model (``ModelBench``).
+    /// maximumBlock of the blocked bare model (``ModelBench``) and the daemon's `model.maxBlock`.
     var maximumBlock = StreamModel.defaultMaximumBlock
 
     func run(dimensions: [Int], classCounts: [Int]) throws {
@@ -82,6 +82,7 @@ struct KafkaBench {
         config.head = "kalman"
         config.drift.inputScoring = inputScoring
         config.drift.mahalanobis.projection = projection
+        config.maximumBlock = maximumBlock  // the daemon's model.maxBlock too
         for topic in [config.inputTopic, config.predictionsTopic, config.alertsTopic, config.deadLetterTopic] {
             try broker.createTopic(topic, partitions: 1)
         }

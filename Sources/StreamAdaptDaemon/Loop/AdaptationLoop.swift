@@ -118,9 +118,10 @@ public final class AdaptationLoop {
 
         connectivity = KafkaConnectivity()
         (producer, consumer) = try Self.makeClients(configuration, connectivity: connectivity, logger: logger)
-        // Room for a whole poll batch: a batch is processed when full, at the end of the poll batch, and
-        // before a late label or a dead letter.
-        let capacity = max(configuration.maximumBlock, consumer.batchSize)
+        // One block: the batch is processed as soon as it holds `model.maxBlock` events, so no message
+        // waits for more than a block of later ones (with 1, every event is published before the next
+        // is decoded, as event by event).
+        let capacity = configuration.maximumBlock
         batch = EventBatch(capacity: capacity, dimension: classes.dimension, classCount: classes.count)
         pending.reserveCapacity(capacity)
         pendingEmbeddings = [Float](repeating: 0, count: labelCache.capacity > 0 ? capacity * classes.dimension : 0)

@@ -79,7 +79,8 @@ extension StreamModel {
     /// Per-sample semantics are kept whatever the block size: event i is scored, predicted and learned
     /// with the state after event i - 1, so the predictions are those of ``process(_:label:)`` called
     /// event by event, and the state agrees with it up to rounding (`docs/performance.md` says by how
-    /// much). A block of one event takes the per-event path. The blocked work: the Kalman head's
+    /// much). A block of fewer than ``minimumBlock`` events (a trickle, the end of a batch) takes the
+    /// per-event path. The blocked work: the Kalman head's
     /// `X Q_0` and its fold (``KalmanHead``, `KalmanHead+Block.swift`), the drift scorer's solves
     /// (`MahalanobisScorer+Block.swift`). The model's stored state is complete again when this returns:
     /// a checkpoint can never fall inside a block.
@@ -89,9 +90,12 @@ extension StreamModel {
         while start < batch.count {
             let n = min(maximumBlock, batch.count - start)
             let rows = UnsafePointer(batch.inputs.row(start))
-            if n == 1 {
-                let label = batch.labels[start]
-                batch.record(start, step(rows, label: label >= 0 ? label : nil, blockRow: nil), self)
+            if n < minimumBlock {
+                // Too few events for the level-3 calls to pay for their packing: event by event.
+                for i in 0..<n {
+                    let label = batch.labels[start + i]
+                    batch.record(start + i, step(rows + i * dimension, label: label >= 0 ? label : nil, blockRow: nil), self)
+                }
             } else {
                 blockedHead?.beginBlock(rows, count: n)
                 scorer?.beginBlock(rows, count: n)
@@ -107,4 +111,9 @@ extension StreamModel {
 
     /// The default of ``maximumBlock``, chosen by measurement (`docs/performance.md`).
     public static let defaultMaximumBlock = 128
+
+    /// The default of ``minimumBlock``: below 8 events a block costs more than event by event (the
+    /// level-3 calls copy the D x D matrices into their packed panels once per call; measured
+    /// crossover at about 4 events for D = 512 and 8 for D = 1024, `docs/performance.md`).
+    public static let defaultMinimumBlock = 8
 }

@@ -113,19 +113,24 @@ public final class StreamModel {
     let blockedHead: (any BlockedHead)?
     /// The most events processed as one block (``process(_:)``); 1 processes every event on its own.
     public let maximumBlock: Int
+    /// Blocks of fewer events than this go event by event (``defaultMinimumBlock``).
+    public let minimumBlock: Int
     /// The block's normalised inputs and per-event outputs.
     var block: EventBatch?
     /// Calibrated class probabilities of the last event.
     public let probabilities: Matrix
 
-    /// - Parameter maximumBlock: the most events ``process(_:)`` takes as one block (1: event by event).
+    /// - Parameters:
+    ///   - maximumBlock: the most events ``process(_:)`` takes as one block (1: event by event).
+    ///   - minimumBlock: the fewest events it takes as a block; fewer go event by event.
     public init(
         classes: ClassEmbeddings, head: any AdapterHead, drift: DriftSettings = .init(),
-        maximumBlock: Int = StreamModel.defaultMaximumBlock
+        maximumBlock: Int = StreamModel.defaultMaximumBlock, minimumBlock: Int = StreamModel.defaultMinimumBlock
     ) {
         precondition(head.classCount == classes.count && head.dimension == classes.dimension)
         precondition(maximumBlock >= 1, "maximumBlock must be at least 1")
         self.maximumBlock = maximumBlock
+        self.minimumBlock = max(2, minimumBlock)
         self.classes = classes
         self.head = head
         self.drift = drift

@@ -64,7 +64,7 @@ import Testing
         drift.mahalanobis.referenceEvents = 200
         return StreamModel(
             classes: stream.classes, head: KalmanHead(classes: stream.classes, configuration: head), drift: drift,
-            maximumBlock: block)
+            maximumBlock: block, minimumBlock: 2)  // every block of 2 or more events blocked
     }
 
     /// Per event through `process(_:label:)` (the reference), or through batches of `batchSize` events.
@@ -213,7 +213,7 @@ import Testing
         let head = KalmanHead(classes: classes, configuration: config)
         var drift = DriftSettings()
         drift.inputScoring = false
-        let model = StreamModel(classes: classes, head: head, drift: drift, maximumBlock: block)
+        let model = StreamModel(classes: classes, head: head, drift: drift, maximumBlock: block, minimumBlock: 2)
         let w0 = head.weights.array
         var xs: [[Double]] = []
         var labels: [Int] = []

@@ -18,7 +18,7 @@ import Testing
         let head = KalmanHead(classes: classes, configuration: config)
         var drift = DriftSettings()
         drift.inputScoring = false
-        let model = StreamModel(classes: classes, head: head, drift: drift, maximumBlock: block)
+        let model = StreamModel(classes: classes, head: head, drift: drift, maximumBlock: block, minimumBlock: 2)
         let w0 = head.weights.array
         var seen: [[Double]] = []
         var labels: [Int] = []

@@ -201,6 +201,32 @@ import Testing
         }
     }
 
+    /// The drift scorer's random projection in blocks (one `sgemm` per block instead of an `sgemv` per
+    /// event) and a head without a blocked update (kalman+tip: its parts go event by event, the scorer
+    /// in blocks): the same predictions, flags and alerts.
+    @Test func projectedScorerAndCombinedHeadInBlocks() throws {
+        let stream = try Self.sample()
+        var drift = DriftSettings()
+        drift.mahalanobis.projection = 128
+        drift.mahalanobis.warmupEvents = 200
+        drift.mahalanobis.referenceEvents = 200
+        func model(_ block: Int) -> StreamModel {
+            let head = CombinedHead([
+                KalmanHead(classes: stream.classes), TipAdapterHead(classes: stream.classes),
+            ])
+            return StreamModel(classes: stream.classes, head: head, drift: drift, maximumBlock: block, minimumBlock: 2)
+        }
+        let reference = try Self.run(stream, model(1), batchSize: nil)
+        let blocked = try Self.run(stream, model(64), batchSize: 600)
+        let (ties, differing) = Self.comparePredictions(reference, blocked)
+        print("sample, projected scorer, kalman+tip, block 64: \(ties) ties, \(differing) differing predictions")
+        #expect(reference.results.map(\.drifting) == blocked.results.map(\.drifting))
+        #expect(reference.model.alerts == blocked.model.alerts)
+        #expect(!reference.model.alerts.isEmpty)
+        #expect(Self.relative(
+            reference.results.map { $0.mahalanobis2 ?? -1 }, blocked.results.map { $0.mahalanobis2 ?? -1 }) < 1e-4)
+    }
+
     /// Recursive least squares through the blocked path still equals (exponentially weighted) ridge
     /// regression in closed form.
     @Test(arguments: [(7, 1.0), (64, 0.97), (512, 0.99)])

@@ -158,6 +158,8 @@ extension KalmanHead: BlockedHead {
 
     public func endBlock() {
         guard let block, block.isActive else { preconditionFailure("endBlock() outside a block") }
+        // Rows not predicted would still hold an earlier block's weights: every row must have been.
+        precondition(block.current == block.count - 1, "endBlock() before every row of the block was predicted")
         block.isActive = false
         block.rows = nil
         hasPrediction = false

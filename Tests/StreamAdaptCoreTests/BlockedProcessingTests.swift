@@ -227,43 +227,50 @@ import Testing
             reference.results.map { $0.mahalanobis2 ?? -1 }, blocked.results.map { $0.mahalanobis2 ?? -1 }) < 1e-4)
     }
 
-    /// Recursive least squares through the blocked path still equals (exponentially weighted) ridge
-    /// regression in closed form.
-    @Test(arguments: [(7, 1.0), (64, 0.97), (512, 0.99)])
-    func blockedRLSEqualsBatchRidge(block: Int, forgetting: Double) throws {
+    /// Recursive least squares (`KalmanHeadTests.rlsConfiguration`, with `precision`) over 600 random
+    /// events given in batches of `batchSize`, in blocks of up to `block`: the largest relative
+    /// difference of W from (exponentially weighted) ridge regression in closed form, and the update count.
+    static func rlsAgainstBatchRidge(
+        forgetting: Double, precision: KalmanConfiguration.Precision = .float64, block: Int, batchSize: Int
+    ) throws -> (error: Double, updates: Int) {
         let c = 4
         let d = 12
         var random = TestRandom(seed: 42)
         let classes = try random.classes(c, d)
-        let config = KalmanHeadTests().rlsConfiguration(forgetting: forgetting)
+        var config = KalmanHeadTests().rlsConfiguration(forgetting: forgetting)
+        config.precision = precision
         let head = KalmanHead(classes: classes, configuration: config)
         var drift = DriftSettings()
         drift.inputScoring = false
         let model = StreamModel(classes: classes, head: head, drift: drift, maximumBlock: block, minimumBlock: 2)
         let w0 = head.weights.array
-        var xs: [[Double]] = []
+        var seen: [[Double]] = []
         var labels: [Int] = []
-        let batch = EventBatch(capacity: 300, dimension: d, classCount: c)
+        let batch = EventBatch(capacity: batchSize, dimension: d, classCount: c)
         for t in 0..<600 {
-            let x = random.unitVector(d)
-            xs.append(x)
+            let x = random.unitVector(d).map(Float.init)
+            // The model sees the Float32 input, normalised: the closed form gets the same.
+            let f = x.map(Double.init)
+            let norm = f.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            seen.append(f.map { $0 / norm })
             labels.append(t % c)
-            try batch.append(x.map(Float.init), label: t % c)
+            try batch.append(x, label: t % c)
             if batch.isFull {
                 model.process(batch)
                 batch.removeAll()
             }
         }
-        // The model saw the Float32 inputs, normalised: the closed form gets the same.
-        let seen = xs.map { x -> [Double] in
-            let f = x.map { Double(Float($0)) }
-            let norm = f.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            return f.map { $0 / norm }
-        }
         let expected = KalmanHeadTests().batchRidge(w0: w0, xs: seen, labels: labels, c: c, d: d, config: config)
-        let error = maxRelativeError(head.weights.array, expected)
+        return (maxRelativeError(head.weights.array, expected), head.updateCount)
+    }
+
+    /// Recursive least squares through the blocked path still equals (exponentially weighted) ridge
+    /// regression in closed form.
+    @Test(arguments: [(7, 1.0), (64, 0.97), (512, 0.99)])
+    func blockedRLSEqualsBatchRidge(block: Int, forgetting: Double) throws {
+        let (error, updates) = try Self.rlsAgainstBatchRidge(forgetting: forgetting, block: block, batchSize: 300)
         #expect(error < 1e-8, "relative error \(error)")
-        #expect(head.updateCount == 600)
+        #expect(updates == 600)
     }
 
     /// A block never outlives `process(_:)`: a checkpoint taken between two batches (in the middle of

@@ -9,37 +9,11 @@ import Testing
     /// rounding of P: per event and in blocks.
     @Test(arguments: [1, 7, 64])
     func float32RLSEqualsBatchRidge(block: Int) throws {
-        let c = 4
-        let d = 12
-        var random = TestRandom(seed: 42)
-        let classes = try random.classes(c, d)
-        var config = KalmanHeadTests().rlsConfiguration(forgetting: 0.99)
-        config.precision = .float32
-        let head = KalmanHead(classes: classes, configuration: config)
-        var drift = DriftSettings()
-        drift.inputScoring = false
-        let model = StreamModel(classes: classes, head: head, drift: drift, maximumBlock: block, minimumBlock: 2)
-        let w0 = head.weights.array
-        var seen: [[Double]] = []
-        var labels: [Int] = []
-        let batch = EventBatch(capacity: 100, dimension: d, classCount: c)
-        for t in 0..<600 {
-            let x = random.unitVector(d).map(Float.init)
-            let f = x.map(Double.init)
-            let norm = f.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            seen.append(f.map { $0 / norm })
-            labels.append(t % c)
-            try batch.append(x, label: t % c)
-            if batch.isFull {
-                model.process(batch)
-                batch.removeAll()
-            }
-        }
-        let expected = KalmanHeadTests().batchRidge(w0: w0, xs: seen, labels: labels, c: c, d: d, config: config)
-        let error = maxRelativeError(head.weights.array, expected)
+        let (error, updates) = try BlockedProcessingTests.rlsAgainstBatchRidge(
+            forgetting: 0.99, precision: .float32, block: block, batchSize: 100)
         print("float32 RLS, block \(block): relative error \(error)")
         #expect(error < 1e-6, "relative error \(error)")  // measured 0.9e-7 to 1.5e-7
-        #expect(head.updateCount == 600)
+        #expect(updates == 600)
     }
 
     /// On the bundled sample the Float32 head predicts like the Float64 one (all but a few events) and

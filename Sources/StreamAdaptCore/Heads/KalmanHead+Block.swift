@@ -58,7 +58,7 @@ final class KalmanBlock {
 /// Per event that is 2 D^2 + D^2 flops at level 3 (instead of two level-2 passes over the D x D matrix,
 /// reading and then rewriting it) plus O(D b) for the in-block corrections. Forgetting, the trace bound,
 /// the Mahalanobis regulation and the noise adaptation are scalar and sequential, as per event. The
-/// rescaling of the lazy scale and the periodic refresh of the running trace (``maintainCovariance()``)
+/// rescaling of the lazy scale and the periodic refresh of the running trace (``maintainCovariance(refreshingTrace:)``)
 /// run at the end of the block instead of at their exact event: both only change rounding.
 extension KalmanHead: BlockedHead {
     public var supportsBlocks: Bool { configuration.covariance == .full }
@@ -187,24 +187,7 @@ extension KalmanHead: BlockedHead {
                 BLAS.syrkTransposed(d, k, alpha: -1, block.directions.pointer, beta: 1, covariance.pointer)
             }
         }
-        // The per-event path refreshes the running trace at every 1024th update.
-        if updateCount / 1024 != block.updatesAtStart / 1024 {
-            if let covariance32 {
-                storedTrace = covariance32.diagonalSum
-            } else {
-                var t = 0.0
-                for i in 0..<d { t += covariance[i, i] }
-                storedTrace = t
-            }
-        }
-        if covarianceScale > 1e6 || covarianceScale < 1e-6 {
-            if let covariance32 {
-                covariance32.scale(by: covarianceScale)
-            } else {
-                BLAS.scal(covariance.count, alpha: covarianceScale, covariance.pointer)
-            }
-            storedTrace *= covarianceScale
-            covarianceScale = 1
-        }
+        // As per event, but once: the trace refresh when the block passed a 1024th update.
+        maintainCovariance(refreshingTrace: updateCount / 1024 != block.updatesAtStart / 1024)
     }
 }

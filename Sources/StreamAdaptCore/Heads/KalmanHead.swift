@@ -336,7 +336,7 @@ public final class KalmanHead: AdapterHead {
         adaptNoise(variance: q)
 
         updateCount += 1
-        maintainCovariance()
+        maintainCovariance(refreshingTrace: updateCount % 1024 == 0)
     }
 
     /// The innovation e (into ``innovation``) of the observation `label` for the unscaled logits z = W x,
@@ -430,8 +430,9 @@ public final class KalmanHead: AdapterHead {
         return tail
     }
 
-    /// Keeps the lazy scale in range and refreshes the running trace against drift.
-    func maintainCovariance() {
+    /// Keeps the lazy scale in range and, when `refreshingTrace` (every 1024th update), recomputes the
+    /// running trace from the stored matrix against rounding drift.
+    func maintainCovariance(refreshingTrace: Bool) {
         if covarianceScale > 1e6 || covarianceScale < 1e-6 {
             if let covariance32 {
                 covariance32.scale(by: covarianceScale)
@@ -441,7 +442,7 @@ public final class KalmanHead: AdapterHead {
             storedTrace *= covarianceScale
             covarianceScale = 1
         }
-        if updateCount % 1024 == 0 {
+        if refreshingTrace {
             var t = 0.0
             switch configuration.covariance {
             case .full:

@@ -2,21 +2,30 @@ import Foundation
 
 /// The settings of the drift side of a ``StreamModel``.
 public struct DriftSettings: Sendable, Equatable {
-    /// Score every input with the Mahalanobis scorer, flag drifting inputs and raise input-drift
-    /// alerts (the default). Off, the model keeps no scorer (no D x D state, no per-event solve): events
-    /// have no distance and are never drifting, the Kalman head's regulation uses the neutral d2 = D,
-    /// and only accuracy-drop alerts remain.
+    /// Score every input with the Mahalanobis scorer and flag drifting inputs (the default). Off, the
+    /// model keeps no scorer (no D x D state, no per-event solve): events have no distance and are never
+    /// drifting, and the Kalman head's regulation uses the neutral d2 = D. Input-drift alerts do not
+    /// depend on it (``MeanShiftDetector``).
     public var inputScoring = true
     public var mahalanobis = MahalanobisConfiguration()
-    /// Input drift: sliding window (events) of the flagged fraction, and its raise and clear levels.
+    /// Raise input-drift alerts with the mean-shift test (``MeanShiftDetector``; the default).
+    public var inputAlerts = true
+    /// Input drift (``MeanShiftDetector``): the fast window W and the reference window R (events), the
+    /// raise and clear levels of the statistic (whose mean without drift is 1), and the events before
+    /// it may raise.
     public var inputWindow = 50
-    public var inputRaiseLevel = 0.3
-    public var inputClearLevel = 0.1
-    /// Accuracy drop: Page-Hinkley tolerance delta, threshold, events before it may fire, clearing window.
+    public var inputReference = 500
+    public var inputRaiseLevel = 8.0
+    public var inputClearLevel = 3.0
+    public var inputWarmup = 100
+    /// Accuracy drop: Page-Hinkley tolerance delta, threshold, events before it may fire, the window of
+    /// the error rates it reports and clears by, and the tolerance of the "settled" clearing rule
+    /// (``PageHinkleyDetector``).
     public var accuracyDelta = 0.01
     public var accuracyThreshold = 30.0
     public var accuracyMinimumEvents = 100
     public var accuracyWindow = 200
+    public var accuracySettleTolerance = 0.05
     /// Step size (1: full Gauss-Newton steps) of the online temperature calibration of the
     /// probabilities; 0 turns it off.
     public var calibrationRate = 1.0
@@ -29,8 +38,20 @@ public struct DriftSettings: Sendable, Equatable {
     public func validate() throws(ConfigurationError) {
         try mahalanobis.validate()
         if inputWindow < 1 { throw ConfigurationError(field: "drift.inputWindow", reason: "must be at least 1") }
-        if !(inputClearLevel <= inputRaiseLevel && inputRaiseLevel <= 1 && inputClearLevel >= 0) {
-            throw ConfigurationError(field: "drift.inputRaiseLevel", reason: "need 0 <= clear level <= raise level <= 1")
+        if inputReference < inputWindow {
+            throw ConfigurationError(field: "drift.inputReference", reason: "must be at least drift.inputWindow")
+        }
+        if inputWarmup < 0 { throw ConfigurationError(field: "drift.inputWarmup", reason: "must be non-negative") }
+        // The statistic's mean without drift is 1: a level at or below 1 would raise on a steady stream
+        // (and catches a configuration written for the flagged fraction this level replaced).
+        if !(inputClearLevel > 1 && inputClearLevel <= inputRaiseLevel && inputRaiseLevel.isFinite) {
+            throw ConfigurationError(
+                field: "drift.inputRaiseLevel",
+                reason: "need 1 < drift.inputClearLevel <= drift.inputRaiseLevel (levels of the mean-shift statistic, "
+                    + "whose mean without drift is 1; they are no longer flagged fractions)")
+        }
+        if !(accuracySettleTolerance >= 0 && accuracySettleTolerance < 1) {
+            throw ConfigurationError(field: "drift.accuracySettleTolerance", reason: "must be in [0, 1)")
         }
         if !(accuracyThreshold > 0) {
             throw ConfigurationError(field: "drift.accuracyThreshold", reason: "must be positive")
@@ -97,7 +118,8 @@ public final class StreamModel {
     public var alertsRaised: Int { alertHistory.raisedCount }
     /// Events processed so far (the index of the next event).
     public private(set) var eventCount = 0
-    private var inputDetector: FlaggedFractionDetector
+    /// The input-drift test; nil when ``DriftSettings/inputAlerts`` is off.
+    private let inputDetector: MeanShiftDetector?
     private var accuracyDetector: PageHinkleyDetector
     /// The temperature a of the calibrated probabilities, learned online from labelled events.
     public private(set) var probabilityScale = 1.0
@@ -135,11 +157,16 @@ public final class StreamModel {
         self.head = head
         self.drift = drift
         scorer = drift.inputScoring ? MahalanobisScorer(classes: classes, configuration: drift.mahalanobis) : nil
-        inputDetector = FlaggedFractionDetector(
-            window: drift.inputWindow, raiseLevel: drift.inputRaiseLevel, clearLevel: drift.inputClearLevel)
+        inputDetector =
+            drift.inputAlerts
+            ? MeanShiftDetector(
+                classes: classes.normalized, window: drift.inputWindow, reference: drift.inputReference,
+                raiseLevel: drift.inputRaiseLevel, clearLevel: drift.inputClearLevel, warmup: drift.inputWarmup)
+            : nil
         accuracyDetector = PageHinkleyDetector(
             delta: drift.accuracyDelta, threshold: drift.accuracyThreshold,
-            minimumEvents: drift.accuracyMinimumEvents, window: drift.accuracyWindow)
+            minimumEvents: drift.accuracyMinimumEvents, window: drift.accuracyWindow,
+            settleTolerance: drift.accuracySettleTolerance)
         alertHistory = AlertHistory(capacity: drift.alertHistory)
         input = Matrix(rows: classes.dimension, columns: 1)
         logits = Matrix(rows: classes.count, columns: 1)
@@ -181,7 +208,6 @@ public final class StreamModel {
             d2 = distance2
             drifting = scorer.isDrifting(distance2)
         }
-        let calibrated = scorer?.threshold != nil
         let variance: Double
         if let blockRow, let blocked = blockedHead {
             variance = blocked.predict(blockRow: blockRow, logits: logits.pointer)
@@ -221,15 +247,11 @@ public final class StreamModel {
         scorer?.learn(label: label ?? index)
 
         var changed = false
-        if calibrated, let change = inputDetector.observe(flagged: drifting) {
-            record(change, kind: .inputDrift, value: inputDetector.fraction, threshold: drift.inputRaiseLevel)
+        if let inputDetector, let change = inputDetector.observe(x) {
+            record(change, kind: .inputDrift, value: inputDetector.statistic, threshold: drift.inputRaiseLevel)
             changed = true
         }
-        if let label, let change = accuracyDetector.observe(error: label != index) {
-            let value = change == .raised ? accuracyDetector.statistic : accuracyDetector.recentErrorRate
-            record(change, kind: .accuracyDrop, value: value, threshold: drift.accuracyThreshold)
-            changed = true
-        }
+        if let label, observeError(label != index) { changed = true }
         eventCount += 1
         return EventResult(
             index: index, probability: probabilities[index], entropy: entropy, variance: variance, mahalanobis2: d2,
@@ -249,10 +271,7 @@ public final class StreamModel {
         changes.removeAll(keepingCapacity: true)
         _ = head.predict(UnsafePointer(input.pointer), logits: logits.pointer)
         head.learn(label: label, context: LearnContext(mahalanobis2: nil))
-        if let change = accuracyDetector.observe(error: label != predicted) {
-            let value = change == .raised ? accuracyDetector.statistic : accuracyDetector.recentErrorRate
-            record(change, kind: .accuracyDrop, value: value, threshold: drift.accuracyThreshold)
-        }
+        _ = observeError(label != predicted)
     }
 
     /// Processes one event given as a Swift array (convenience for tests and tools).
@@ -288,14 +307,37 @@ public final class StreamModel {
         probabilityScale = max(1e-3, a - max(-0.5 * a, min(0.5 * a, step)))
     }
 
-    private func record(_ change: DetectorChange, kind: DriftAlert.Kind, value: Double, threshold: Double) {
+    /// Feeds the accuracy detector one labelled outcome; records a raise (with the Page-Hinkley
+    /// statistic and the error rates before and now) or a clearing (with the error rate now and why).
+    /// Returns whether the alert state changed.
+    private func observeError(_ error: Bool) -> Bool {
+        guard let change = accuracyDetector.observe(error: error) else { return false }
+        let rateNow = accuracyDetector.recentErrorRate
         switch change {
         case .raised:
-            alertHistory.raise(kind, at: eventCount, value: value, threshold: threshold)
+            record(
+                change, kind: .accuracyDrop, value: accuracyDetector.statistic, threshold: drift.accuracyThreshold,
+                errorRates: (accuracyDetector.rateBefore, rateNow))
+        case .cleared:
+            record(
+                change, kind: .accuracyDrop, value: rateNow, threshold: drift.accuracyThreshold,
+                reason: accuracyDetector.lastClearReason ?? .recovered, errorRate: rateNow)
+        }
+        return true
+    }
+
+    private func record(
+        _ change: DetectorChange, kind: DriftAlert.Kind, value: Double, threshold: Double,
+        errorRates: (before: Double, now: Double)? = nil, reason: DriftAlert.ClearReason = .settled,
+        errorRate: Double? = nil
+    ) {
+        switch change {
+        case .raised:
+            alertHistory.raise(kind, at: eventCount, value: value, threshold: threshold, errorRates: errorRates)
             if let alert = alertHistory.alerts.last { changes.append(AlertChange(alert: alert, raised: true)) }
         case .cleared:
             let sequence = alertHistory.active(kind)?.sequence
-            alertHistory.clear(kind, at: eventCount, value: value)
+            alertHistory.clear(kind, at: eventCount, value: value, reason: reason, errorRate: errorRate)
             if let sequence, let alert = alertHistory.alerts.last(where: { $0.sequence == sequence }) {
                 changes.append(AlertChange(alert: alert, raised: false))
             }
@@ -326,7 +368,7 @@ extension StreamModel: Checkpointable {
         writer.writeConfiguration(drift, prefix: "drift")
         head.save(to: &writer)
         scorer?.save(to: &writer)
-        inputDetector.save(to: &writer)
+        inputDetector?.save(to: &writer)
         accuracyDetector.save(to: &writer)
         alertHistory.save(to: &writer)
         writer.writeInt(eventCount)
@@ -363,8 +405,7 @@ extension StreamModel: Checkpointable {
         try reader.expectConfiguration(drift, prefix: "drift")
         let headCommit = try head.prepareRestore(from: &reader)
         let scorerCommit = try scorer?.prepareRestore(from: &reader)
-        var storedInput = inputDetector
-        try storedInput.restore(from: &reader)
+        let inputCommit = try inputDetector?.prepareRestore(from: &reader)
         var storedAccuracy = accuracyDetector
         try storedAccuracy.restore(from: &reader)
 
@@ -378,7 +419,7 @@ extension StreamModel: Checkpointable {
         return CheckpointCommit { [self] in
             headCommit.apply()
             scorerCommit?.apply()
-            inputDetector = storedInput
+            inputCommit?.apply()
             accuracyDetector = storedAccuracy
             alertHistory = storedHistory
             eventCount = storedEventCount

@@ -150,7 +150,7 @@ struct DemoCommand: ParsableCommand {
         print(String(format: "  prequential accuracy: %.3f before the shift (events 0..%d), %.3f after it", Double(correct[0]) / Double(max(1, total[0])), shift - 1, Double(correct[1]) / Double(max(1, total[1]))))
         if loop.model.alerts.isEmpty { print("  alerts: none") }
         for alert in loop.model.alerts {
-            let cleared = alert.clearedAt.map { "cleared at event \($0)" } ?? "still active"
+            let cleared = alert.clearedAt.map { "cleared at event \($0)" + (alert.clearReason.map { " (\($0.rawValue))" } ?? "") } ?? "still active"
             print("  alert \(alert.kind.rawValue): raised at event \(alert.raisedAt) (\(alert.raisedAt - shift >= 0 ? "\(alert.raisedAt - shift) events after the shift" : "before the shift")), \(cleared)")
         }
         print(String(format: "  throughput: %.0f events/s end to end through Kafka, replay included (%.2f s)", Double(loop.handled) / elapsed, elapsed))

@@ -201,18 +201,13 @@ struct EvalReport {
         if let first = heads.first, first.alertsRaised > alerts.count {
             lines.append("  (\(first.alertsRaised - alerts.count) earlier alerts not kept: the history keeps the last \(alerts.count))")
         }
-        for a in alerts {
-            let cleared = a.clearedAt.map { "cleared at event \($0)" } ?? "still active"
-            lines.append("  \(a.kind.rawValue): raised at event \(a.raisedAt) (value \(fmt(a.value, 3)), threshold \(fmt(a.threshold, 3))), \(cleared)")
-        }
+        for a in alerts { lines.append("  \(a.kind.rawValue): \(a.summary)") }
         return lines.joined(separator: "\n")
     }
 
     func json() -> String {
         func alertsJSON(_ alerts: [DriftAlert]) -> String {
-            "[" + alerts.map { a in
-                "{\"kind\": \"\(a.kind.rawValue)\", \"raised_at\": \(a.raisedAt), \"cleared_at\": \(a.clearedAt.map(String.init) ?? "null"), \"value\": \(num(a.value)), \"threshold\": \(num(a.threshold)), \"severity\": \(num(a.severity))}"
-            }.joined(separator: ", ") + "]"
+            "[" + alerts.map(\.json).joined(separator: ", ") + "]"
         }
         let headsJSON = heads.map { h in
             let s = h.statistics

@@ -131,18 +131,6 @@ import Testing
 }
 
 @Suite struct DetectorTests {
-    @Test func flaggedFractionRaisesAndClearsWithHysteresis() {
-        var detector = FlaggedFractionDetector(window: 10, raiseLevel: 0.5, clearLevel: 0.2)
-        var changes: [(Int, DetectorChange)] = []
-        let flags = Array(repeating: false, count: 20) + Array(repeating: true, count: 10) + Array(repeating: false, count: 20)
-        for (i, f) in flags.enumerated() {
-            if let change = detector.observe(flagged: f) { changes.append((i, change)) }
-        }
-        #expect(changes.count == 2)
-        #expect(changes[0].0 == 24 && changes[0].1 == .raised)  // 5 of the last 10 flagged
-        #expect(changes[1].0 == 37 && changes[1].1 == .cleared)  // 2 of the last 10 flagged
-    }
-
     @Test func pageHinkleyFiresOnAnErrorRateJumpOnly() {
         var detector = PageHinkleyDetector(delta: 0.05, threshold: 10, minimumEvents: 50, window: 50)
         var random = TestRandom(seed: 9)
@@ -161,5 +149,169 @@ import Testing
         #expect((1000..<1100).contains(raised.first ?? -1), "raised at \(raised)")
         #expect(cleared.count == 1)
         #expect((1500..<1650).contains(cleared.first ?? -1), "cleared at \(cleared)")
+        #expect(detector.lastClearReason == .recovered)
+        #expect(abs(detector.rateBefore - 0.2) < 0.05, "rate before \(detector.rateBefore)")
+    }
+
+    /// A drop that stays: the error rate goes from 0.2 to 0.5 for good. The alert reports both rates and
+    /// clears as "settled" once two consecutive windows agree within the tolerance, not before 2 windows
+    /// after the raise; the test then restarts and raises nothing more on the new level.
+    @Test func pageHinkleyClearsWhenTheErrorRateSettlesAtANewLevel() {
+        let window = 100
+        var detector = PageHinkleyDetector(delta: 0.01, threshold: 30, minimumEvents: 100, window: window, settleTolerance: 0.05)
+        var random = TestRandom(seed: 11)
+        var raised: [(Int, Double, Double)] = []
+        var cleared: [(Int, Double)] = []
+        var errors: [Bool] = []
+        for t in 0..<4000 {
+            let error = (random.uniform() + 1) / 2 < (t < 1000 ? 0.2 : 0.5)
+            errors.append(error)
+            switch detector.observe(error: error) {
+            case .raised: raised.append((t, detector.rateBefore, detector.recentErrorRate))
+            case .cleared: cleared.append((t, detector.recentErrorRate))
+            case nil: break
+            }
+        }
+        #expect(raised.count == 1 && cleared.count == 1, "raised \(raised), cleared \(cleared)")
+        guard let raise = raised.first, let clear = cleared.first else { return }
+        #expect((1000..<1150).contains(raise.0))
+        #expect(abs(raise.1 - 0.2) < 0.04, "rate before \(raise.1)")
+        // The rate now is the error rate of exactly the last `window` outcomes.
+        let last = errors[(raise.0 - window + 1)...raise.0].filter { $0 }.count
+        #expect(raise.2 == Double(last) / Double(window))
+        #expect(clear.0 >= raise.0 + 2 * window, "cleared at \(clear.0)")
+        #expect(detector.lastClearReason == .settled)
+        let recent = errors[(clear.0 - window + 1)...clear.0].filter { $0 }.count
+        let before = errors[(clear.0 - 2 * window + 1)...(clear.0 - window)].filter { $0 }.count
+        #expect(clear.1 == Double(recent) / Double(window))
+        #expect(abs(Double(recent - before)) / Double(window) <= 0.05)
+        #expect(abs(clear.1 - 0.5) < 0.1)
+    }
+}
+
+@Suite struct MeanShiftDetectorTests {
+    /// The class subspace: an orthonormal basis of the span of the class embeddings (C <= D/4).
+    @Test func classSubspaceIsAnOrthonormalBasisOfTheClassSpan() throws {
+        var random = TestRandom(seed: 3)
+        let classes = try random.classes(5, 40)
+        let q = MeanShiftDetector.classSubspace(classes.normalized)
+        #expect(q.rows == 5 && q.columns == 40)
+        for i in 0..<5 {
+            for j in 0..<5 {
+                let v = BLAS.dot(40, q.row(i), q.row(j))
+                #expect(abs(v - (i == j ? 1 : 0)) < 1e-12)
+            }
+            // Each class embedding lies in the span: |t|^2 = |Q t|^2.
+            let t = classes.normalized.row(i)
+            var inside = 0.0
+            for j in 0..<5 { inside += pow(BLAS.dot(40, q.row(j), t), 2) }
+            #expect(abs(inside - 1) < 1e-12)
+        }
+        // More classes than D/4: the top D/4 principal directions only.
+        let many = try random.classes(30, 40)
+        #expect(MeanShiftDetector.classSubspace(many.normalized).rows == 10)
+    }
+
+    /// T against the definition with explicit weights: f and s as weighted sums of the inputs (running
+    /// averages, then exponential), P as "drop the first coordinate" (the class embedding is e_1), and
+    /// v, a, b, c from their definitions.
+    @Test func statisticMatchesTheDefinition() throws {
+        let d = 5
+        let classes = try ClassEmbeddings(names: ["a"], dimension: d, values: [1, 0, 0, 0, 0])
+        let (w, r) = (3, 7)
+        let detector = MeanShiftDetector(classes: classes.normalized, window: w, reference: r, raiseLevel: 1e9, clearLevel: 2, warmup: 0)
+        var random = TestRandom(seed: 5)
+        var inputs: [[Double]] = []
+        var variance = 0.0
+        for n in 1...20 {
+            let x = random.unitVector(d)
+            inputs.append(x)
+            // Weights of each input in the two means after n inputs.
+            func weights(_ memory: Int) -> [Double] {
+                var wts: [Double] = []
+                for k in 1...n {
+                    let rate = max(1 / Double(memory), 1 / Double(k))
+                    wts = wts.map { $0 * (1 - rate) } + [rate]
+                }
+                return wts
+            }
+            let wf = weights(w)
+            let ws = weights(r)
+            if n > 1 {
+                // The deviation from the fast mean before this input, outside the class span.
+                let previous = Array(wf.dropLast()).map { $0 / (1 - wf.last!) }
+                var deviation2 = 0.0
+                for i in 1..<d {
+                    let f = zip(previous, inputs.dropLast()).reduce(0) { $0 + $1.0 * $1.1[i] }
+                    deviation2 += pow(x[i] - f, 2)
+                }
+                let a = previous.reduce(0) { $0 + $1 * $1 }
+                let rate = max(1 / Double(r), 1 / Double(n - 1))
+                variance += rate * (deviation2 / (1 + a) - variance)
+            }
+            var difference2 = 0.0
+            for i in 1..<d {
+                let f = zip(wf, inputs).reduce(0) { $0 + $1.0 * $1.1[i] }
+                let s = zip(ws, inputs).reduce(0) { $0 + $1.0 * $1.1[i] }
+                difference2 += pow(f - s, 2)
+            }
+            let factor = zip(wf, ws).reduce(0) { $0 + pow($1.0 - $1.1, 2) }
+            let expected = n > 1 && factor > 1e-12 ? difference2 / (variance * factor) : 0
+            _ = x.withUnsafeBufferPointer { detector.observe($0.baseAddress!) }
+            #expect(abs(detector.statistic - expected) <= 1e-9 * max(1, expected), "event \(n): \(detector.statistic) vs \(expected)")
+        }
+    }
+
+    /// Without drift the statistic's mean is 1 (that is what the normalisation is for) and it stays far
+    /// below the default raise level; a shift of the mean outside the class span raises, in either
+    /// direction, and the alert clears once the inputs have been stable for a window.
+    @Test func stationaryNoiseAveragesOneAndShiftsRaiseBothWays() throws {
+        let d = 64
+        var random = TestRandom(seed: 8)
+        let classes = try random.classes(4, d)
+        let detector = MeanShiftDetector(classes: classes.normalized)
+        let offset = random.unitVector(d)
+        var statistics: [Double] = []
+        var changes: [(Int, DetectorChange)] = []
+        for t in 0..<6000 {
+            // Unit-variance noise around the origin; from 2000 to 3999 the mean moves by 0.5 along `offset`.
+            let shift = (2000..<4000).contains(t) ? 0.5 : 0
+            let x = (0..<d).map { i in random.uniform() * 3.0.squareRoot() * 0.125 + shift * offset[i] }
+            if let change = x.withUnsafeBufferPointer({ detector.observe($0.baseAddress!) }) { changes.append((t, change)) }
+            if t >= 500 && t < 2000 { statistics.append(detector.statistic) }
+        }
+        let mean = statistics.reduce(0, +) / Double(statistics.count)
+        #expect(abs(mean - 1) < 0.15, "mean T without drift \(mean)")
+        #expect(statistics.max()! < 4, "largest T without drift \(statistics.max()!)")
+        #expect(changes.count == 4, "\(changes)")
+        guard changes.count == 4 else { return }
+        #expect(changes[0].1 == .raised && (2000..<2030).contains(changes[0].0), "\(changes)")
+        #expect(changes[1].1 == .cleared && changes[1].0 >= changes[0].0 + 50 && changes[1].0 < 2400, "\(changes)")
+        #expect(changes[2].1 == .raised && (4000..<4030).contains(changes[2].0), "\(changes)")
+        #expect(changes[3].1 == .cleared, "\(changes)")
+    }
+
+    @Test func checkpointRestoresTheTestExactly() throws {
+        let d = 16
+        var random = TestRandom(seed: 2)
+        let classes = try random.classes(3, d)
+        let a = MeanShiftDetector(classes: classes.normalized, window: 10, reference: 40)
+        let b = MeanShiftDetector(classes: classes.normalized, window: 10, reference: 40)
+        let stream = (0..<600).map { t in (0..<d).map { _ in random.uniform() + (t >= 300 ? 0.8 : 0) } }
+        for x in stream[..<310] { _ = x.withUnsafeBufferPointer { a.observe($0.baseAddress!) } }
+        #expect(a.isActive)
+        var writer = CheckpointWriter()
+        a.save(to: &writer)
+        var reader = CheckpointReader(writer.bytes)
+        try b.restore(from: &reader)
+        for x in stream[310...] {
+            let ca = x.withUnsafeBufferPointer { a.observe($0.baseAddress!) }
+            let cb = x.withUnsafeBufferPointer { b.observe($0.baseAddress!) }
+            #expect(ca == cb && a.statistic == b.statistic && a.isActive == b.isActive)
+        }
+        // Other settings are refused, naming the field.
+        let other = MeanShiftDetector(classes: classes.normalized, window: 11, reference: 40)
+        var again = CheckpointReader(writer.bytes)
+        #expect(throws: CheckpointError.self) { try other.restore(from: &again) }
     }
 }

@@ -68,6 +68,10 @@ public struct CheckpointReader: Sendable {
         try readBool() ? try readDouble() : nil
     }
 
+    public mutating func readOptionalString() throws(CheckpointError) -> String? {
+        try readBool() ? try readString() : nil
+    }
+
     public mutating func readOptionalInt() throws(CheckpointError) -> Int? {
         try readBool() ? try readInt() : nil
     }

@@ -52,6 +52,11 @@ public struct CheckpointWriter: Sendable {
         if let value { writeDouble(value) }
     }
 
+    public mutating func writeOptionalString(_ value: String?) {
+        writeBool(value != nil)
+        if let value { writeString(value) }
+    }
+
     public mutating func writeOptionalInt(_ value: Int?) {
         writeBool(value != nil)
         if let value { writeInt(value) }

@@ -34,10 +34,17 @@ public struct AlertHistory: Sendable, Equatable {
     mutating func beginCall() { clearedThisCall = nil }
 
     /// Raises an alert of `kind` at event `event` (the kind must have no active alert).
-    mutating func raise(_ kind: DriftAlert.Kind, at event: Int, value: Double, threshold: Double) {
+    /// Accuracy drops pass the error rates before the change and now.
+    mutating func raise(
+        _ kind: DriftAlert.Kind, at event: Int, value: Double, threshold: Double,
+        errorRates: (before: Double, now: Double)? = nil
+    ) {
         precondition(open[kind] == nil, "a \(kind.rawValue) alert is already active")
         open[kind] = raisedCount
-        alerts.append(DriftAlert(kind: kind, sequence: raisedCount, raisedAt: event, value: value, threshold: threshold))
+        var alert = DriftAlert(kind: kind, sequence: raisedCount, raisedAt: event, value: value, threshold: threshold)
+        alert.errorRateBefore = errorRates?.before
+        alert.errorRateAtRaise = errorRates?.now
+        alerts.append(alert)
         raisedCount += 1
         while alerts.count > capacity {
             guard
@@ -49,12 +56,17 @@ public struct AlertHistory: Sendable, Equatable {
     }
 
     /// Clears the active alert of `kind` at event `event`, with the statistic `value`; nothing when
-    /// none is active.
-    mutating func clear(_ kind: DriftAlert.Kind, at event: Int, value: Double) {
+    /// none is active. Accuracy drops pass the error rate at clearing.
+    mutating func clear(
+        _ kind: DriftAlert.Kind, at event: Int, value: Double, reason: DriftAlert.ClearReason,
+        errorRate: Double? = nil
+    ) {
         guard let sequence = open.removeValue(forKey: kind), let i = alerts.lastIndex(where: { $0.sequence == sequence })
         else { return }
         alerts[i].clearedAt = event
         alerts[i].clearedValue = value
+        alerts[i].clearReason = reason
+        alerts[i].errorRateAtClear = errorRate
         clearedThisCall = sequence
     }
 }
@@ -76,6 +88,10 @@ extension AlertHistory {
             writer.writeDouble(alert.value)
             writer.writeDouble(alert.threshold)
             writer.writeOptionalDouble(alert.clearedValue)
+            writer.writeOptionalString(alert.clearReason?.rawValue)
+            writer.writeOptionalDouble(alert.errorRateBefore)
+            writer.writeOptionalDouble(alert.errorRateAtRaise)
+            writer.writeOptionalDouble(alert.errorRateAtClear)
         }
         let open = open.sorted { $0.key.rawValue < $1.key.rawValue }
         writer.writeUInt64(UInt64(open.count))
@@ -108,6 +124,15 @@ extension AlertHistory {
             alert.value = try reader.readDouble()
             alert.threshold = try reader.readDouble()
             alert.clearedValue = try reader.readOptionalDouble()
+            if let raw = try reader.readOptionalString() {
+                guard let reason = DriftAlert.ClearReason(rawValue: raw) else {
+                    throw .corrupt("alerts", "unknown clear reason \"\(raw)\"")
+                }
+                alert.clearReason = reason
+            }
+            alert.errorRateBefore = try reader.readOptionalDouble()
+            alert.errorRateAtRaise = try reader.readOptionalDouble()
+            alert.errorRateAtClear = try reader.readOptionalDouble()
             history.alerts.append(alert)
         }
         let openCount = try reader.readUInt64()

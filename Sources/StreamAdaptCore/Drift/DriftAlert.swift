@@ -26,6 +26,26 @@ public struct DriftAlert: Sendable, Equatable {
     public var severity: Double { threshold > 0 ? value / threshold : value }
     /// Figures at clearing time (the window statistic), nil while active.
     public var clearedValue: Double?
+    /// Why it cleared, nil while active.
+    public var clearReason: ClearReason?
+    /// Accuracy-drop alerts: the prequential error rate before the change (the running mean where the
+    /// Page-Hinkley statistic had its minimum); nil for input-drift alerts.
+    public var errorRateBefore: Double?
+    /// Accuracy-drop alerts: the error rate over the last `drift.accuracyWindow` labelled events when
+    /// the alert was raised.
+    public var errorRateAtRaise: Double?
+    /// Accuracy-drop alerts: the error rate over the last `drift.accuracyWindow` labelled events when
+    /// it cleared; errorRateAtClear - errorRateBefore is the size of the drop that stayed.
+    public var errorRateAtClear: Double?
+
+    /// Why an alert cleared.
+    public enum ClearReason: String, Sendable, CaseIterable {
+        /// Accuracy drop: the error rate came back within `drift.accuracyDelta` of the rate before.
+        case recovered
+        /// Accuracy drop: the error rate has been stable at a new level for two windows. Input drift:
+        /// the inputs have been stable around their new mean for a window.
+        case settled
+    }
 
     public init(kind: Kind, sequence: Int, raisedAt: Int, value: Double, threshold: Double) {
         self.kind = kind
@@ -33,41 +53,6 @@ public struct DriftAlert: Sendable, Equatable {
         self.raisedAt = raisedAt
         self.value = value
         self.threshold = threshold
-    }
-}
-
-/// Raises an alert when the fraction of flagged events over a sliding window of `window` events
-/// reaches `raiseLevel`, and clears it when the fraction falls to `clearLevel` (hysteresis).
-public struct FlaggedFractionDetector: Sendable {
-    public let window: Int
-    public let raiseLevel: Double
-    public let clearLevel: Double
-    private var flags: SlidingWindow
-    public private(set) var isActive = false
-
-    public init(window: Int = 50, raiseLevel: Double = 0.3, clearLevel: Double = 0.1) {
-        precondition(window > 0 && clearLevel <= raiseLevel)
-        self.window = window
-        self.raiseLevel = raiseLevel
-        self.clearLevel = clearLevel
-        flags = SlidingWindow(size: window)
-    }
-
-    public var fraction: Double { flags.fraction }
-
-    /// Adds one event; returns `.raised` or `.cleared` when the state changes.
-    public mutating func observe(flagged: Bool) -> DetectorChange? {
-        flags.append(flagged)
-        guard flags.isFull else { return nil }
-        if !isActive && fraction >= raiseLevel {
-            isActive = true
-            return .raised
-        }
-        if isActive && fraction <= clearLevel {
-            isActive = false
-            return .cleared
-        }
-        return nil
     }
 }
 
@@ -87,6 +72,9 @@ public struct SlidingWindow: Sendable {
     public var isFull: Bool { filled == size }
     /// The fraction of true values among those held (0 when empty).
     public var fraction: Double { filled == 0 ? 0 : Double(trueCount) / Double(filled) }
+
+    /// The value the next ``append(_:)`` pushes out of a full window.
+    var oldest: Bool { values[position] }
 
     public mutating func append(_ value: Bool) {
         if filled == size, values[position] { trueCount -= 1 }
@@ -135,40 +123,69 @@ public enum DetectorChange: Sendable { case raised, cleared }
 ///
 ///     m_t = sum_{i <= t} (e_i - mean_i - delta),   M_t = min_{i <= t} m_i,   raise when m_t - M_t > threshold
 ///
-/// After raising, the alert clears when the error rate over the last `window` events is back within
-/// `delta` of the error rate before the alert; the test then restarts.
+/// When it raises, the error rate before the change is the running mean where m_t had its minimum
+/// (``rateBefore``), and the rate now is the error rate over the last `window` observations
+/// (``recentErrorRate``). The alert then clears, and the test restarts, by the first of two rules:
+/// - **recovered**: the error rate over the last `window` observations is back within `delta` of the
+///   rate before;
+/// - **settled**: at least 2 `window` observations after the raise, the error rates of the last
+///   `window` observations and of the `window` before them differ by at most `settleTolerance`: the
+///   error rate is stable at a new level (the alert's record keeps both rates, so the size of the drop
+///   that stayed is errorRateAtClear - errorRateBefore).
 public struct PageHinkleyDetector: Sendable {
     public let delta: Double
     public let threshold: Double
     public let minimumEvents: Int
     public let window: Int
+    public let settleTolerance: Double
     private var count = 0
     private var mean = 0.0
     private var cumulative = 0.0
     private var minimum = 0.0
     private var baseline = 0.0
     private var meanAtMinimum = 0.0
+    /// The last 2 `window` observations: the newest `window` and the `window` before them.
     private var recent: SlidingWindow
+    private var older: SlidingWindow
+    private var sinceRaise = 0
     public private(set) var isActive = false
 
-    public init(delta: Double = 0.05, threshold: Double = 25, minimumEvents: Int = 100, window: Int = 200) {
+    public init(
+        delta: Double = 0.05, threshold: Double = 25, minimumEvents: Int = 100, window: Int = 200,
+        settleTolerance: Double = 0.05
+    ) {
         self.delta = delta
         self.threshold = threshold
         self.minimumEvents = minimumEvents
         self.window = window
+        self.settleTolerance = settleTolerance
         recent = SlidingWindow(size: window)
+        older = SlidingWindow(size: window)
     }
 
     /// The Page-Hinkley statistic m_t - M_t.
     public var statistic: Double { cumulative - minimum }
-    /// The error rate over the last `window` events.
+    /// The error rate over the last `window` observations (fewer at the start).
     public var recentErrorRate: Double { recent.fraction }
+    /// The error rate before the change of the active alert (of the last one after it cleared).
+    public var rateBefore: Double { baseline }
+    /// Why the last clearing happened.
+    public private(set) var lastClearReason: DriftAlert.ClearReason?
 
     public mutating func observe(error: Bool) -> DetectorChange? {
+        if recent.isFull { older.append(recent.oldest) }
         recent.append(error)
         if isActive {
+            sinceRaise += 1
+            var reason: DriftAlert.ClearReason?
             if recent.isFull && recentErrorRate <= baseline + delta {
+                reason = .recovered
+            } else if sinceRaise >= 2 * window && abs(recentErrorRate - older.fraction) <= settleTolerance {
+                reason = .settled
+            }
+            if let reason {
                 isActive = false
+                lastClearReason = reason
                 restart()
                 return .cleared
             }
@@ -185,7 +202,7 @@ public struct PageHinkleyDetector: Sendable {
         if count >= minimumEvents && statistic > threshold {
             isActive = true
             baseline = meanAtMinimum
-            recent.clear()
+            sinceRaise = 0
             return .raised
         }
         return nil
@@ -202,31 +219,6 @@ public struct PageHinkleyDetector: Sendable {
 
 // MARK: - Checkpoint
 
-extension FlaggedFractionDetector {
-    /// Writes the settings (checked on restore) and the whole window state.
-    public func save(to writer: inout CheckpointWriter) {
-        writer.writeSection("FlaggedFractionDetector")
-        writer.writeInt(window)
-        writer.writeDouble(raiseLevel)
-        writer.writeDouble(clearLevel)
-        flags.save(to: &writer)
-        writer.writeBool(isActive)
-    }
-
-    /// Restores a state written by ``save(to:)`` into a detector with the same settings; on error the
-    /// detector is unchanged.
-    public mutating func restore(from reader: inout CheckpointReader) throws(CheckpointError) {
-        try reader.expectSection("FlaggedFractionDetector")
-        try reader.expectSetting(window, field: "flaggedFraction.window")
-        try reader.expectSetting(raiseLevel, field: "flaggedFraction.raiseLevel")
-        try reader.expectSetting(clearLevel, field: "flaggedFraction.clearLevel")
-        let storedFlags = try SlidingWindow.read(size: window, from: &reader, field: "flaggedFraction.flags")
-        let storedActive = try reader.readBool()
-        flags = storedFlags
-        isActive = storedActive
-    }
-}
-
 extension PageHinkleyDetector {
     /// Writes the settings (checked on restore) and the whole test and window state.
     public func save(to writer: inout CheckpointWriter) {
@@ -235,6 +227,7 @@ extension PageHinkleyDetector {
         writer.writeDouble(threshold)
         writer.writeInt(minimumEvents)
         writer.writeInt(window)
+        writer.writeDouble(settleTolerance)
         writer.writeInt(count)
         writer.writeDouble(mean)
         writer.writeDouble(cumulative)
@@ -242,6 +235,9 @@ extension PageHinkleyDetector {
         writer.writeDouble(baseline)
         writer.writeDouble(meanAtMinimum)
         recent.save(to: &writer)
+        older.save(to: &writer)
+        writer.writeInt(sinceRaise)
+        writer.writeOptionalString(lastClearReason?.rawValue)
         writer.writeBool(isActive)
     }
 
@@ -253,6 +249,7 @@ extension PageHinkleyDetector {
         try reader.expectSetting(threshold, field: "pageHinkley.threshold")
         try reader.expectSetting(minimumEvents, field: "pageHinkley.minimumEvents")
         try reader.expectSetting(window, field: "pageHinkley.window")
+        try reader.expectSetting(settleTolerance, field: "pageHinkley.settleTolerance")
         let storedCount = try reader.readInt()
         let storedMean = try reader.readDouble()
         let storedCumulative = try reader.readDouble()
@@ -260,7 +257,17 @@ extension PageHinkleyDetector {
         let storedBaseline = try reader.readDouble()
         let storedMeanAtMinimum = try reader.readDouble()
         let storedRecent = try SlidingWindow.read(size: window, from: &reader, field: "pageHinkley.recent")
+        let storedOlder = try SlidingWindow.read(size: window, from: &reader, field: "pageHinkley.older")
+        let storedSinceRaise = try reader.readInt()
+        let storedReason = try reader.readOptionalString()
         let storedActive = try reader.readBool()
+        let reason = try storedReason.map { (raw) throws(CheckpointError) -> DriftAlert.ClearReason in
+            guard let r = DriftAlert.ClearReason(rawValue: raw) else {
+                throw .corrupt("pageHinkley.lastClearReason", "unknown reason \"\(raw)\"")
+            }
+            return r
+        }
+        guard storedSinceRaise >= 0 else { throw .corrupt("pageHinkley", "sinceRaise \(storedSinceRaise) is negative") }
         guard storedCount >= 0 else { throw .corrupt("pageHinkley", "count \(storedCount) is negative") }
         count = storedCount
         mean = storedMean
@@ -269,6 +276,9 @@ extension PageHinkleyDetector {
         baseline = storedBaseline
         meanAtMinimum = storedMeanAtMinimum
         recent = storedRecent
+        older = storedOlder
+        sinceRaise = storedSinceRaise
+        lastClearReason = reason
         isActive = storedActive
     }
 }

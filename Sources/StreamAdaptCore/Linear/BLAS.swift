@@ -116,6 +116,29 @@ public enum BLAS {
         return info == 0
     }
 
+    /// Eigendecomposition of the symmetric n x n matrix `a` (row-major, both triangles set): on return
+    /// `values` holds the eigenvalues in ascending order and row j of `a` the unit eigenvector of
+    /// `values[j]`. False when LAPACK `dsyev` does not converge. Allocates its workspace: for set-up
+    /// work (the class subspace of ``MeanShiftDetector``), not for the per-event path.
+    public static func symmetricEigen(_ n: Int, _ a: UnsafeMutablePointer<Double>, values: UnsafeMutablePointer<Double>) -> Bool {
+        // Column-major LAPACK on a symmetric matrix: the input needs no transpose; the eigenvectors come
+        // back as columns of a column-major matrix, that is, as rows of the row-major one.
+        var jobz: CChar = 86  // "V"
+        var uplo: CChar = 85  // "U"
+        var size = Int32(n)
+        var lda = Int32(max(1, n))
+        var info: Int32 = 0
+        var query = 0.0
+        var lwork: Int32 = -1
+        dsyev_(&jobz, &uplo, &size, a, &lda, values, &query, &lwork, &info)
+        guard info == 0 else { return false }
+        lwork = Int32(max(1, Int(query)))
+        let work = UnsafeMutablePointer<Double>.allocate(capacity: Int(lwork))
+        defer { work.deallocate() }
+        dsyev_(&jobz, &uplo, &size, a, &lda, values, work, &lwork, &info)
+        return info == 0
+    }
+
     /// x <- U'^-1 x for the upper triangular n x n Float32 matrix U (row-major): solves U' y = x.
     @inlinable public static func solveTransposedUpper(_ n: Int, _ u: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>) {
         cblas_strsv(CblasRowMajor, CblasUpper, CblasTrans, CblasNonUnit, Int32(n), u, Int32(n), x, 1)

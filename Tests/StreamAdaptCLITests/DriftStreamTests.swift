@@ -10,12 +10,15 @@ import Testing
 struct DriftStream {
     /// `--data` arguments: (directory, from, to) segments.
     let segments: [(String, Int, Int)]
+    /// The domain of each segment (default: its directory); a shift is where the domain changes.
+    var domains: [String]? = nil
     /// Events where a shift starts.
     var shifts: [Int] {
+        let names = domains ?? segments.map(\.0)
         var at: [Int] = []
         var position = 0
         for (i, s) in segments.enumerated() {
-            if i > 0 && s.0 != segments[i - 1].0 { at.append(position) }
+            if i > 0 && names[i] != names[i - 1] { at.append(position) }
             position += s.2 - s.1
         }
         return at
@@ -96,11 +99,14 @@ struct SharedDataDriftTests {
 
     @Test func shiftAndReturns() throws {
         let s = Self.sample
-        try expectEveryShiftAlerted(DriftStream(segments: [(s, 0, 600), (s, 600, 1200)]))
+        try expectEveryShiftAlerted(DriftStream(segments: [(s, 0, 600), (s, 600, 1200)], domains: ["clean", "corrupted"]))
         // Corrupted first, then clean.
-        try expectEveryShiftAlerted(DriftStream(segments: [(s, 600, 1200), (s, 0, 600)]))
+        try expectEveryShiftAlerted(DriftStream(segments: [(s, 600, 1200), (s, 0, 600)], domains: ["corrupted", "clean"]))
         // Clean, corrupted, clean, corrupted, 300 events each.
-        try expectEveryShiftAlerted(DriftStream(segments: [(s, 0, 300), (s, 600, 900), (s, 300, 600), (s, 900, 1200)]))
+        try expectEveryShiftAlerted(
+            DriftStream(
+                segments: [(s, 0, 300), (s, 600, 900), (s, 300, 600), (s, 900, 1200)],
+                domains: ["clean", "corrupted", "clean", "corrupted"]))
     }
 
     @Test func stationaryRowsRaiseNothing() throws {

@@ -133,6 +133,8 @@ import Testing
                 writer.writeDouble(3)
                 writer.writeDouble(2)
                 writer.writeOptionalDouble(cleared ? 0 : nil)
+                writer.writeOptionalString(cleared ? "settled" : nil)
+                for _ in 0..<3 { writer.writeOptionalDouble(nil) }
             }
             writer.writeUInt64(UInt64(open.count))
             for (kind, sequence) in open {

@@ -144,9 +144,10 @@ import Testing
         #expect((1500..<1560).contains(input.first?.raisedAt ?? -1), "alerts: \(model.alerts)")
     }
 
-    @Test func withoutInputScoringTheHeadLearnsAsOnItsOwnAndNoInputAlertIsRaised() throws {
-        // The same shifted stream, with drift.inputScoring off: no scorer, no distance, never drifting,
-        // no input-drift alert; the Kalman head gets the neutral d2 = D, so its weights equal those of a
+    @Test func withoutInputScoringTheHeadLearnsAsOnItsOwnAndInputAlertsRemain() throws {
+        // The same shifted stream, with drift.inputScoring off: no scorer, no distance, never drifting;
+        // the input-drift alert (the mean-shift test reads the embeddings alone) is raised as with the
+        // scorer, and with drift.inputAlerts off it is not; the Kalman head gets the neutral d2 = D, so its weights equal those of a
         // bare head fed the same events with no Mahalanobis context.
         let (classes, events) = try shiftedClusters()
         var drift = DriftSettings()
@@ -165,7 +166,12 @@ import Testing
             _ = bare.predict(x.pointer, logits: logits.pointer)
             bare.learn(label: label, context: LearnContext(mahalanobis2: nil))
         }
-        #expect(model.alerts.allSatisfy { $0.kind == .accuracyDrop }, "alerts: \(model.alerts)")
+        let input = model.alerts.filter { $0.kind == .inputDrift }
+        #expect(input.count == 1 && (1500..<1560).contains(input.first?.raisedAt ?? -1), "alerts: \(model.alerts)")
+        drift.inputAlerts = false
+        let silent = StreamModel(classes: classes, head: ZeroShotHead(classes: classes), drift: drift)
+        for (embedding, label) in events { _ = try silent.process(embedding, label: label) }
+        #expect(silent.alerts.allSatisfy { $0.kind == .accuracyDrop }, "alerts: \(silent.alerts)")
         let head = try #require(model.head as? KalmanHead)
         #expect(head.weights.array.map(\.bitPattern) == bare.weights.array.map(\.bitPattern))
         #expect(head.noise.bitPattern == bare.noise.bitPattern)

@@ -58,7 +58,7 @@ public struct AlertHistory: Sendable, Equatable {
     /// Clears the active alert of `kind` at event `event`, with the statistic `value`; nothing when
     /// none is active. Accuracy drops pass the error rate at clearing.
     mutating func clear(
-        _ kind: DriftAlert.Kind, at event: Int, value: Double, reason: DriftAlert.ClearReason,
+        _ kind: DriftAlert.Kind, at event: Int, value: Double, reason: DriftAlert.ClearReason = .settled,
         errorRate: Double? = nil
     ) {
         guard let sequence = open.removeValue(forKey: kind), let i = alerts.lastIndex(where: { $0.sequence == sequence })

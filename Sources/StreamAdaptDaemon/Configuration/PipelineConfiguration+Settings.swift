@@ -117,8 +117,8 @@ extension PipelineConfiguration {
 
             .bool(
                 "drift.inputScoring", \.drift.inputScoring,
-                "false: no Mahalanobis scorer (no per-event solve, no input-drift alerts, \"mahalanobis\": null); "
-                    + "accuracy-drop alerts remain"),
+                "false: no Mahalanobis scorer (no per-event solve, \"mahalanobis\": null, never \"drifting\"); "
+                    + "input-drift and accuracy-drop alerts remain"),
             .double(
                 "drift.covarianceMemory", \.drift.mahalanobis.covarianceMemory,
                 "a: Sigma <- a Sigma + (1 - a) d d' per update of the scorer"),
@@ -147,10 +147,22 @@ extension PipelineConfiguration {
                 "drift.projection", \.drift.mahalanobis.projection,
                 "score in a random projection to this many dimensions (0: full D); faster at large D, less "
                     + "sensitive to mild shifts (docs/drift.md)"),
-            .int("drift.inputWindow", \.drift.inputWindow, "input-drift alert: flagged fraction over this many events"),
-            .double("drift.inputRaiseLevel", \.drift.inputRaiseLevel, "input-drift alert: raised at this fraction"),
+            .bool(
+                "drift.inputAlerts", \.drift.inputAlerts,
+                "input-drift alerts from the mean-shift test of the embeddings (docs/drift.md); false: none"),
+            .int(
+                "drift.inputWindow", \.drift.inputWindow,
+                "input-drift test: memory (events) of the recent mean; also the events an alert record lists"),
+            .int(
+                "drift.inputReference", \.drift.inputReference,
+                "input-drift test: memory (events) of the reference mean, which restarts at each raise"),
             .double(
-                "drift.inputClearLevel", \.drift.inputClearLevel, "input-drift alert: cleared at this fraction"),
+                "drift.inputRaiseLevel", \.drift.inputRaiseLevel,
+                "input-drift alert: raised when the statistic (mean 1 without drift) reaches this"),
+            .double(
+                "drift.inputClearLevel", \.drift.inputClearLevel,
+                "input-drift alert: cleared when the statistic falls to this, a window or more after the raise"),
+            .int("drift.inputWarmup", \.drift.inputWarmup, "input-drift alert: events before it may be raised"),
             .double("drift.accuracyDelta", \.drift.accuracyDelta, "accuracy-drop alert: Page-Hinkley tolerance"),
             .double(
                 "drift.accuracyThreshold", \.drift.accuracyThreshold,
@@ -160,8 +172,11 @@ extension PipelineConfiguration {
                 "accuracy-drop alert: labelled events before it may be raised"),
             .int(
                 "drift.accuracyWindow", \.drift.accuracyWindow,
-                "accuracy-drop alert: cleared when the error rate over this many labelled events is back to "
-                    + "where it was"),
+                "accuracy-drop alert: the error rates it reports and clears by are over this many labelled events"),
+            .double(
+                "drift.accuracySettleTolerance", \.drift.accuracySettleTolerance,
+                "accuracy-drop alert: cleared as settled when the error rates of the last two windows differ by "
+                    + "at most this (else as recovered when back within accuracyDelta of the rate before)"),
             .double(
                 "drift.calibrationRate", \.drift.calibrationRate,
                 "step size of the online temperature calibration of the probabilities (1: full steps; 0: off)"),

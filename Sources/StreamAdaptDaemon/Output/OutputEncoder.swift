@@ -142,6 +142,7 @@ struct OutputEncoder {
     ) throws(OutputError) {
         writer.reset()
         writer.raw("{"); writer.key("kind"); writer.string(alert.kind.rawValue)
+        writer.raw(","); writer.key("sequence"); writer.number(alert.sequence)
         writer.raw(","); writer.key("state"); writer.raw("\""); writer.raw(state); writer.raw("\"")
         writer.raw(","); writer.key("raised_at_event"); writer.number(alert.raisedAt)
         writer.raw(","); writer.key("cleared_at_event")
@@ -151,6 +152,11 @@ struct OutputEncoder {
         writer.raw(","); writer.key("severity"); writer.number(alert.severity)
         writer.raw(","); writer.key("cleared_value")
         if let v = alert.clearedValue { writer.number(v) } else { writer.raw("null") }
+        writer.raw(","); writer.key("clear_reason")
+        if let r = alert.clearReason { writer.string(r.rawValue) } else { writer.raw("null") }
+        optionalNumber("error_rate_before", alert.errorRateBefore)
+        optionalNumber("error_rate_at_raise", alert.errorRateAtRaise)
+        optionalNumber("error_rate_at_clear", alert.errorRateAtClear)
         writer.raw(","); writer.key("window_events"); writer.number(windowEvents)
         writer.raw(","); writer.key("model_version"); writer.number(modelVersion)
         writer.raw(","); writer.key("topic"); writer.string(topic)
@@ -163,6 +169,12 @@ struct OutputEncoder {
         }
         writer.raw("]}")
         try check("\(alert.kind.rawValue) alert", key: alert.kind.rawValue.utf8.count)
+    }
+
+    /// Writes `,"key":value`, or `null` when there is no value.
+    private mutating func optionalNumber(_ key: StaticString, _ value: Double?) {
+        writer.raw(","); writer.key(key)
+        if let value { writer.number(value) } else { writer.raw("null") }
     }
 
     /// Throws when the record just written and its key exceed the budget.

@@ -311,7 +311,11 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 extension TipAdapterHead {
     /// Writes the head: kind and name, configuration, C and D, fingerprints of the class embeddings and
     /// of the projection (which the model is rebuilt with, not restored from), the cache (keys, Tip-X
-    /// key signatures, per-class fill, seen and FIFO counters), the sampler state and the update count.
+    /// key signatures, per-class fill, seen and FIFO counters), the sampler state and the update count,
+    /// then, when the head selects its cache weight, the wins and losses of each weight level. A
+    /// checkpoint written before the correction existed has no correction fields in its configuration:
+    /// it restores into a head with `affinityCorrection: none` (the same layout and meaning) and is
+    /// refused, naming `tip.affinityCorrection`, by a head with the default `standardized`.
     /// The scratch of the last `predict` is not saved (checkpoints are taken between events).
     public func save(to writer: inout CheckpointWriter) {
         writer.writeHeadHeader(
@@ -326,6 +330,10 @@ extension TipAdapterHead {
         writer.writeInts(nextSlot)
         writer.writeUInt64(random.state)
         writer.writeInt(updateCount)
+        if configuration.selectsLevels {  // added with the standardized correction (issue 9)
+            writer.writeDoubles(levelWins)
+            writer.writeDoubles(levelLosses)
+        }
     }
 
     public func prepareRestore(from reader: inout CheckpointReader) throws(CheckpointError) -> CheckpointCommit {
@@ -346,6 +354,12 @@ extension TipAdapterHead {
         let storedNextSlot = try reader.readInts(count: classCount, field: "\(name).nextSlot")
         let storedRandom = try reader.readUInt64()
         let storedUpdates = try reader.readInt()
+        let levels = levelWins.count
+        let storedWins = levels > 0 ? try reader.readDoubles(count: levels, field: "\(name).levelWins") : []
+        let storedLosses = levels > 0 ? try reader.readDoubles(count: levels, field: "\(name).levelLosses") : []
+        if let bad = (storedWins + storedLosses).first(where: { !($0 >= 0) }) {
+            throw .corrupt("\(name).levelWins", "weight-level count \(bad) is not a non-negative number")
+        }
         let k = configuration.shotsPerClass
         for c in 0..<classCount {
             guard (0...k).contains(storedFilled[c]), storedSeen[c] >= storedFilled[c], (0..<k).contains(storedNextSlot[c])
@@ -364,6 +378,8 @@ extension TipAdapterHead {
             nextSlot = storedNextSlot
             random = SplitMix64(seed: storedRandom)  // SplitMix64's state is its seed
             updateCount = storedUpdates
+            levelWins = storedWins
+            levelLosses = storedLosses
             hasPrediction = false
         }
     }

@@ -24,6 +24,16 @@ struct HeadOptions: ParsableArguments {
     var kalmanPrior: Double?
     @Option(help: "Tip-Adapter shots kept per class.")
     var tipShots: Int?
+    @Option(help: "Tip-Adapter affinity correction: standardized (default) or none (the papers' alpha, beta).")
+    var tipCorrection: String?
+    @Option(help: "Tip-Adapter (standardized): cache weight r in units of the base logits' spread.")
+    var tipRelativeAlpha: Double?
+    @Option(help: "Tip-Adapter (standardized): sharpness b of exp(b (a - max a) / sd(a)).")
+    var tipSharpness: Double?
+    @Option(help: "Tip-Adapter (standardized): confidence z of the cache weight selection (default 2).")
+    var tipSelectionConfidence: Double?
+    @Option(help: "Tip-Adapter (standardized): memory of the cache weight selection, in labelled events (default 100).")
+    var tipSelectionMemory: Double?
     @Option(help: "Drift scorer: events that only train it before calibration (default 500).")
     var driftWarmup: Int?
     @Option(help: "Drift scorer: events whose scores calibrate the threshold (default 1000).")
@@ -70,6 +80,16 @@ struct HeadOptions: ParsableArguments {
             settings.kalman.precision = p  // the full-covariance head only
         }
         if let tipShots { settings.tip.shotsPerClass = tipShots }
+        if let tipCorrection {
+            guard let c = TipAdapterConfiguration.AffinityCorrection(rawValue: tipCorrection) else {
+                throw ValidationError("--tip-correction must be standardized or none, not \(tipCorrection)")
+            }
+            settings.tip.affinityCorrection = c
+        }
+        if let tipRelativeAlpha { settings.tip.relativeAlpha = tipRelativeAlpha }
+        if let tipSharpness { settings.tip.spreadSharpness = tipSharpness }
+        if let tipSelectionConfidence { settings.tip.selectionConfidence = tipSelectionConfidence }
+        if let tipSelectionMemory { settings.tip.selectionMemory = tipSelectionMemory }
         do { try settings.validate() } catch { throw ValidationError(error.description) }
         return settings
     }

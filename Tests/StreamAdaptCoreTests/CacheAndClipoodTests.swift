@@ -13,6 +13,7 @@ import Testing
 
     @Test func logitsEqualHandComputation() {
         var config = TipAdapterConfiguration()
+        config.affinityCorrection = .none
         config.alpha = 2
         config.beta = 5
         config.shotsPerClass = 2
@@ -37,6 +38,7 @@ import Testing
     @Test func projectionMapsKeysAndQueriesButNotTheZeroShotTerm() {
         // TA++/TX++: the cache sees normalise(M x); the zero-shot term sees x.
         var config = TipAdapterConfiguration()
+        config.affinityCorrection = .none
         config.alpha = 1.5
         config.beta = 2
         let m: [Double] = [0, 1, 0, 2, 0, 0, 0, 0, 1]  // y = (x1, 2 x0, x2), then normalised
@@ -58,6 +60,7 @@ import Testing
 
     @Test func fifoEvictsTheOldestKeyOfTheClass() {
         var config = TipAdapterConfiguration()
+        config.affinityCorrection = .none
         config.shotsPerClass = 1
         config.alpha = 1
         config.beta = 1
@@ -72,6 +75,7 @@ import Testing
 
     @Test func tipXAddsTheRescaledSignatureAffinity() {
         var config = TipAdapterConfiguration()
+        config.affinityCorrection = .none
         config.alpha = 1
         config.beta = 1
         config.tipXWeight = 3
@@ -97,6 +101,160 @@ import Testing
         let logits = head.logits(x)
         #expect(abs(logits[0] - expected[0]) < 1e-10)
         #expect(abs(logits[1] - expected[1]) < 1e-10)
+    }
+}
+
+/// The standardized affinity correction (TipAdapterHead+Correction.swift), in closed form.
+@Suite struct TipCorrectionTests {
+    let classes: ClassEmbeddings
+    // t0 = (0.6, 0, 0.8), t1 = (0, 1, 0); keys k1, k3 of class 0 and k2 of class 1; x as below.
+    let keys: [([Double], Int)] = [([1, 0, 0], 0), ([0, 0.6, 0.8], 1), ([0, 0, 1], 0)]
+    let x = [0.48, 0.6, 0.64]
+    // By hand: z0 = 100 x T' = (80, 60), sd_c(z0) = 10; a = x F' = (0.48, 0.872, 0.64), max 0.872,
+    // mean 0.664, deviations (-0.184, 0.208, -0.024), sd = sqrt(0.077696 / 3).
+    let sd = (0.077696 / 3).squareRoot()
+    init() throws { classes = try ClassEmbeddings(names: ["a", "b"], dimension: 3, values: [3, 0, 4, 0, 1, 0]) }
+
+    func head(_ configure: (inout TipAdapterConfiguration) -> Void) -> TipAdapterHead {
+        var config = TipAdapterConfiguration()
+        config.shotsPerClass = 2
+        configure(&config)
+        let head = TipAdapterHead(classes: classes, configuration: config)
+        for (k, label) in keys { head.step(k, label: label) }
+        return head
+    }
+
+    @Test func standardizedLogitsEqualHandComputation() {
+        let head = head {
+            $0.spreadSharpness = 2
+            $0.relativeAlpha = 1.5
+            $0.selectsWeight = false
+        }
+        func kernel(_ a: Double) -> Double { Foundation.exp(2 * (a - 0.872) / sd) }
+        let expected: [Double] = [80 + 15 * (kernel(0.48) + kernel(0.64)), 60 + 15 * 1]
+        let logits = head.logits(x)
+        #expect(abs(logits[0] - expected[0]) < 1e-10)
+        #expect(abs(logits[1] - expected[1]) < 1e-10)
+        // Not the papers' form: with alpha = 1.17, beta = 1 the cache would add about 1 to each class.
+        #expect(logits[1] > logits[0] - 15)
+    }
+
+    @Test func standardizedTipXEqualsHandComputation() {
+        let head = head {
+            $0.spreadSharpness = 1
+            $0.relativeAlpha = 1
+            $0.tipXWeight = 0.5
+            $0.selectsWeight = false
+        }
+        let t = [[0.6, 0, 0.8], [0.0, 1, 0]]
+        func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).map(*).reduce(0, +) }
+        func signature(_ f: [Double]) -> [Double] {
+            let e = t.map { Foundation.exp(dot(f, $0) / 0.5) }
+            return e.map { $0 / e.reduce(0, +) }
+        }
+        let a = [0.48, 0.872, 0.64]
+        let kernel = a.map { Foundation.exp(($0 - 0.872) / sd) }
+        let sx = signature(x)
+        let kl = keys.map { k in -zip(sx, signature(k.0)).map { $0 * Foundation.log($0 / $1) }.reduce(0, +) }
+        let (lo, hi) = (kernel.min()!, 1.0)
+        let scaled = kl.map { lo + ($0 - kl.min()!) / (kl.max()! - kl.min()!) * (hi - lo) }
+        var expected = [80.0, 60]
+        for (j, k) in keys.enumerated() { expected[k.1] += 10 * kernel[j] + 0.5 * 10 * scaled[j] }
+        let logits = head.logits(x)
+        #expect(abs(logits[0] - expected[0]) < 1e-10)
+        #expect(abs(logits[1] - expected[1]) < 1e-10)
+    }
+
+    @Test func equalAffinitiesWeighOneEach() {
+        // sd(a) = 0: every key weighs exp(0) = 1.
+        let head = TipAdapterHead(classes: classes, configuration: {
+            var c = TipAdapterConfiguration()
+            c.selectsWeight = false
+            c.relativeAlpha = 0.5
+            return c
+        }())
+        head.step([0, 0, 1], label: 1)
+        let logits = head.logits(x)
+        #expect(abs(logits[0] - 80) < 1e-12)
+        #expect(abs(logits[1] - (60 + 0.5 * 10)) < 1e-12)
+    }
+
+    /// The weight level: 0 until a level wins significantly more often than it loses against the base.
+    @Test func weightLevelFollowsTheSignTest() {
+        let head = TipAdapterHead(classes: classes, configuration: {
+            var c = TipAdapterConfiguration()
+            c.shotsPerClass = 1
+            c.relativeAlpha = 10
+            c.selectionMemory = 1e12  // no discount to speak of: the counts are plain counts
+            c.selectionConfidence = 2
+            return c
+        }())
+        // The input y has z0 = 100 y T' = (64, 60), sd_c(z0) = 2; with one key per class present the
+        // affinities have sd 0, so the cache term is r sd A = 20 on class 1. Level m flips the prediction
+        // to class 1 (the label) iff 20 m > 4: levels 1/4, 1/2, 1 win each event, 1/16 and 1/8 do not.
+        let y = [0.0, 0.6, 0.8]
+        head.step([0, 0, 1], label: 1)  // predicted with an empty cache: no level differs
+        var levels: [Double] = []
+        var logits: [Double] = []
+        for _ in 0..<6 {
+            logits = head.logits(y)
+            levels.append(head.selectedWeightLevel)
+            head.learn(label: 1, context: LearnContext())
+        }
+        // n wins, no losses: selected once n > 2 sqrt(n), i.e. from n = 5; ties go to the smallest level.
+        #expect(levels == [0, 0, 0, 0, 0, 0.25])
+        #expect(abs(logits[0] - 64) < 1e-12)
+        #expect(abs(logits[1] - (60 + 0.25 * 20)) < 1e-12)
+        #expect(head.selectedWeightLevel == 0.25)
+    }
+
+    /// In a sum the cache is a residual of the logits before it: `zeroshot+tip` is `tip`.
+    @Test func sumWithZeroShotEqualsTheStandaloneHead() throws {
+        var random = TestRandom(seed: 9)
+        let classes = try random.classes(4, 6)
+        var settings = HeadSettings()
+        settings.tip.shotsPerClass = 3
+        let alone = try settings.makeHead("tip", classes: classes)
+        let sum = try settings.makeHead("zeroshot+tip", classes: classes)
+        for t in 0..<80 {
+            let x = random.unitVector(6)
+            #expect(maxRelativeError(alone.logits(x), sum.logits(x)) < 1e-12)
+            alone.learn(label: t % 3, context: LearnContext())
+            sum.learn(label: t % 3, context: LearnContext())
+        }
+    }
+
+    struct Before {
+        var shotsPerClass = 16
+        var alpha = 1.17
+    }
+    struct After {
+        var shotsPerClass = 16
+        var affinityCorrection = TipAdapterConfiguration.AffinityCorrection.standardized
+        var alpha = 1.17
+        var spreadSharpness = 2.0
+        var relativeAlpha = 1.0
+        var selectsWeight = true
+        var selectionMemory = 100.0
+        var selectionConfidence = 2.0
+    }
+
+    /// A checkpoint written before the correction restores into `affinityCorrection: none` (its layout and
+    /// meaning) and is refused by the default, naming the field.
+    @Test func checkpointsWithoutTheCorrectionAreUncorrected() throws {
+        var writer = CheckpointWriter()
+        writer.writeConfiguration(Before(), prefix: "tip")
+        var none = After()
+        none.affinityCorrection = .none
+        var reader = CheckpointReader(writer.bytes)
+        try reader.expectConfiguration(none, prefix: "tip")
+        var again = CheckpointReader(writer.bytes)
+        do {
+            try again.expectConfiguration(After(), prefix: "tip")
+            Issue.record("a checkpoint of an uncorrected cache must not restore into a corrected one")
+        } catch {
+            #expect("\(error)".contains("tip.affinityCorrection"))
+        }
     }
 }
 

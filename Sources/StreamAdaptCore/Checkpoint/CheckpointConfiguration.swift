@@ -39,7 +39,10 @@ enum ConfigurationValue: Equatable, CustomStringConvertible {
     /// lack them) imply: a missing field is accepted when the model has that value. Keyed by the last
     /// component of the dotted name.
     static let addedLater: [String: ConfigurationValue] = [
-        "precision": .string("float64")  // the Kalman head's covariance storage (issue 8)
+        "precision": .string("float64"),  // the Kalman head's covariance storage (issue 8)
+        // The cache heads' affinity correction (issue 9): older checkpoints are of uncorrected caches.
+        "affinityCorrection": .string("none"), "spreadSharpness": .double(2), "relativeAlpha": .double(1),
+        "selectsWeight": .bool(true), "selectionMemory": .double(100), "selectionConfidence": .double(2),
     ]
 
     static func impliedByOlderCheckpoints(_ name: String, current: ConfigurationValue) -> ConfigurationValue? {

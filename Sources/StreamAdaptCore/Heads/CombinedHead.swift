@@ -1,5 +1,9 @@
 /// Several heads combined by summing their logits (e.g. `kalman+tip`): every part predicts the same
 /// input and learns the same label; the logit variance is the sum of the parts' variances.
+///
+/// A cache part (``TipAdapterHead``) after the first part adds its term as a residual of the logits
+/// summed so far (``TipAdapterHead/addCacheTerm(_:to:)``), so that its standardized cache term is
+/// measured in units of the spread of those logits (for `kalman+tip`, the Kalman head's).
 public final class CombinedHead: AdapterHead {
     public let parts: [any AdapterHead]
     public let name: String
@@ -7,6 +11,7 @@ public final class CombinedHead: AdapterHead {
     public let dimension: Int
     public var updateCount: Int { parts.first?.updateCount ?? 0 }
     private let scratch: Matrix
+    private let caches: [TipAdapterHead?]  // parts[i] as a cache head (i > 0), else nil
 
     public init(_ parts: [any AdapterHead]) {
         precondition(!parts.isEmpty, "a combined head needs at least one part")
@@ -16,11 +21,16 @@ public final class CombinedHead: AdapterHead {
         classCount = parts[0].classCount
         dimension = parts[0].dimension
         scratch = Matrix(rows: classCount, columns: 1)
+        caches = parts.enumerated().map { $0.offset > 0 ? $0.element as? TipAdapterHead : nil }
     }
 
     public func predict(_ x: UnsafePointer<Double>, logits: UnsafeMutablePointer<Double>) -> Double {
         var variance = parts[0].predict(x, logits: logits)
-        for part in parts.dropFirst() {
+        for (part, cache) in zip(parts, caches).dropFirst() {
+            if let cache {
+                cache.addCacheTerm(x, to: logits)
+                continue
+            }
             variance += part.predict(x, logits: scratch.pointer)
             BLAS.axpy(classCount, alpha: 1, scratch.pointer, logits)
         }

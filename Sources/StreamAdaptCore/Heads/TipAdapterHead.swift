@@ -10,13 +10,39 @@ public struct TipAdapterConfiguration: Sendable, Equatable {
         case reservoir
     }
 
+    /// How the cache turns image-image cosines into logits (see ``TipAdapterHead``).
+    public enum AffinityCorrection: String, Sendable, CaseIterable {
+        /// The papers' form: alpha exp(-beta (1 - y F')) L with absolute alpha and beta.
+        case none
+        /// Our online intra-modal-overlap correction (the default): the event's affinities are
+        /// standardised by their spread across the cached keys, exp(b (a_j - max a) / sd(a)), and the cache
+        /// term is measured in units of the spread of the logits it is added to: r sd(base logits).
+        case standardized
+    }
+
     /// Keys kept per class (K shots).
     public var shotsPerClass = 16
     public var eviction: Eviction = .fifo
-    /// Residual ratio alpha of the cache logits.
+    /// The affinity correction; `alpha` and `beta` apply to `.none` only, `relativeAlpha` and
+    /// `spreadSharpness` to `.standardized` only.
+    public var affinityCorrection: AffinityCorrection = .standardized
+    /// Residual ratio alpha of the cache logits (correction `.none`).
     public var alpha = 1.17
-    /// Sharpness beta of the affinity exp(-beta (1 - x F')).
+    /// Sharpness beta of the affinity exp(-beta (1 - x F')) (correction `.none`).
     public var beta = 1.0
+    /// b: sharpness of the standardised affinity exp(b (a_j - max a) / sd(a)) (correction `.standardized`).
+    public var spreadSharpness = 2.0
+    /// r: weight of the cache term in units of the standard deviation, across classes, of the logits
+    /// it is added to (correction `.standardized`).
+    public var relativeAlpha = 1.0
+    /// Correction `.standardized`: the cache term's weight is chosen per event among r times
+    /// ``TipAdapterHead/weightLevels`` by the lowest recent error rate of each level on the labelled
+    /// events (0 is the base logits alone); with false it is always r.
+    public var selectsWeight = true
+    /// Memory, in labelled events, of the error rates that choose the weight (EMA rate 1 / memory).
+    public var selectionMemory = 100.0
+    /// z: a level is used only when its wins over level 0 exceed its losses by z sqrt(wins + losses).
+    public var selectionConfidence = 2.0
     /// Scale of the zero-shot term (CLIP's logit scale).
     public var temperature = 100.0
     /// Whether the logits include the zero-shot term; false when the head is summed with another head
@@ -35,6 +61,14 @@ public struct TipAdapterConfiguration: Sendable, Equatable {
         if shotsPerClass < 1 { throw ConfigurationError(field: "tip.shotsPerClass", reason: "must be at least 1") }
         if !(alpha >= 0) { throw ConfigurationError(field: "tip.alpha", reason: "must be non-negative") }
         if !(beta >= 0) { throw ConfigurationError(field: "tip.beta", reason: "must be non-negative") }
+        if !(spreadSharpness >= 0) {
+            throw ConfigurationError(field: "tip.spreadSharpness", reason: "must be non-negative")
+        }
+        if !(relativeAlpha >= 0) { throw ConfigurationError(field: "tip.relativeAlpha", reason: "must be non-negative") }
+        if !(selectionConfidence >= 0) {
+            throw ConfigurationError(field: "tip.selectionConfidence", reason: "must be non-negative")
+        }
+        if !(selectionMemory >= 1) { throw ConfigurationError(field: "tip.selectionMemory", reason: "must be at least 1") }
         if !(temperature > 0) { throw ConfigurationError(field: "tip.temperature", reason: "must be positive") }
         if !(tipXWeight >= 0) { throw ConfigurationError(field: "tip.gamma", reason: "must be non-negative") }
         if !(signatureTemperature > 0) {
@@ -51,15 +85,22 @@ public struct TipAdapterConfiguration: Sendable, Equatable {
 ///
 /// Cache: keys F = normalised labelled embeddings (at most K per class, FIFO or reservoir),
 /// values L = their one-hot labels. For a normalised input x (y = normalise(M x) with the optional
-/// map M, else y = x):
+/// map M, else y = x), a = y F' the affinities to the cached keys, z0 = tau x T' the base logits
+/// (the zero-shot term; in a sum such as `kalman+tip`, the other part's logits):
 ///
-///     A        = exp(-beta (1 - y F'))                               (affinity to every key)
-///     logits   = tau x T' + alpha A L                                (Tip-Adapter)
+///     correction none (the papers' form):
+///     A        = exp(-beta (1 - a)),   w = alpha,   w_X = gamma,    [lo, hi] = [min a, max a]
+///     correction standardized (default; TipAdapterHead+Correction.swift):
+///     A_j      = exp(b (a_j - max a) / sd(a)),       sd over the cached keys (A = 1 when sd = 0)
+///     w        = r sd_c(z0),   w_X = gamma sd_c(z0), [lo, hi] = [min A, 1]
+///
+///     logits   = z0 + w A L                                          (Tip-Adapter)
 ///     s(f)     = softmax(f T' / tau_s)                               (class signature, tau_s = 0.5)
-///     kl_j     = -KL(s(x) || s(F_j)), min-max rescaled to [min_j yF_j', max_j yF_j']
-///     logits  += gamma kl L                                          (Tip-X)
+///     kl_j     = -KL(s(y) || s(F_j)), min-max rescaled to [lo, hi]
+///     logits  += w_X kl L                                            (Tip-X)
 ///
-/// Learning inserts the input into the cache. Cost per event: O(C K D) (+ O(C K C) for Tip-X).
+/// Learning inserts the input into the cache. Cost per event: O(C K D) (+ O(C K C) for Tip-X); the
+/// correction adds O(C K + C).
 public final class TipAdapterHead: AdapterHead {
     public let name: String
     public let classCount: Int
@@ -71,15 +112,21 @@ public final class TipAdapterHead: AdapterHead {
     private let projection: Matrix?  // M, D x D (TA++ / TX++)
     private let keys: Matrix  // (C K) x D; slot c*K + i holds class c's i-th key
     private let keyLogSignatures: Matrix  // (C K) x C, log s(F_j) (Tip-X only)
-    private var filled: [Int]  // keys held per class
+    private(set) var filled: [Int]  // keys held per class
     private var seen: [Int]  // labelled embeddings seen per class (reservoir)
     private var nextSlot: [Int]  // FIFO position per class
     private var random: SplitMix64
 
     private let query: Matrix  // y (D)
-    private let affinity: Matrix  // (C K)
+    let affinity: Matrix  // (C K): a, then the kernel values A
     private let signature: Matrix  // s(y) (C)
     private let klAffinity: Matrix  // (C K)
+    let base: Matrix  // z0 (C)
+    let term: Matrix  // the cache term at weight r (C), for the weight selection
+    /// Discounted counts of the labelled events on which weight level m was right and level 0 wrong
+    /// (wins) and the reverse (losses) (correction `.standardized` with `selectsWeight`), else empty.
+    var levelWins: [Double]
+    var levelLosses: [Double]
     private var hasPrediction = false
 
     /// - Parameters:
@@ -106,17 +153,44 @@ public final class TipAdapterHead: AdapterHead {
         affinity = Matrix(rows: slots, columns: 1)
         signature = Matrix(rows: classCount, columns: 1)
         klAffinity = Matrix(rows: slots, columns: 1)
+        base = Matrix(rows: classCount, columns: 1)
+        term = Matrix(rows: classCount, columns: 1)
+        levelWins = Array(repeating: 0, count: configuration.selectsLevels ? Self.weightLevels.count : 0)
+        levelLosses = levelWins
     }
 
     /// The number of keys currently cached for class `c`.
     public func cachedKeys(of c: Int) -> Int { filled[c] }
 
     public func predict(_ x: UnsafePointer<Double>, logits: UnsafeMutablePointer<Double>) -> Double {
+        let tau = configuration.temperature
+        if configuration.includeZeroShot {
+            BLAS.gemv(classCount, dimension, alpha: tau, classes.pointer, x, beta: 0, logits)
+            addCache(x, to: logits, base: UnsafePointer(logits))
+        } else {
+            // Alone without its zero-shot term, the standardized cache term still takes its scale from z0.
+            if configuration.affinityCorrection == .standardized {
+                BLAS.gemv(classCount, dimension, alpha: tau, classes.pointer, x, beta: 0, base.pointer)
+            }
+            logits.update(repeating: 0, count: classCount)
+            addCache(x, to: logits, base: UnsafePointer(base.pointer))
+        }
+        return 0
+    }
+
+    /// Adds the cache term (and the Tip-X term) of `x` to `logits`, which hold the base logits z0 it
+    /// is a residual of (``CombinedHead`` passes the sum of the parts before this one): with the
+    /// standardized correction the term's scale is the spread of these logits. Like
+    /// ``predict(_:logits:)``, this is the prediction that ``learn(label:context:)`` then learns.
+    public func addCacheTerm(_ x: UnsafePointer<Double>, to logits: UnsafeMutablePointer<Double>) {
+        addCache(x, to: logits, base: UnsafePointer(logits))
+    }
+
+    private func addCache(
+        _ x: UnsafePointer<Double>, to logits: UnsafeMutablePointer<Double>, base z0: UnsafePointer<Double>
+    ) {
         let d = dimension
         let k = configuration.shotsPerClass
-        BLAS.gemv(
-            classCount, d, alpha: configuration.includeZeroShot ? configuration.temperature : 0, classes.pointer, x,
-            beta: 0, logits)
         if let projection {
             BLAS.gemv(d, d, alpha: 1, projection.pointer, x, beta: 0, query.pointer)
             let norm = BLAS.dot(d, query.pointer, query.pointer).squareRoot()
@@ -125,22 +199,23 @@ public final class TipAdapterHead: AdapterHead {
             query.pointer.update(from: x, count: d)
         }
         hasPrediction = true
+        let selects = configuration.selectsLevels
+        if selects && z0 != UnsafePointer(base.pointer) { base.pointer.update(from: z0, count: classCount) }
+        term.pointer.update(repeating: 0, count: classCount)
+        defer {
+            let level = selects ? Self.weightLevels[selectedLevel] : 1
+            BLAS.axpy(classCount, alpha: level, term.pointer, logits)
+        }
+        guard filled.contains(where: { $0 > 0 }) else { return }
         BLAS.gemv(keys.rows, d, alpha: 1, keys.pointer, query.pointer, beta: 0, affinity.pointer)
-        let alpha = configuration.alpha
-        let beta = configuration.beta
-        var lowest = Double.infinity
-        var highest = -Double.infinity
+        // The scale is read before anything is added: `z0` may be `logits`.
+        let weights = kernelize(base: z0)  // affinity now holds A
         for c in 0..<classCount {
             var sum = 0.0
-            for i in 0..<filled[c] {
-                let a = affinity[c * k + i]
-                lowest = min(lowest, a)
-                highest = max(highest, a)
-                sum += Foundation.exp(-beta * (1 - a))
-            }
-            logits[c] += alpha * sum
+            for i in 0..<filled[c] { sum += affinity[c * k + i] }
+            term[c] += weights.cache * sum
         }
-        guard configuration.tipXWeight > 0, highest >= lowest else { return 0 }
+        guard configuration.tipXWeight > 0 else { return }
 
         // Tip-X: -KL(s(y) || s(F_j)) = -sum_i s_i log s_i + sum_i s_i log s_j,i
         writeLogSignature(of: query.pointer, into: signature.pointer)
@@ -162,21 +237,22 @@ public final class TipAdapterHead: AdapterHead {
             }
         }
         let span = klHigh - klLow
+        let (lowest, highest) = (weights.low, weights.high)
         for c in 0..<classCount {
             var sum = 0.0
             for i in 0..<filled[c] {
                 let unit = span > 0 ? (klAffinity[c * k + i] - klLow) / span : 1
                 sum += lowest + unit * (highest - lowest)
             }
-            logits[c] += configuration.tipXWeight * sum
+            term[c] += weights.signature * sum
         }
-        return 0
     }
 
     public func learn(label: Int, context: LearnContext) {
         precondition(hasPrediction, "learn(label:) must follow predict(_:logits:)")
         precondition(label >= 0 && label < classCount, "label \(label) out of range")
         hasPrediction = false
+        if configuration.selectsLevels { scoreLevels(label: label) }
         let k = configuration.shotsPerClass
         seen[label] += 1
         let slot: Int
@@ -235,7 +311,11 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 extension TipAdapterHead {
     /// Writes the head: kind and name, configuration, C and D, fingerprints of the class embeddings and
     /// of the projection (which the model is rebuilt with, not restored from), the cache (keys, Tip-X
-    /// key signatures, per-class fill, seen and FIFO counters), the sampler state and the update count.
+    /// key signatures, per-class fill, seen and FIFO counters), the sampler state and the update count,
+    /// then, when the head selects its cache weight, the wins and losses of each weight level. A
+    /// checkpoint written before the correction existed has no correction fields in its configuration:
+    /// it restores into a head with `affinityCorrection: none` (the same layout and meaning) and is
+    /// refused, naming `tip.affinityCorrection`, by a head with the default `standardized`.
     /// The scratch of the last `predict` is not saved (checkpoints are taken between events).
     public func save(to writer: inout CheckpointWriter) {
         writer.writeHeadHeader(
@@ -250,6 +330,10 @@ extension TipAdapterHead {
         writer.writeInts(nextSlot)
         writer.writeUInt64(random.state)
         writer.writeInt(updateCount)
+        if configuration.selectsLevels {  // added with the standardized correction (issue 9)
+            writer.writeDoubles(levelWins)
+            writer.writeDoubles(levelLosses)
+        }
     }
 
     public func prepareRestore(from reader: inout CheckpointReader) throws(CheckpointError) -> CheckpointCommit {
@@ -270,6 +354,12 @@ extension TipAdapterHead {
         let storedNextSlot = try reader.readInts(count: classCount, field: "\(name).nextSlot")
         let storedRandom = try reader.readUInt64()
         let storedUpdates = try reader.readInt()
+        let levels = levelWins.count
+        let storedWins = levels > 0 ? try reader.readDoubles(count: levels, field: "\(name).levelWins") : []
+        let storedLosses = levels > 0 ? try reader.readDoubles(count: levels, field: "\(name).levelLosses") : []
+        if let bad = (storedWins + storedLosses).first(where: { !($0 >= 0) }) {
+            throw .corrupt("\(name).levelWins", "weight-level count \(bad) is not a non-negative number")
+        }
         let k = configuration.shotsPerClass
         for c in 0..<classCount {
             guard (0...k).contains(storedFilled[c]), storedSeen[c] >= storedFilled[c], (0..<k).contains(storedNextSlot[c])
@@ -288,6 +378,8 @@ extension TipAdapterHead {
             nextSlot = storedNextSlot
             random = SplitMix64(seed: storedRandom)  // SplitMix64's state is its seed
             updateCount = storedUpdates
+            levelWins = storedWins
+            levelLosses = storedLosses
             hasPrediction = false
         }
     }

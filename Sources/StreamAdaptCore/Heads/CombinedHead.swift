@@ -3,10 +3,10 @@
 public final class CombinedHead: AdapterHead {
     public let parts: [any AdapterHead]
     public let name: String
-    public let classCount: Int
+    public internal(set) var classCount: Int
     public let dimension: Int
     public var updateCount: Int { parts.first?.updateCount ?? 0 }
-    private let scratch: Matrix
+    var scratch: Matrix
 
     public init(_ parts: [any AdapterHead]) {
         precondition(!parts.isEmpty, "a combined head needs at least one part")

@@ -62,24 +62,24 @@ public struct TipAdapterConfiguration: Sendable, Equatable {
 /// Learning inserts the input into the cache. Cost per event: O(C K D) (+ O(C K C) for Tip-X).
 public final class TipAdapterHead: AdapterHead {
     public let name: String
-    public let classCount: Int
+    public internal(set) var classCount: Int
     public let dimension: Int
     public let configuration: TipAdapterConfiguration
     public private(set) var updateCount = 0
 
-    private let classes: Matrix  // T, C x D, normalised
+    var classes: Matrix  // T, C x D, normalised
     private let projection: Matrix?  // M, D x D (TA++ / TX++)
-    private let keys: Matrix  // (C K) x D; slot c*K + i holds class c's i-th key
-    private let keyLogSignatures: Matrix  // (C K) x C, log s(F_j) (Tip-X only)
-    private var filled: [Int]  // keys held per class
-    private var seen: [Int]  // labelled embeddings seen per class (reservoir)
-    private var nextSlot: [Int]  // FIFO position per class
+    var keys: Matrix  // (C K) x D; slot c*K + i holds class c's i-th key
+    var keyLogSignatures: Matrix  // (C K) x C, log s(F_j) (Tip-X only)
+    var filled: [Int]  // keys held per class
+    var seen: [Int]  // labelled embeddings seen per class (reservoir)
+    var nextSlot: [Int]  // FIFO position per class
     private var random: SplitMix64
 
     private let query: Matrix  // y (D)
-    private let affinity: Matrix  // (C K)
-    private let signature: Matrix  // s(y) (C)
-    private let klAffinity: Matrix  // (C K)
+    var affinity: Matrix  // (C K)
+    var signature: Matrix  // s(y) (C)
+    var klAffinity: Matrix  // (C K)
     private var hasPrediction = false
 
     /// - Parameters:
@@ -206,7 +206,7 @@ public final class TipAdapterHead: AdapterHead {
     }
 
     /// log softmax(f T' / tau_s) into `out` (C entries).
-    private func writeLogSignature(of f: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
+    func writeLogSignature(of f: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
         BLAS.gemv(classCount, dimension, alpha: 1 / configuration.signatureTemperature, classes.pointer, f, beta: 0, out)
         var maximum = -Double.infinity
         for i in 0..<classCount { maximum = max(maximum, out[i]) }

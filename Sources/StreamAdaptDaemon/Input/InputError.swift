@@ -52,6 +52,8 @@ public struct InputError: Error, Equatable, Sendable, CustomStringConvertible {
         case unknownClass = "unknown-class"
         /// The label's class index is outside the class list.
         case labelOutOfRange = "label-out-of-range"
+        /// The label names a retired class (`docs/classes.md`).
+        case retiredClass = "retired-class"
         /// An output record for this input would be larger than the producer can send (output side).
         case outputTooLarge = "output-too-large"
     }
@@ -76,6 +78,7 @@ public struct InputError: Error, Equatable, Sendable, CustomStringConvertible {
         case .nonFinite: code = .nonFinite
         case .zeroVector: code = .zeroVector
         case .labelOutOfRange: code = .labelOutOfRange
+        case .retiredClass: code = .retiredClass
         case .unknownClassName(let name):
             code = .unknownClass
             // The name is input: quote it escaped and bounded, never raw.

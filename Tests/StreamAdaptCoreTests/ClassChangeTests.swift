@@ -42,26 +42,38 @@ import Testing
         }
     }
 
-    /// Closed form right after the addition: the new Kalman row is initialScale t^, its logit
-    /// outputScale initialScale t^'x, the other rows and P are untouched.
-    @Test func kalmanRowIsTheScaledEmbedding() throws {
+    /// Closed form right after the addition: the new Kalman row is w_bar + (s / p0) P (t^ - t_bar) (for a
+    /// fresh head s t^), its logit outputScale times that row's product with x; the other rows and P are
+    /// untouched.
+    @Test func kalmanRowIsTheShrunkZeroShotContrast() throws {
         var random = TestRandom(seed: 3)
         let all = try random.classes(4, 16)
         var config = KalmanConfiguration()
         config.initialScale = 0.7
+        let fresh = KalmanHead(classes: try Self.prefix(all, 3), configuration: config)
+        fresh.appendClass(from: all)
+        for j in 0..<16 { #expect(abs(fresh.weights[3, j] - 0.7 * all.normalized[3, j]) < 1e-15) }
+
         let head = KalmanHead(classes: try Self.prefix(all, 3), configuration: config)
         for _ in 0..<50 { head.step(random.unitVector(16), label: Int(random.generator.next() % 3)) }
         let weightsBefore = head.weights.array
-        let covarianceBefore = (0..<256).map { head.covarianceEntry($0 / 16, $0 % 16) }
+        let covariance = (0..<256).map { head.covarianceEntry($0 / 16, $0 % 16) }
         head.appendClass(from: all)
         #expect(head.classCount == 4)
         #expect(Array(head.weights.array[0..<48]) == weightsBefore)
-        for j in 0..<16 { #expect(head.weights[3, j] == 0.7 * all.normalized[3, j]) }
-        #expect((0..<256).map { head.covarianceEntry($0 / 16, $0 % 16) } == covarianceBefore)
+        #expect((0..<256).map { head.covarianceEntry($0 / 16, $0 % 16) } == covariance)
+        var expected = [Double](repeating: 0, count: 16)
+        for i in 0..<16 {
+            expected[i] = (0..<3).map { weightsBefore[$0 * 16 + i] }.reduce(0, +) / 3
+            for j in 0..<16 {
+                let tBar = (0..<3).map { all.normalized[$0, j] }.reduce(0, +) / 3
+                expected[i] += 0.7 / config.priorVariance * covariance[i * 16 + j] * (all.normalized[3, j] - tBar)
+            }
+        }
+        #expect(maxRelativeError(Array(head.weights.array[48..<64]), expected) < 1e-12)
         let x = random.unitVector(16)
-        var expected = 0.0
-        for j in 0..<16 { expected += 0.7 * all.normalized[3, j] * x[j] }
-        #expect(abs(head.logits(x)[3] - 100 * expected) < 1e-12)
+        let logit = zip(expected, x).map(*).reduce(0, +) * 100
+        #expect(abs(head.logits(x)[3] - logit) < 1e-10)
         head.learn(label: 3, context: LearnContext())  // the new class learns
         #expect(head.updateCount == 51)
     }

@@ -31,6 +31,10 @@ extension PipelineConfiguration {
             .optionalString(
                 "topics.labels", \.labelsTopic, "delayed labels {\"id\", \"label\"}, learned from the label cache",
                 example: "labels"),
+            .optionalString(
+                "topics.control", \.controlTopic,
+                "class changes at run time {\"op\": \"add-class\", \"name\", \"embedding\"} or {\"op\": \"retire-class\", \"name\"} (docs/classes.md)",
+                example: "classes"),
             .string("topics.predictions", \.predictionsTopic, "one record per input event, key = event id"),
             .string("topics.alerts", \.alertsTopic, "one record when an alert is raised, one when it clears"),
             .string(

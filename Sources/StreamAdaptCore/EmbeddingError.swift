@@ -11,6 +11,9 @@ public enum EmbeddingError: Error, Equatable, Sendable, CustomStringConvertible 
     case labelOutOfRange(label: Int, classCount: Int)
     /// The class name is not one of the model's classes.
     case unknownClassName(String)
+    /// The class index names a retired class (``StreamModel/retireClass(name:)``): it is no longer
+    /// predicted and takes no labels.
+    case retiredClass(label: Int)
 
     /// Stable, machine-readable codes (the dead-letter reasons of these errors).
     public enum Code: String, Sendable, CaseIterable {
@@ -19,6 +22,7 @@ public enum EmbeddingError: Error, Equatable, Sendable, CustomStringConvertible 
         case zeroVector = "zero-vector"
         case labelOutOfRange = "label-out-of-range"
         case unknownClass = "unknown-class"
+        case retiredClass = "retired-class"
     }
 
     /// The error's stable code (the case's payload says which value or class).
@@ -29,6 +33,7 @@ public enum EmbeddingError: Error, Equatable, Sendable, CustomStringConvertible 
         case .zeroVector: .zeroVector
         case .labelOutOfRange: .labelOutOfRange
         case .unknownClassName: .unknownClass
+        case .retiredClass: .retiredClass
         }
     }
 
@@ -40,6 +45,7 @@ public enum EmbeddingError: Error, Equatable, Sendable, CustomStringConvertible 
         case .zeroVector: "embedding is a zero vector and cannot be normalised"
         case .labelOutOfRange(let label, let classCount): "label \(label) is outside 0..<\(classCount)"
         case .unknownClassName(let name): "unknown class name \"\(name)\""
+        case .retiredClass(let label): "class \(label) is retired"
         }
     }
 }

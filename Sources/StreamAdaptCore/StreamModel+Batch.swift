@@ -16,6 +16,9 @@ public final class EventBatch {
     /// Row i: the L2-normalised input of event i.
     let inputs: Matrix
     private(set) var labels: [Int]
+    /// Per class, whether it is retired (set by ``StreamModel/makeBatch(capacity:)``): labels of
+    /// retired classes are refused.
+    var retired: [Bool]
     /// The events held.
     public private(set) var count = 0
     /// After ``StreamModel/process(_:)``: the result of event i.
@@ -35,6 +38,7 @@ public final class EventBatch {
         self.classCount = classCount
         inputs = Matrix(rows: capacity, columns: dimension)
         labels = Array(repeating: -1, count: capacity)
+        retired = Array(repeating: false, count: classCount)
         let empty = EventResult(
             index: 0, probability: 0, entropy: 0, variance: 0, mahalanobis2: nil, drifting: false, updated: false,
             correct: nil, alertChanged: false)
@@ -50,6 +54,7 @@ public final class EventBatch {
         if let label, label < 0 || label >= classCount {
             throw .labelOutOfRange(label: label, classCount: classCount)
         }
+        if let label, retired[label] { throw .retiredClass(label: label) }
         try normalizeEmbedding(embedding, into: inputs.row(count), dimension: dimension)
         labels[count] = label ?? -1
         count += 1
@@ -85,7 +90,8 @@ extension StreamModel {
     /// (`MahalanobisScorer+Block.swift`). The model's stored state is complete again when this returns:
     /// a checkpoint can never fall inside a block.
     public func process(_ batch: EventBatch) {
-        precondition(batch.dimension == dimension && batch.classCount == classCount)
+        precondition(batch.dimension == dimension && batch.classCount == classCount, "a batch of another class set")
+        precondition(batch.retired == retired, "a batch made before a class was retired: use makeBatch(capacity:)")
         var start = 0
         while start < batch.count {
             let n = min(maximumBlock, batch.count - start)

@@ -103,7 +103,15 @@ public struct EventResult: Sendable, Equatable {
 /// prediction for an unlabelled event) and the alert detectors. Invalid input throws before any state
 /// changes. The per-event path allocates nothing (except when an alert is raised).
 public final class StreamModel {
-    public let classes: ClassEmbeddings
+    /// The class set: the classes the model was built with, then those added at run time
+    /// (``addClass(name:embedding:)``, `StreamModel+Classes.swift`), in index order.
+    public internal(set) var classes: ClassEmbeddings
+    /// The classes the model was built with (the first of ``classes``).
+    public let baseClassCount: Int
+    /// Per class, whether it is retired (``retireClass(name:)``): never predicted, takes no labels.
+    public internal(set) var retired: [Bool]
+    /// The indices of the retired classes, ascending (their logits are masked every event).
+    var retiredIndices: [Int] = []
     public let head: any AdapterHead
     /// The drift scorer; nil when ``DriftSettings/inputScoring`` is off.
     public let scorer: MahalanobisScorer?
@@ -119,7 +127,7 @@ public final class StreamModel {
     /// Events processed so far (the index of the next event).
     public private(set) var eventCount = 0
     /// The input-drift test; nil when ``DriftSettings/inputAlerts`` is off.
-    private let inputDetector: MeanShiftDetector?
+    let inputDetector: MeanShiftDetector?
     private var accuracyDetector: PageHinkleyDetector
     /// The temperature a of the calibrated probabilities, learned online from labelled events.
     public private(set) var probabilityScale = 1.0
@@ -127,7 +135,7 @@ public final class StreamModel {
     private var meanVariance = 0.0
 
     let input: Matrix
-    let logits: Matrix
+    var logits: Matrix
     /// The alerts raised or cleared by the last event (``process(_:label:)`` or ``learnLate(_:label:predicted:)``),
     /// by sequence: at most one per kind.
     public private(set) var changes: [AlertChange] = []
@@ -140,7 +148,7 @@ public final class StreamModel {
     /// The block's normalised inputs and per-event outputs.
     var block: EventBatch?
     /// Calibrated class probabilities of the last event.
-    public let probabilities: Matrix
+    public internal(set) var probabilities: Matrix
 
     /// - Parameters:
     ///   - maximumBlock: the most events ``process(_:)`` takes as one block (1: event by event).
@@ -154,6 +162,8 @@ public final class StreamModel {
         self.maximumBlock = maximumBlock
         self.minimumBlock = max(2, minimumBlock)
         self.classes = classes
+        baseClassCount = classes.count
+        retired = Array(repeating: false, count: classes.count)
         self.head = head
         self.drift = drift
         scorer = drift.inputScoring ? MahalanobisScorer(classes: classes, configuration: drift.mahalanobis) : nil
@@ -191,6 +201,7 @@ public final class StreamModel {
         if let label, label < 0 || label >= classCount {
             throw .labelOutOfRange(label: label, classCount: classCount)
         }
+        if let label, retired[label] { throw .retiredClass(label: label) }
         try normalizeEmbedding(embedding, into: input.pointer, dimension: dimension)
         return step(UnsafePointer(input.pointer), label: label, blockRow: nil)
     }
@@ -214,6 +225,8 @@ public final class StreamModel {
         } else {
             variance = head.predict(x, logits: logits.pointer)
         }
+        // Retired classes are never predicted: probability exactly 0 (docs/classes.md).
+        for c in retiredIndices { logits[c] = -Double.infinity }
 
         // Probit-adjusted softmax at the learned temperature: p = softmax(a z / sqrt(1 + pi v / (8 vbar))).
         if variance > 0 {
@@ -266,6 +279,7 @@ public final class StreamModel {
     /// - Throws: ``EmbeddingError`` for a bad embedding or label; the model is then unchanged.
     public func learnLate(_ embedding: UnsafeBufferPointer<Float>, label: Int, predicted: Int) throws(EmbeddingError) {
         guard label >= 0 && label < classCount else { throw .labelOutOfRange(label: label, classCount: classCount) }
+        if retired[label] { throw .retiredClass(label: label) }
         try normalizeEmbedding(embedding, into: input.pointer, dimension: dimension)
         alertHistory.beginCall()
         changes.removeAll(keepingCapacity: true)
@@ -296,7 +310,7 @@ public final class StreamModel {
         let f = kappa / a
         var mean = 0.0
         var second = 0.0
-        for c in 0..<classCount {
+        for c in 0..<classCount where probabilities[c] > 0 {  // (retired classes: p = 0, z = -inf)
             let z = logits[c] - maximum
             mean += probabilities[c] * z
             second += probabilities[c] * z * z
@@ -360,6 +374,7 @@ extension StreamModel: Checkpointable {
     /// Per-event scratch (the normalised input, the logits and ``probabilities`` of the last event) is
     /// not saved: checkpoints are taken between events and every event overwrites it before reading it.
     public func save(to writer: inout CheckpointWriter) {
+        writeClassSet(to: &writer)  // classes added or retired at run time (StreamModel+Classes.swift)
         writer.writeSection("StreamModel")
         writer.writeUInt64(UInt64(classes.names.count))
         for name in classes.names { writer.writeString(name) }
@@ -384,6 +399,7 @@ extension StreamModel: Checkpointable {
     /// `kalman.forgetting`, `drift.inputWindow`, ...). The daemon reads its own fields from the same
     /// reader after this returns and applies the commit only when everything has been read.
     public func prepareRestore(from reader: inout CheckpointReader) throws(CheckpointError) -> CheckpointCommit {
+        try expectClassSet(from: &reader)
         try reader.expectSection("StreamModel")
         let storedClassCount = try reader.readUInt64()
         guard storedClassCount <= UInt64(reader.remaining) else {
@@ -441,6 +457,7 @@ extension StreamModel: Checkpointable {
     /// error the model is unchanged.
     public func restore(payload: [UInt8]) throws(CheckpointError) {
         var reader = CheckpointReader(payload)
+        try adoptClassSet(from: reader)
         let commit = try prepareRestore(from: &reader)
         try reader.finish()
         commit.apply()

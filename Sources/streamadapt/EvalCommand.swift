@@ -38,6 +38,18 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "The most events processed as one block (1: event by event, timing each labelled event).")
     var maxBlock = StreamModel.defaultMaximumBlock
 
+    @Option(name: .customLong("add-class"), help: "Add a class NAME at stream event EVENT with the embedding in FILE (D little-endian float32): NAME@EVENT:FILE. Repeatable.")
+    var addClass: [String] = []
+
+    @Option(name: .customLong("retire-class"), help: "Retire the class NAME at stream event EVENT: NAME@EVENT. Repeatable; its later events are dropped.")
+    var retireClass: [String] = []
+
+    @Option(name: .customLong("hold-back-class"), help: "Leave the data's class NAME out of the model until event EVENT, then add it with its class embedding: NAME@EVENT (NAME@never: never). Its events before EVENT are dropped. Repeatable.")
+    var holdBackClass: [String] = []
+
+    @Flag(help: "With --hold-back-class: do not add the held-back classes (drop all their events) but report the same windows: the counterfactual that isolates what the addition costs the other classes.")
+    var controlRun = false
+
     @OptionGroup var headOptions: HeadOptions
 
     mutating func validate() throws {
@@ -70,6 +82,10 @@ struct EvalCommand: ParsableCommand {
             segments.append(Segment(name: source.label, dataset: dataset, range: range))
         }
         let projectionMatrix = try projection.map { try loadProjection($0, dimension: classes.dimension) }
+        let schedule = try ClassSchedule(
+            add: addClass, retire: retireClass, holdBack: holdBackClass, classes: classes, controlRun: controlRun)
+        let baseClasses = try schedule.baseClasses(classes)
+        let changeEvents = schedule.changeEvents
 
         let total = segments.reduce(0) { $0 + $1.range.count }
         var random = SplitMix64(seed: seed)
@@ -80,16 +96,25 @@ struct EvalCommand: ParsableCommand {
         var traceLines: [String] = []
         for name in headNames {
             let head: any AdapterHead
-            do { head = try settings.makeHead(name, classes: classes, projection: projectionMatrix) } catch {
+            do { head = try settings.makeHead(name, classes: baseClasses, projection: projectionMatrix) } catch {
                 throw ValidationError(error.description)
             }
-            let model = StreamModel(classes: classes, head: head, drift: drift, maximumBlock: maxBlock)
+            let model = StreamModel(classes: baseClasses, head: head, drift: drift, maximumBlock: maxBlock)
             var stats = PrequentialStatistics(segments: segments.count)
             // The events go to the model in batches of `maxBlock` (all rows are at hand). With
             // --max-block 1 each labelled event's `process` is timed on its own (its update time);
             // otherwise only the whole run is timed (events/s).
-            let batch = EventBatch(capacity: maxBlock, dimension: classes.dimension, classCount: classes.count)
-            var pending: [(segment: Int, truth: Int, labelled: Bool)] = []
+            var batch = model.makeBatch(capacity: maxBlock)
+            var pending: [(segment: Int, truth: Int, labelled: Bool, event: Int)] = []
+            // The model's index of each of the data's classes (nil: held back, not added yet, or retired:
+            // such events are dropped), recomputed after every class change.
+            var modelIndex: [Int?] = []
+            func mapClasses() {
+                modelIndex = classes.names.map { name in model.classes.index(of: name).flatMap { model.retired[$0] ? nil : $0 } }
+            }
+            mapClasses()
+            var classEvents: [ClassEvent] = []
+            var dropped = 0
             var event = 0
             var modelNanoseconds: UInt64 = 0
             func flush() {
@@ -104,6 +129,11 @@ struct EvalCommand: ParsableCommand {
                         traceLines.append(
                             "\(event - pending.count + i),\(p.segment),\(p.truth),\(result.index),\(num(result.probability)),\(num(result.variance)),\(result.mahalanobis2.map(num) ?? ""),\(result.drifting ? 1 : 0),\(result.updated ? 1 : 0)")
                     }
+                    if !schedule.isEmpty {
+                        classEvents.append(ClassEvent(
+                            event: p.event, truth: model.classes.names[p.truth], predicted: model.classes.names[result.index],
+                            labelled: p.labelled))
+                    }
                     stats.record(
                         segment: p.segment, isCorrect: result.index == p.truth, confidence: result.probability,
                         updateNanoseconds: maxBlock == 1 && p.labelled ? nanoseconds : nil)
@@ -116,9 +146,20 @@ struct EvalCommand: ParsableCommand {
                 try segment.dataset.embeddings.withUnsafeBufferPointer { all in
                     for row in segment.range {
                         let x = UnsafeBufferPointer(rebasing: all[(row * d)..<((row + 1) * d)])
-                        let truth = segment.dataset.labels[row]
+                        if changeEvents.contains(event) {
+                            flush()  // a class change takes effect between batches, for the events after it
+                            if try schedule.apply(at: event, to: model) {
+                                batch = model.makeBatch(capacity: maxBlock)
+                                mapClasses()
+                            }
+                        }
+                        guard let truth = modelIndex[segment.dataset.labels[row]] else {
+                            dropped += 1
+                            event += 1
+                            continue
+                        }
                         try batch.append(x, label: keepsLabel[event] ? truth : nil)
-                        pending.append((s, truth, keepsLabel[event]))
+                        pending.append((s, truth, keepsLabel[event], event))
                         event += 1
                         if batch.isFull { flush() }
                     }
@@ -126,8 +167,11 @@ struct EvalCommand: ParsableCommand {
             }
             flush()
             stats.modelNanoseconds = modelNanoseconds
+            let classReport =
+                schedule.isEmpty
+                ? nil : ClassReport(events: classEvents, schedule: schedule, classNames: model.classes.names, dropped: dropped)
             results.append(HeadResult(name: head.name, statistics: stats, alerts: model.alerts, alertsRaised: model.alertsRaised,
-                updates: model.head.updateCount))
+                updates: model.head.updateCount, classes: classReport))
         }
         if let trace {
             let header = "event,segment,label,predicted,probability,variance,mahalanobis2,drifting,updated\n"
@@ -166,6 +210,8 @@ struct HeadResult {
     let alertsRaised: Int
     /// Events the head learned from.
     let updates: Int
+    /// Per-class recall around the class changes (with a class schedule).
+    var classes: ClassReport? = nil
 }
 
 /// The `eval` report: a table for people, JSON for tools.
@@ -196,6 +242,7 @@ struct EvalReport {
             line += s.updateMicroseconds(quantile: 0.99).map { fmt($0, 1) } ?? "-"
             lines.append(line)
         }
+        for head in heads { if let classes = head.classes { lines += classes.table(head: head.name) } }
         lines.append("alerts (drift monitor of \(heads.first?.name ?? "-")):")
         if alerts.isEmpty { lines.append("  none") }
         if let first = heads.first, first.alertsRaised > alerts.count {
@@ -211,7 +258,7 @@ struct EvalReport {
         }
         let headsJSON = heads.map { h in
             let s = h.statistics
-            return "{\"name\": \"\(h.name)\", \"prequential_accuracy\": \(num(s.accuracy)), \"segments\": [\(s.segmentAccuracies.map(num).joined(separator: ", "))], \"ece\": \(num(s.expectedCalibrationError)), \"updates\": \(h.updates), \"events_per_second\": \(s.eventsPerSecond.map(num) ?? "null"), \"update_us_p50\": \(s.updateMicroseconds(quantile: 0.5).map(num) ?? "null"), \"update_us_p99\": \(s.updateMicroseconds(quantile: 0.99).map(num) ?? "null"), \"alerts\": \(alertsJSON(h.alerts))}"
+            return "{\"name\": \"\(h.name)\", \"prequential_accuracy\": \(num(s.accuracy)), \"segments\": [\(s.segmentAccuracies.map(num).joined(separator: ", "))], \"ece\": \(num(s.expectedCalibrationError)), \"updates\": \(h.updates), \"events_per_second\": \(s.eventsPerSecond.map(num) ?? "null"), \"update_us_p50\": \(s.updateMicroseconds(quantile: 0.5).map(num) ?? "null"), \"update_us_p99\": \(s.updateMicroseconds(quantile: 0.99).map(num) ?? "null"), \"alerts\": \(alertsJSON(h.alerts))\(h.classes.map { ", \"classes\": " + $0.json() } ?? "")}"
         }
         let segmentNames = segments.map { "\"\($0)\"" }.joined(separator: ", ")
         return "{\"events\": \(events), \"label_fraction\": \(num(labelFraction)), \"segment_names\": [\(segmentNames)], \"heads\": [\(headsJSON.joined(separator: ", "))], \"alerts\": \(alertsJSON(alerts))}"

@@ -89,6 +89,20 @@ import Testing
         #expect(fraction.status != 0)
         #expect(fraction.stderr.contains("--label-fraction"))
     }
+
+    /// A class held back to event 300 and added then: it is predicted after, and its recall is reported.
+    @Test func holdBackClassReportsTheNewClassRecall() throws {
+        let output = try CommandRunner.run(
+            ["eval", "--json", "--heads", "kalman", "--data", "samples/fmnist-drift@0:600", "--hold-back-class", "sandal@300"])
+        #expect(output.status == 0, "stderr: \(output.stderr)")
+        let kalman = try #require(head(try output.json(), "kalman"))
+        let classes = try #require(kalman["classes"] as? [String: Any])
+        let added = try #require((classes["added"] as? [[String: Any]])?.first)
+        #expect(added["name"] as? String == "sandal")
+        #expect(added["added_at"] as? Int == 300)
+        #expect((classes["dropped_events"] as? Int ?? 0) > 0)
+        #expect((added["recall_after"] as? Double ?? 0) >= 0.5)
+    }
 }
 
 /// The acceptance stream of the shared data (clean 0..2999 then corrupted 3000..5999), when present.

@@ -53,7 +53,7 @@ import Testing
         #expect(classes.index(of: "dog") == 1)
         #expect(classes.index(of: "cow") == nil)
         #expect(EmbeddingError.unknownClassName("cow").code == .unknownClass)
-        #expect(EmbeddingError.Code.allCases.map(\.rawValue) == ["wrong-dimension", "non-finite", "zero-vector", "label-out-of-range", "unknown-class"])
+        #expect(EmbeddingError.Code.allCases.map(\.rawValue) == ["wrong-dimension", "non-finite", "zero-vector", "label-out-of-range", "unknown-class", "retired-class"])
     }
 
     @Test func probabilitiesAreFlattenedByRelativeLogitVariance() throws {

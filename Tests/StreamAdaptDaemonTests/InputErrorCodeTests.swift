@@ -21,6 +21,6 @@ import Testing
             #expect(code.rawValue.allSatisfy { $0 == "-" || ("a"..."z").contains($0) || ("0"..."9").contains($0) }, "\(code)")
         }
         #expect(InputError.Code(rawValue: "invalid-utf8") == .invalidUTF8)
-        #expect(InputError.Code.allCases.count == 21)
+        #expect(InputError.Code.allCases.count == 27)
     }
 }

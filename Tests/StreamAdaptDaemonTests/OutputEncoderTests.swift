@@ -165,15 +165,19 @@ import Testing
         try encoder.alert(
             alert, state: "raised", windowEvents: 50, modelVersion: 648, topic: "embeddings",
             offsets: [.init(partition: 0, from: 598, to: 647)])
-        #expect(String(decoding: encoder.bytes, as: UTF8.self) == #"{"kind":"input-drift","state":"raised","raised_at_event":647,"cleared_at_event":null,"value":0.3,"threshold":0.3,"severity":1.0,"cleared_value":null,"window_events":50,"model_version":648,"topic":"embeddings","offsets":[{"partition":0,"from":598,"to":647}]}"#)
+        #expect(String(decoding: encoder.bytes, as: UTF8.self) == #"{"kind":"input-drift","sequence":0,"state":"raised","raised_at_event":647,"cleared_at_event":null,"value":0.3,"threshold":0.3,"severity":1.0,"cleared_value":null,"clear_reason":null,"error_rate_before":null,"error_rate_at_raise":null,"error_rate_at_clear":null,"window_events":50,"model_version":648,"topic":"embeddings","offsets":[{"partition":0,"from":598,"to":647}]}"#)
 
-        alert = DriftAlert(kind: .accuracyDrop, sequence: 0, raisedAt: 100, value: 30, threshold: 25)
+        alert = DriftAlert(kind: .accuracyDrop, sequence: 3, raisedAt: 100, value: 30, threshold: 25)
         alert.clearedAt = 400
         alert.clearedValue = 0.125
+        alert.clearReason = .settled
+        alert.errorRateBefore = 0.125
+        alert.errorRateAtRaise = 0.25
+        alert.errorRateAtClear = 0.375
         try encoder.alert(
             alert, state: "cleared", windowEvents: 3, modelVersion: 401, topic: "in",
             offsets: [.init(partition: 0, from: 398, to: 399), .init(partition: 2, from: 17, to: 17)])
-        #expect(String(decoding: encoder.bytes, as: UTF8.self) == #"{"kind":"accuracy-drop","state":"cleared","raised_at_event":100,"cleared_at_event":400,"value":30.0,"threshold":25.0,"severity":1.2,"cleared_value":0.125,"window_events":3,"model_version":401,"topic":"in","offsets":[{"partition":0,"from":398,"to":399},{"partition":2,"from":17,"to":17}]}"#)
+        #expect(String(decoding: encoder.bytes, as: UTF8.self) == #"{"kind":"accuracy-drop","sequence":3,"state":"cleared","raised_at_event":100,"cleared_at_event":400,"value":30.0,"threshold":25.0,"severity":1.2,"cleared_value":0.125,"clear_reason":"settled","error_rate_before":0.125,"error_rate_at_raise":0.25,"error_rate_at_clear":0.375,"window_events":3,"model_version":401,"topic":"in","offsets":[{"partition":0,"from":398,"to":399},{"partition":2,"from":17,"to":17}]}"#)
     }
 
     // MARK: - Size budget

@@ -89,7 +89,7 @@ public struct MahalanobisConfiguration: Sendable, Equatable {
 /// sensitive to mild shifts (measured in docs/drift.md).
 public final class MahalanobisScorer {
     public let configuration: MahalanobisConfiguration
-    public let classCount: Int
+    public internal(set) var classCount: Int
     /// The dimension the scorer works in: the projection's when there is one, else the embeddings'.
     public let dimension: Int
     /// The dimension of the embeddings it is given.
@@ -99,23 +99,23 @@ public final class MahalanobisScorer {
     let input32: UnsafeMutablePointer<Float>  // x in Float32 (projection input), D
 
     /// Class means, C x ``dimension``.
-    public let means: Matrix
+    public internal(set) var means: Matrix
     private let covariance: Matrix  // upper triangle of Sigma_stored
     private var covarianceScale = 1.0  // Sigma = covarianceScale * Sigma_stored
     /// U, the Cholesky factor of Sigma + eps I = U' U (Float32, D x D row-major, upper triangle), so
     /// that (x - mu)' Lambda (x - mu) = |U'^-1 (x - mu)|^2.
     var factor: UnsafeMutablePointer<Float>
     private var work: UnsafeMutablePointer<Float>  // D x D, factorisation workspace (swapped with `factor`)
-    private let whitenedMeans: Matrix  // m_c = U'^-1 mu_c, C x D
-    private let meansScratch: UnsafeMutablePointer<Float>  // C x D, Float32 means for the refresh's solve
-    private let meanQuadratic: Matrix  // |m_c|^2 = mu_c' Lambda mu_c, C
+    var whitenedMeans: Matrix  // m_c = U'^-1 mu_c, C x D
+    var meansScratch: UnsafeMutablePointer<Float>  // C x D, Float32 means for the refresh's solve
+    var meanQuadratic: Matrix  // |m_c|^2 = mu_c' Lambda mu_c, C
     /// Covariance updates not yet applied: row i is sqrt(w_i) (x_i - mu_c), so that
     /// Sigma_stored += pending' pending; applied in one `dsyrk` (level 3) before each refresh.
     private let pending: Matrix
     private var pendingCount = 0
     private var updatesSinceRefresh = 0
     private var covarianceUpdates = 0
-    private var classUpdates: [Int]
+    var classUpdates: [Int]
 
     /// Events scored so far.
     public private(set) var scoredEvents = 0
@@ -131,7 +131,7 @@ public final class MahalanobisScorer {
     let input: Matrix
     let whitenedInput: Matrix  // y = U'^-1 x
     let whitenedInput32: UnsafeMutablePointer<Float>  // y in Float32, for the solve
-    private let crossTerms: Matrix  // m_c' y = mu_c' Lambda x, C
+    var crossTerms: Matrix  // m_c' y = mu_c' Lambda x, C
     private let delta: Matrix
     private var inputQuadratic = 0.0  // |y|^2 = x' Lambda x
     private var hasScore = false

@@ -45,13 +45,13 @@ public final class MeanShiftDetector {
     public let clearLevel: Double
     public let warmup: Int
     /// Orthonormal basis of the class subspace S, k x D (k >= 1).
-    let basis: Matrix
+    var basis: Matrix
 
-    private let fast: Matrix  // f, D
-    private let slow: Matrix  // s, D
-    private let fastCoordinates: Matrix  // Q f, k
-    private let slowCoordinates: Matrix  // Q s, k
-    private let coordinates: Matrix  // Q x of the current event, k (scratch)
+    let fast: Matrix  // f, D
+    let slow: Matrix  // s, D
+    var fastCoordinates: Matrix  // Q f, k
+    var slowCoordinates: Matrix  // Q s, k
+    var coordinates: Matrix  // Q x of the current event, k (scratch)
     private var fastCount = 0
     private var slowCount = 0
     private var varianceCount = 0

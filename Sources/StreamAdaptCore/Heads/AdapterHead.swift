@@ -44,6 +44,12 @@ public struct ClassEmbeddings {
     /// C x D, each row L2-normalised.
     public let normalized: Matrix
 
+    /// Names and already-normalised rows (``appending(name:normalized:)``).
+    init(names: [String], normalized: Matrix) {
+        self.names = names
+        self.normalized = normalized
+    }
+
     public var count: Int { normalized.rows }
     public var dimension: Int { normalized.columns }
 

@@ -45,21 +45,21 @@ public struct ClipoodConfiguration: Sendable, Equatable {
 /// so the prediction weights are always a Beta-weighted average of the last < H weight iterates.
 public final class ClipoodHead: AdapterHead {
     public let name = "clipood"
-    public let classCount: Int
+    public internal(set) var classCount: Int
     public let dimension: Int
     public let configuration: ClipoodConfiguration
     public private(set) var updateCount = 0
 
     /// The SGD iterate W (C x D).
-    public let weights: Matrix
+    public internal(set) var weights: Matrix
     /// The Beta moving average Wbar used for prediction.
-    public let averageWeights: Matrix
-    private let margins: Matrix  // C x C, m_{y,j}
+    public internal(set) var averageWeights: Matrix
+    var margins: Matrix  // C x C, m_{y,j}
     private var averageMass = 0.0  // Z
     private var horizonStep = 0  // t within the current horizon
 
     private let input: Matrix
-    private let trainLogits: Matrix
+    var trainLogits: Matrix
     private var hasPrediction = false
 
     public init(classes: ClassEmbeddings, configuration: ClipoodConfiguration = .init()) {

@@ -7,10 +7,10 @@
 public final class CombinedHead: AdapterHead {
     public let parts: [any AdapterHead]
     public let name: String
-    public let classCount: Int
+    public internal(set) var classCount: Int
     public let dimension: Int
     public var updateCount: Int { parts.first?.updateCount ?? 0 }
-    private let scratch: Matrix
+    var scratch: Matrix
     private let caches: [TipAdapterHead?]  // parts[i] as a cache head (i > 0), else nil
 
     public init(_ parts: [any AdapterHead]) {

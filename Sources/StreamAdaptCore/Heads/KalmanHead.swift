@@ -174,7 +174,7 @@ public struct ConfigurationError: Error, Equatable, Sendable, CustomStringConver
 ///     W_cj <- W_cj + P_cj x_j e_c / S_c,  P_cj <- P_cj - g P_cj^2 x_j^2 / S_c   (g = 1, or h a)
 public final class KalmanHead: AdapterHead {
     public let name: String
-    public let classCount: Int
+    public internal(set) var classCount: Int
     public let dimension: Int
     public let configuration: KalmanConfiguration
     public internal(set) var updateCount = 0
@@ -182,22 +182,22 @@ public final class KalmanHead: AdapterHead {
     public internal(set) var noise: Double
 
     /// Weights W, C x D.
-    public let weights: Matrix
+    public internal(set) var weights: Matrix
     /// Full: upper triangle of P_stored (D x D). Diagonal: the per-weight variances (C x D).
-    let covariance: Matrix
+    var covariance: Matrix
     /// The full covariance in Float32 (`precision: float32`); `covariance` is then empty.
     let covariance32: Float32Covariance?
     /// P = covarianceScale * P_stored.
     var covarianceScale = 1.0
     /// trace(P_stored) (full) or sum of all variances (diagonal).
     var storedTrace: Double
-    let traceLimit: Double
+    var traceLimit: Double
 
     // Per-event scratch, allocated once.
     private let input: Matrix  // x of the last predict
-    private let pX: Matrix  // u = P x (full) / per-class q_c (diagonal)
-    let logits: Matrix  // z = W x of the last predict
-    let innovation: Matrix  // e
+    var pX: Matrix  // u = P x (full) / per-class q_c (diagonal)
+    var logits: Matrix  // z = W x of the last predict
+    var innovation: Matrix  // e
     private let squaredInput: Matrix  // x_j^2 (diagonal covariance)
     var lastVariance = 0.0  // q of the last predict
     var hasPrediction = false

@@ -103,26 +103,26 @@ public struct TipAdapterConfiguration: Sendable, Equatable {
 /// correction adds O(C K + C).
 public final class TipAdapterHead: AdapterHead {
     public let name: String
-    public let classCount: Int
+    public internal(set) var classCount: Int
     public let dimension: Int
     public let configuration: TipAdapterConfiguration
     public private(set) var updateCount = 0
 
-    private let classes: Matrix  // T, C x D, normalised
+    var classes: Matrix  // T, C x D, normalised
     private let projection: Matrix?  // M, D x D (TA++ / TX++)
-    private let keys: Matrix  // (C K) x D; slot c*K + i holds class c's i-th key
-    private let keyLogSignatures: Matrix  // (C K) x C, log s(F_j) (Tip-X only)
-    private(set) var filled: [Int]  // keys held per class
-    private var seen: [Int]  // labelled embeddings seen per class (reservoir)
-    private var nextSlot: [Int]  // FIFO position per class
+    var keys: Matrix  // (C K) x D; slot c*K + i holds class c's i-th key
+    var keyLogSignatures: Matrix  // (C K) x C, log s(F_j) (Tip-X only)
+    var filled: [Int]  // keys held per class
+    var seen: [Int]  // labelled embeddings seen per class (reservoir)
+    var nextSlot: [Int]  // FIFO position per class
     private var random: SplitMix64
 
     private let query: Matrix  // y (D)
-    let affinity: Matrix  // (C K): a, then the kernel values A
-    private let signature: Matrix  // s(y) (C)
-    private let klAffinity: Matrix  // (C K)
-    let base: Matrix  // z0 (C)
-    let term: Matrix  // the cache term at weight r (C), for the weight selection
+    var affinity: Matrix  // (C K): a, then the kernel values A
+    var signature: Matrix  // s(y) (C)
+    var klAffinity: Matrix  // (C K)
+    var base: Matrix  // z0 (C)
+    var term: Matrix  // the cache term at weight r (C), for the weight selection
     /// Discounted counts of the labelled events on which weight level m was right and level 0 wrong
     /// (wins) and the reverse (losses) (correction `.standardized` with `selectsWeight`), else empty.
     var levelWins: [Double]
@@ -282,7 +282,7 @@ public final class TipAdapterHead: AdapterHead {
     }
 
     /// log softmax(f T' / tau_s) into `out` (C entries).
-    private func writeLogSignature(of f: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
+    func writeLogSignature(of f: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
         BLAS.gemv(classCount, dimension, alpha: 1 / configuration.signatureTemperature, classes.pointer, f, beta: 0, out)
         var maximum = -Double.infinity
         for i in 0..<classCount { maximum = max(maximum, out[i]) }

@@ -8,11 +8,11 @@
 /// must beat and the zero-shot term of Tip-Adapter.
 public final class ZeroShotHead: AdapterHead {
     public let name = "zeroshot"
-    public let classCount: Int
+    public internal(set) var classCount: Int
     public let dimension: Int
     public let temperature: Double
     public private(set) var updateCount = 0
-    private let classes: Matrix
+    var classes: Matrix
 
     public init(classes: ClassEmbeddings, temperature: Double = 100) {
         self.classes = classes.normalized

@@ -31,6 +31,10 @@ extension PipelineConfiguration {
             .optionalString(
                 "topics.labels", \.labelsTopic, "delayed labels {\"id\", \"label\"}, learned from the label cache",
                 example: "labels"),
+            .optionalString(
+                "topics.control", \.controlTopic,
+                "class changes at run time {\"op\": \"add-class\", \"name\", \"embedding\"} or {\"op\": \"retire-class\", \"name\"} (docs/classes.md)",
+                example: "classes"),
             .string("topics.predictions", \.predictionsTopic, "one record per input event, key = event id"),
             .string("topics.alerts", \.alertsTopic, "one record when an alert is raised, one when it clears"),
             .string(
@@ -100,8 +104,29 @@ extension PipelineConfiguration {
 
             .int("model.tip.shotsPerClass", \.heads.tip.shotsPerClass, "K: labelled embeddings cached per class"),
             .choice("model.tip.eviction", \.heads.tip.eviction, "which cached key a new embedding replaces when its class is full (reservoir: a seeded uniform sample)"),
-            .double("model.tip.alpha", \.heads.tip.alpha, "residual ratio of the cache logits"),
-            .double("model.tip.beta", \.heads.tip.beta, "sharpness of the affinity exp(-beta (1 - x F'))"),
+            .choice(
+                "model.tip.affinityCorrection", \.heads.tip.affinityCorrection,
+                "standardized: affinities scaled by their spread across the cached keys and the cache term by the "
+                    + "spread of the logits it is added to (online intra-modal-overlap correction, docs/heads.md); "
+                    + "none: the papers' alpha and beta"),
+            .double(
+                "model.tip.relativeAlpha", \.heads.tip.relativeAlpha,
+                "standardized: r, the cache term's weight in standard deviations of the logits it is added to"),
+            .double(
+                "model.tip.spreadSharpness", \.heads.tip.spreadSharpness,
+                "standardized: b in exp(b (a_j - max a) / sd(a))"),
+            .bool(
+                "model.tip.selectsWeight", \.heads.tip.selectsWeight,
+                "standardized: choose the cache weight per event among r x {0, 1/16 .. 1} by a sign test on the "
+                    + "labelled events (false: always r)"),
+            .double(
+                "model.tip.selectionMemory", \.heads.tip.selectionMemory,
+                "weight selection: memory of the win/loss counts, in labelled events"),
+            .double(
+                "model.tip.selectionConfidence", \.heads.tip.selectionConfidence,
+                "weight selection: z, a level is used when wins - losses > z sqrt(wins + losses)"),
+            .double("model.tip.alpha", \.heads.tip.alpha, "none: residual ratio of the cache logits"),
+            .double("model.tip.beta", \.heads.tip.beta, "none: sharpness of the affinity exp(-beta (1 - x F'))"),
             .double("model.tip.temperature", \.heads.tip.temperature, "scale of the zero-shot term (CLIP's logit scale)"),
             .double("model.tip.gamma", \.heads.tipXWeight, "Tip-X weight of the KL-signature affinity (tipx head)"),
             .double(

@@ -21,6 +21,8 @@ public struct PipelineConfiguration: Sendable, Equatable {
     // topics
     public var inputTopic = "embeddings"
     public var labelsTopic: String? = nil
+    /// Class changes at run time (`docs/classes.md`): `{"op": "add-class", ...}`, `{"op": "retire-class", ...}`.
+    public var controlTopic: String? = nil
     public var predictionsTopic = "predictions"
     public var alertsTopic = "drift-alerts"
     public var deadLetterTopic = "dead-letter"
@@ -130,6 +132,12 @@ public struct PipelineConfiguration: Sendable, Equatable {
         for (field, topic) in [("topics.input", inputTopic), ("topics.predictions", predictionsTopic),
                                ("topics.alerts", alertsTopic), ("topics.deadLetter", deadLetterTopic)] where topic.isEmpty {
             throw ConfigurationError(field: field, reason: "must not be empty")
+        }
+        if let controlTopic {
+            if controlTopic.isEmpty { throw ConfigurationError(field: "topics.control", reason: "must not be empty") }
+            if controlTopic == inputTopic || controlTopic == labelsTopic {
+                throw ConfigurationError(field: "topics.control", reason: "must differ from topics.input and topics.labels")
+            }
         }
         if bootstrapServers.isEmpty { throw ConfigurationError(field: "kafka.bootstrap", reason: "must not be empty") }
         if maximumMessageBytes < 16 { throw ConfigurationError(field: "input.maxMessageBytes", reason: "too small") }

@@ -52,6 +52,19 @@ public struct InputError: Error, Equatable, Sendable, CustomStringConvertible {
         case unknownClass = "unknown-class"
         /// The label's class index is outside the class list.
         case labelOutOfRange = "label-out-of-range"
+        /// The label names a retired class (`docs/classes.md`).
+        case retiredClass = "retired-class"
+        /// A control record that is not `{"op": "add-class", "name", "embedding"}` or
+        /// `{"op": "retire-class", "name"}` (`docs/classes.md`).
+        case invalidControl = "invalid-control"
+        /// add-class: a class of that name exists with another embedding, or is retired.
+        case duplicateClass = "duplicate-class"
+        /// add-class: an empty class name or one longer than 256 UTF-8 bytes.
+        case invalidClassName = "invalid-class-name"
+        /// retire-class: the class is the last active one.
+        case lastActiveClass = "last-active-class"
+        /// add-class: the head cannot take new classes.
+        case unsupportedHead = "unsupported-head"
         /// An output record for this input would be larger than the producer can send (output side).
         case outputTooLarge = "output-too-large"
     }
@@ -76,6 +89,7 @@ public struct InputError: Error, Equatable, Sendable, CustomStringConvertible {
         case .nonFinite: code = .nonFinite
         case .zeroVector: code = .zeroVector
         case .labelOutOfRange: code = .labelOutOfRange
+        case .retiredClass: code = .retiredClass
         case .unknownClassName(let name):
             code = .unknownClass
             // The name is input: quote it escaped and bounded, never raw.

@@ -62,6 +62,7 @@ extension AdaptationLoop {
     @discardableResult
     func restore(_ bytes: [UInt8]) throws(CheckpointError) -> String {
         var reader = try CheckpointReader(sealed: bytes)
+        try model.adoptClassSet(from: reader)  // classes added over topics.control before the checkpoint
         let commit = try model.prepareRestore(from: &reader)
         let tag = try reader.readString()
         guard tag == Self.checkpointTag || tag == Self.version1Tag else {

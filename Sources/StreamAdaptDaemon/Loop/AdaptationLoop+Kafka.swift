@@ -59,7 +59,8 @@ extension AdaptationLoop {
                 })
             var found: [TopicPartition] = []
             do {
-                for topic in [configuration.inputTopic] + (configuration.labelsTopic.map { [$0] } ?? []) {
+                let topics = [configuration.inputTopic] + [configuration.labelsTopic, configuration.controlTopic].compactMap { $0 }
+                for topic in topics {
                     let ids = try consumer.partitions(of: topic, retryingUntil: wait) { notice in
                         logger.warning(
                             "waiting for the Kafka cluster", metadata: [

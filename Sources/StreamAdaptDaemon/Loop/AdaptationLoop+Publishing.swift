@@ -15,7 +15,7 @@ extension AdaptationLoop {
         do {
             try encoder.prediction(
                 id: event.id, timestamp: event.timestamp, result: result, probabilities: probabilities,
-                classNames: classes.names, modelVersion: modelVersion, head: model.head.name,
+                classNames: classes.names, retired: model.retired, modelVersion: modelVersion, head: model.head.name,
                 source: .init(partition: message.partition, offset: message.offset))
         } catch {
             // Not reachable after checkPrediction (an upper bound over every result); if it were, the

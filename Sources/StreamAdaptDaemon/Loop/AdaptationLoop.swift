@@ -32,8 +32,9 @@ import StreamAdaptKafka
 /// It runs on one thread (see ``DaemonService``); librdkafka batches the I/O underneath.
 public final class AdaptationLoop {
     public let configuration: PipelineConfiguration
-    public let classes: ClassEmbeddings
-    public let model: StreamModel
+    /// The model's class set: the class file's, then the classes added over `topics.control`.
+    public var classes: ClassEmbeddings { model.classes }
+    public internal(set) var model: StreamModel
     let logger: Logger
     let health: HealthState
     let consumer: KafkaConsumer
@@ -59,7 +60,7 @@ public final class AdaptationLoop {
     public private(set) var lateLabelsUnmatched = 0
     /// The valid input events taken from the current poll batch and not yet processed, with what their
     /// outputs need (see `AdaptationLoop+Batch.swift`).
-    let batch: EventBatch
+    var batch: EventBatch
     var pending: [PendingEvent] = []
     /// Row i (D values): the embedding of pending event i as decoded, kept for the label cache (which
     /// stores it as received, so that a late label learns it exactly as an immediate one would).
@@ -101,7 +102,7 @@ public final class AdaptationLoop {
         self.configuration = configuration
         self.logger = logger
         self.health = health
-        classes = try ClassFile.load(directory: configuration.classesDirectory)
+        let classes = try ClassFile.load(directory: configuration.classesDirectory)
         model = try Self.makeModel(configuration, classes)
         decoder = EventDecoder(
             dimension: classes.dimension, maximumBytes: configuration.maximumMessageBytes, maximumIdBytes: configuration.maximumIdBytes)
@@ -122,7 +123,7 @@ public final class AdaptationLoop {
         // waits for more than a block of later ones (with 1, every event is published before the next
         // is decoded, as event by event).
         let capacity = configuration.maximumBlock
-        batch = EventBatch(capacity: capacity, dimension: classes.dimension, classCount: classes.count)
+        batch = model.makeBatch(capacity: capacity)
         pending.reserveCapacity(capacity)
         pendingEmbeddings = [Float](repeating: 0, count: labelCache.capacity > 0 ? capacity * classes.dimension : 0)
 
@@ -144,9 +145,11 @@ public final class AdaptationLoop {
                         "refused: \(error). Fix or remove it, or start with --fresh to set it aside and start from scratch.",
                         checkpointError: error)
                 }
+                model = try Self.makeModel(configuration, classes)  // without classes a refused checkpoint added
                 let aside = try store.setAside()
                 logger.warning("checkpoint refused, starting fresh", metadata: ["error": "\(error)", "moved-to": "\(aside ?? "-")"])
             }
+            try classesChanged()  // the restored class set (classes added over topics.control)
         }
     }
 
@@ -161,6 +164,13 @@ public final class AdaptationLoop {
     /// order, and a late label sees the model as of the events before it).
     func handle(_ message: KafkaMessage) throws {
         let topic = message.topic  // built from librdkafka's C string: once per message
+        if let controlTopic = configuration.controlTopic, topic == controlTopic {
+            try processBatch()  // the change takes effect for the events after it
+            let start = monotonicNanoseconds()
+            defer { finished(topic, message, start: start) }
+            try handleControl(message)
+            return
+        }
         if let labelsTopic = configuration.labelsTopic, topic == labelsTopic {
             try processBatch()
             let start = monotonicNanoseconds()
@@ -261,9 +271,11 @@ public final class AdaptationLoop {
             guard i >= 0 && i < classes.count else {
                 throw InputError(EmbeddingError.labelOutOfRange(label: i, classCount: classes.count))
             }
+            if model.retired[i] { throw InputError(EmbeddingError.retiredClass(label: i)) }
             return i
         case .name(let name):
             guard let i = classes.index(of: name) else { throw InputError(EmbeddingError.unknownClassName(name)) }
+            if model.retired[i] { throw InputError(EmbeddingError.retiredClass(label: i)) }
             return i
         }
     }

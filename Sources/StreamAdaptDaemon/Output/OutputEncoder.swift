@@ -80,7 +80,7 @@ struct OutputEncoder {
     ///   that must not be sent.
     mutating func prediction(
         id: String, timestamp: Int64?, result: EventResult, probabilities: UnsafePointer<Double>, classNames: [String],
-        modelVersion: Int, head: String, source: Source
+        retired: [Bool] = [], modelVersion: Int, head: String, source: Source
     ) throws(OutputError) {
         writer.reset()
         writer.raw("{")
@@ -91,7 +91,7 @@ struct OutputEncoder {
         writer.raw(","); writer.key("index"); writer.number(result.index)
         writer.raw(","); writer.key("probability"); writer.number(result.probability)
         writer.raw(","); writer.key("top"); writer.raw("[")
-        writeTop(probabilities, classNames)
+        writeTop(probabilities, classNames, retired)
         writer.raw("],"); writer.key("uncertainty")
         writer.raw("{"); writer.key("entropy"); writer.number(result.entropy)
         writer.raw(","); writer.key("variance"); writer.number(result.variance); writer.raw("}")
@@ -108,12 +108,15 @@ struct OutputEncoder {
     }
 
     /// The `topClasses` most probable classes, best first; equal probabilities in class order (the
-    /// lower index first). Selection into a preallocated list: k is small.
-    private mutating func writeTop(_ probabilities: UnsafePointer<Double>, _ classNames: [String]) {
-        let k = min(topScratch.count, classNames.count)
+    /// lower index first). Retired classes (`docs/classes.md`) are never listed. Selection into a
+    /// preallocated list: k is small.
+    private mutating func writeTop(_ probabilities: UnsafePointer<Double>, _ classNames: [String], _ retired: [Bool]) {
+        var retiredCount = 0
+        for r in retired where r { retiredCount += 1 }
+        let k = min(topScratch.count, classNames.count - retiredCount)
         for i in 0..<k {
             var best = -1
-            for c in 0..<classNames.count where !topScratch[0..<i].contains(c) {
+            for c in 0..<classNames.count where !topScratch[0..<i].contains(c) && !(c < retired.count && retired[c]) {
                 if best < 0 || probabilities[c] > probabilities[best] { best = c }
             }
             topScratch[i] = best

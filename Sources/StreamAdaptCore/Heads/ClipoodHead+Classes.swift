@@ -1,0 +1,25 @@
+extension ClipoodHead: ClassGrowingHead {
+    /// Appends a class as the constructor starts one: its row of W and of the moving average W-bar is
+    /// t^, and the margins gain the row and column m_{new,j} = m_{j,new} = margin (1 - t^' t^_j) (0 on
+    /// the diagonal); the margins between existing classes are unchanged.
+    public func appendClass(from classes: ClassEmbeddings) {
+        precondition(classes.count == classCount + 1 && classes.dimension == dimension)
+        let c = classCount
+        let t = classes.normalized.row(c)
+        let grownWeights = weights.appendingRows(1)
+        grownWeights.row(c).update(from: t, count: dimension)
+        let grownAverage = averageWeights.appendingRows(1)
+        grownAverage.row(c).update(from: t, count: dimension)
+        let grownMargins = margins.growing(rows: 1, columns: 1)
+        for j in 0..<c {
+            let m = configuration.margin * (1 - BLAS.dot(dimension, t, classes.normalized.row(j)))
+            grownMargins[c, j] = m
+            grownMargins[j, c] = m
+        }
+        weights = grownWeights
+        averageWeights = grownAverage
+        margins = grownMargins
+        classCount += 1
+        trainLogits = Matrix(rows: classCount, columns: 1)
+    }
+}

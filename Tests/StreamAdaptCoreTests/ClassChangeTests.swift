@@ -1,0 +1,364 @@
+import Foundation
+import Testing
+
+@testable import StreamAdaptCore
+
+/// Classes added and retired at run time (`docs/classes.md`): every head grows in place, retired
+/// classes are masked, checkpoints keep the class set, blocks agree with events across a change.
+@Suite struct ClassChangeTests {
+    /// The first `count` classes of `classes` as a class set (the same normalised rows, bit for bit).
+    static func prefix(_ classes: ClassEmbeddings, _ count: Int) throws -> ClassEmbeddings {
+        let d = classes.dimension
+        let rows = Matrix(rows: count, columns: d, values: Array(classes.normalized.array[0..<(count * d)]))
+        return ClassEmbeddings(names: Array(classes.names[0..<count]), normalized: rows)
+    }
+
+    static func row(_ classes: ClassEmbeddings, _ c: Int) -> [Float] {
+        (0..<classes.dimension).map { Float(classes.normalized[c, $0]) }
+    }
+
+    static let headNames = ["zeroshot", "kalman", "kalman-diagonal", "tip", "tipx", "clipood", "kalman+tip", "zeroshot+tipx"]
+
+    /// A head built with C classes and grown by one right away predicts exactly as a head built with
+    /// the C + 1 classes (every head: the growth initialises a class as the constructor does).
+    @Test(arguments: headNames)
+    func growingAFreshHeadEqualsBuildingIt(name: String) throws {
+        var random = TestRandom(seed: 11)
+        let all = try random.classes(5, 24)
+        let base = try Self.prefix(all, 4)
+        let settings = HeadSettings()
+        let grown = try settings.makeHead(name, classes: base)
+        (grown as! any ClassGrowingHead).appendClass(from: all)
+        let built = try settings.makeHead(name, classes: all)
+        #expect(grown.classCount == 5)
+        for _ in 0..<20 {
+            let x = random.unitVector(24)
+            let label = Int(random.generator.next() % 5)
+            let a = grown.logits(x)
+            let b = built.logits(x)
+            #expect(maxRelativeError(a, b) < 1e-12, "\(name): \(a) against \(b)")
+            grown.learn(label: label, context: LearnContext())
+            built.learn(label: label, context: LearnContext())
+        }
+    }
+
+    /// Closed form right after the addition: the new Kalman row is w_bar + (s / p0) P (t^ - t_bar) (for a
+    /// fresh head s t^), its logit outputScale times that row's product with x; the other rows and P are
+    /// untouched.
+    @Test func kalmanRowIsTheShrunkZeroShotContrast() throws {
+        var random = TestRandom(seed: 3)
+        let all = try random.classes(4, 16)
+        var config = KalmanConfiguration()
+        config.initialScale = 0.7
+        let fresh = KalmanHead(classes: try Self.prefix(all, 3), configuration: config)
+        fresh.appendClass(from: all)
+        for j in 0..<16 { #expect(abs(fresh.weights[3, j] - 0.7 * all.normalized[3, j]) < 1e-15) }
+
+        let head = KalmanHead(classes: try Self.prefix(all, 3), configuration: config)
+        for _ in 0..<50 { head.step(random.unitVector(16), label: Int(random.generator.next() % 3)) }
+        let weightsBefore = head.weights.array
+        let covariance = (0..<256).map { head.covarianceEntry($0 / 16, $0 % 16) }
+        head.appendClass(from: all)
+        #expect(head.classCount == 4)
+        #expect(Array(head.weights.array[0..<48]) == weightsBefore)
+        #expect((0..<256).map { head.covarianceEntry($0 / 16, $0 % 16) } == covariance)
+        var expected = [Double](repeating: 0, count: 16)
+        for i in 0..<16 {
+            expected[i] = (0..<3).map { weightsBefore[$0 * 16 + i] }.reduce(0, +) / 3
+            for j in 0..<16 {
+                let tBar = (0..<3).map { all.normalized[$0, j] }.reduce(0, +) / 3
+                expected[i] += 0.7 / config.priorVariance * covariance[i * 16 + j] * (all.normalized[3, j] - tBar)
+            }
+        }
+        #expect(maxRelativeError(Array(head.weights.array[48..<64]), expected) < 1e-12)
+        let x = random.unitVector(16)
+        let logit = zip(expected, x).map(*).reduce(0, +) * 100
+        #expect(abs(head.logits(x)[3] - logit) < 1e-10)
+        head.learn(label: 3, context: LearnContext())  // the new class learns
+        #expect(head.updateCount == 51)
+    }
+
+    /// The diagonal Kalman head's new row of variances starts at the prior.
+    @Test func diagonalKalmanRowStartsAtThePrior() throws {
+        var random = TestRandom(seed: 4)
+        let all = try random.classes(3, 8)
+        let head = KalmanHead(classes: try Self.prefix(all, 2), configuration: .diagonalDefaults, name: "kalman-diagonal")
+        for _ in 0..<30 { head.step(random.unitVector(8), label: Int(random.generator.next() % 2)) }
+        let trace = head.covarianceTrace
+        head.appendClass(from: all)
+        for j in 0..<8 { #expect(abs(head.covarianceEntry(2, j) - 3e-4) < 1e-15) }
+        #expect(abs(head.covarianceTrace - (trace + 8 * 3e-4)) < 1e-12)
+    }
+
+    /// Tip: the new class has an empty cache (its cache term is 0) and fills from its labels; Tip-X's
+    /// key signatures are those of a head built with the C + 1 classes that cached the same keys.
+    @Test func tipCacheOfTheNewClassStartsEmpty() throws {
+        var random = TestRandom(seed: 5)
+        let all = try random.classes(4, 12)
+        let settings = HeadSettings()
+        let grown = try settings.makeHead("tipx", classes: try Self.prefix(all, 3)) as! TipAdapterHead
+        let built = try settings.makeHead("tipx", classes: all) as! TipAdapterHead
+        for _ in 0..<40 {
+            let x = random.unitVector(12)
+            let label = Int(random.generator.next() % 3)
+            grown.step(x, label: label)
+            built.step(x, label: label)
+        }
+        grown.appendClass(from: all)
+        #expect(grown.cachedKeys(of: 3) == 0)
+        for _ in 0..<10 {
+            let x = random.unitVector(12)
+            #expect(maxRelativeError(grown.logits(x), built.logits(x)) < 1e-12)
+            grown.learn(label: 3, context: LearnContext())
+            built.learn(label: 3, context: LearnContext())
+        }
+        #expect(grown.cachedKeys(of: 3) == 10)
+    }
+
+    /// The scorer's new mean is the embedding: its whitened form is consistent with the factor, so an
+    /// input at the embedding scores (almost) 0.
+    @Test(arguments: [0, 6])
+    func scorerMeanStartsAtTheEmbedding(projection: Int) throws {
+        var random = TestRandom(seed: 6)
+        let all = try random.classes(4, 16)
+        var config = MahalanobisConfiguration()
+        config.projection = projection
+        let scorer = MahalanobisScorer(classes: try Self.prefix(all, 3), configuration: config)
+        for _ in 0..<300 {
+            var x = random.unitVector(16)
+            let label = Int(random.generator.next() % 3)
+            for j in 0..<16 { x[j] = all.normalized[label, j] + 0.2 * x[j] }
+            let norm = x.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            _ = scorer.score(x.map { $0 / norm })
+            scorer.learn(label: label)
+        }
+        let t = (0..<16).map { all.normalized[3, $0] }
+        let before = scorer.score(t)
+        scorer.learn(label: before.nearest)
+        scorer.appendClass(all.normalized.row(3))
+        #expect(scorer.classCount == 4)
+        #expect(scorer.means.array.suffix(scorer.dimension) == scorer.projected(t)[...])
+        let after = scorer.score(t)
+        #expect(after.nearest == 3)
+        #expect(after.distance2 < 1e-3 * before.distance2, "\(after.distance2) against \(before.distance2)")
+        scorer.learn(label: 3)
+    }
+
+    /// StreamModel: the new class gets the next index and is predicted; a retired class is never
+    /// predicted (probability exactly 0) and its labels are refused; errors leave the model unchanged.
+    @Test func addAndRetireThroughTheModel() throws {
+        let stream = try BlockedProcessingTests.random(seed: 21, count: 600)
+        let base = try Self.prefix(stream.classes, 5)
+        let model = StreamModel(classes: base, head: KalmanHead(classes: base))
+        let d = stream.dimension
+        func event(_ i: Int) -> [Float] { Array(stream.embeddings[(i * d)..<((i + 1) * d)]) }
+        let embedding5 = Self.row(stream.classes, 5)
+
+        #expect(throws: ClassChangeError.invalidName("")) { try model.addClass(name: "", embedding: embedding5) }
+        #expect(throws: ClassChangeError.duplicateName("class0")) { try model.addClass(name: "class0", embedding: embedding5) }
+        #expect(throws: ClassChangeError.invalidEmbedding(.wrongDimension(expected: d, actual: 3))) {
+            try model.addClass(name: "x", embedding: [1, 2, 3])
+        }
+        #expect(throws: ClassChangeError.invalidEmbedding(.zeroVector)) {
+            try model.addClass(name: "x", embedding: [Float](repeating: 0, count: d))
+        }
+        #expect(ClassChangeError.invalidEmbedding(.nonFinite(index: 0)).code.rawValue == "non-finite")
+        #expect(model.classCount == 5)
+
+        var predicted5 = 0
+        for i in 0..<300 {
+            let label = stream.labels[i]
+            if i == 150 {
+                #expect(try model.addClass(name: "class5", embedding: embedding5) == ClassChange(index: 5, applied: true))
+                #expect(try model.addClass(name: "class5", embedding: embedding5) == ClassChange(index: 5, applied: false))
+                #expect(model.classCount == 5 + 1 && model.classes.names.last == "class5")
+            }
+            if i < 150 && label == 5 { continue }
+            let result = try model.process(event(i), label: label)
+            if result.index == 5 { predicted5 += 1 }
+            #expect(abs(model.probabilities.array.reduce(0, +) - 1) < 1e-12)
+        }
+        #expect(predicted5 > 0)
+
+        #expect(try model.retireClass(name: "class2") == ClassChange(index: 2, applied: true))
+        #expect(try model.retireClass(name: "class2") == ClassChange(index: 2, applied: false))
+        #expect(model.activeClassCount == 5)
+        #expect(throws: ClassChangeError.unknownClass("nope")) { try model.retireClass(name: "nope") }
+        #expect(throws: ClassChangeError.duplicateName("class2")) {
+            try model.addClass(name: "class2", embedding: Self.row(stream.classes, 2))
+        }
+        let eventsBefore = model.eventCount
+        #expect(throws: EmbeddingError.retiredClass(label: 2)) { try model.process(event(0), label: 2) }
+        #expect(model.eventCount == eventsBefore)
+        for i in 300..<600 {
+            let label = stream.labels[i] == 2 ? nil : stream.labels[i]
+            let result = try model.process(event(i), label: label)
+            #expect(result.index != 2)
+            #expect(model.probabilities[2] == 0)
+            #expect(result.entropy.isFinite && model.probabilityScale.isFinite)
+        }
+        for name in ["class0", "class1", "class3", "class4"] { try model.retireClass(name: name) }
+        #expect(throws: ClassChangeError.lastActiveClass("class5")) { try model.retireClass(name: "class5") }
+        #expect(try model.process(event(0), label: nil).index == 5)
+    }
+
+    /// The input-drift test leaves the class subspace out: an added class joins that subspace (its basis
+    /// is the one built from the grown class set) and both means keep their values, with their
+    /// coordinates recomputed in the new basis.
+    @Test func meanShiftSubspaceFollowsAnAddedClass() throws {
+        let stream = try BlockedProcessingTests.random(seed: 23, count: 200)
+        let base = try Self.prefix(stream.classes, 4)
+        let model = StreamModel(classes: base, head: KalmanHead(classes: base))
+        let d = stream.dimension
+        for i in 0..<200 {
+            guard let label = stream.labels[i], label < 4 else { continue }
+            _ = try model.process(Array(stream.embeddings[(i * d)..<((i + 1) * d)]), label: label)
+        }
+        let detector = try #require(model.inputDetector)
+        let fastBefore = detector.fast.array
+        let statisticBefore = detector.statistic
+        #expect(detector.basis.rows == min(4, max(1, d / 4)))
+        try model.addClass(name: "class4", embedding: Self.row(stream.classes, 4))
+        let expected = MeanShiftDetector.classSubspace(model.classes.normalized)
+        #expect(detector.basis.rows == min(5, max(1, d / 4)) && detector.basis.rows > 4)
+        #expect(detector.basis.array == expected.array)
+        #expect(detector.fast.array == fastBefore && detector.statistic == statisticBefore)
+        for (means, coordinates) in [(detector.fast, detector.fastCoordinates), (detector.slow, detector.slowCoordinates)] {
+            for j in 0..<expected.rows {
+                let projected = (0..<d).reduce(0.0) { $0 + expected[j, $1] * means[$1] }
+                #expect(abs(coordinates[j] - projected) < 1e-12)
+            }
+        }
+        // The new class's direction is no longer tested: its embedding has no component outside S.
+        let t = model.classes.normalized.row(4)
+        let inside = (0..<expected.rows).reduce(0.0) { sum, j in
+            let q = (0..<d).reduce(0.0) { $0 + expected[j, $1] * t[$1] }
+            return sum + q * q
+        }
+        #expect(abs(inside - 1) < 1e-9)
+    }
+
+    /// A model with added and retired classes saves its class set; a model built with the base classes
+    /// adopts it and restores the rest; both then continue identically.
+    @Test func checkpointRoundTripWithAddedAndRetiredClasses() throws {
+        let stream = try BlockedProcessingTests.random(seed: 22, count: 900)
+        let base = try Self.prefix(stream.classes, 4)
+        let settings = HeadSettings()
+        func make() throws -> StreamModel {
+            var drift = DriftSettings()
+            drift.mahalanobis.warmupEvents = 100
+            drift.mahalanobis.referenceEvents = 100
+            return StreamModel(classes: base, head: try settings.makeHead("kalman+tipx", classes: base), drift: drift)
+        }
+        let d = stream.dimension
+        func event(_ i: Int) -> [Float] { Array(stream.embeddings[(i * d)..<((i + 1) * d)]) }
+        let a = try make()
+        // A model without class changes writes no class-set section (the bytes of earlier versions).
+        var plain = CheckpointReader(a.checkpointPayload())
+        #expect(try plain.readString() == "StreamModel")
+
+        func label(_ i: Int, _ model: StreamModel) -> Int? {
+            guard let l = stream.labels[i], l < model.classCount, !model.retired[l] else { return nil }
+            return l
+        }
+        for i in 0..<300 { _ = try a.process(event(i), label: label(i, a)) }
+        try a.addClass(name: "class4", embedding: Self.row(stream.classes, 4))
+        for i in 300..<500 { _ = try a.process(event(i), label: label(i, a)) }
+        try a.addClass(name: "class5", embedding: Self.row(stream.classes, 5))
+        try a.retireClass(name: "class1")
+        for i in 500..<600 { _ = try a.process(event(i), label: label(i, a)) }
+        let payload = a.checkpointPayload()
+
+        let b = try make()
+        try b.restore(payload: payload)
+        #expect(b.classes.names == a.classes.names)
+        #expect(b.retired == a.retired)
+        #expect(b.checkpointPayload() == payload)
+        for i in 600..<900 {
+            let ra = try a.process(event(i), label: label(i, a))
+            let rb = try b.process(event(i), label: label(i, b))
+            #expect(ra == rb)
+        }
+        #expect(b.checkpointPayload() == a.checkpointPayload())
+
+        // A model that added another class than the checkpoint's is refused, unchanged.
+        let c = try make()
+        try c.addClass(name: "other", embedding: Self.row(stream.classes, 5))
+        #expect(throws: CheckpointError.self) { try c.restore(payload: payload) }
+        #expect(c.classes.names == base.names + ["other"])
+        // A checkpoint without the class changes does not restore into a model that has them.
+        let fresh = try make().checkpointPayload()
+        #expect(throws: CheckpointError.self) { try a.restore(payload: fresh) }
+    }
+
+    /// Blocked processing with a class added (and one retired) between batches gives the per-event
+    /// predictions.
+    @Test func blocksAgreeWithEventsAcrossAClassChange() throws {
+        let stream = try BlockedProcessingTests.random(seed: 23, count: 1500)
+        let base = try Self.prefix(stream.classes, 5)
+        let d = stream.dimension
+        func make(block: Int) -> StreamModel {
+            var drift = DriftSettings()
+            drift.mahalanobis.warmupEvents = 200
+            drift.mahalanobis.referenceEvents = 200
+            return StreamModel(classes: base, head: KalmanHead(classes: base), drift: drift, maximumBlock: block, minimumBlock: 2)
+        }
+        let change = 700
+        let retire = 1100
+        func labelOf(_ i: Int) -> Int? {
+            guard let l = stream.labels[i] else { return nil }
+            if i >= retire && l == 3 { return nil }
+            return l
+        }
+        func keep(_ i: Int) -> Bool { i >= change || stream.labels[i] != 5 }
+        let reference = make(block: 1)
+        var referenceResults: [EventResult] = []
+        var retiredFrom = 0
+        var referenceProbabilities: [[Double]] = []
+        for i in 0..<stream.count where keep(i) {
+            if i == change { try reference.addClass(name: "class5", embedding: Self.row(stream.classes, 5)) }
+            if i == retire {
+                try reference.retireClass(name: "class3")
+                retiredFrom = referenceResults.count
+            }
+            referenceResults.append(try reference.process(Array(stream.embeddings[(i * d)..<((i + 1) * d)]), label: labelOf(i)))
+            referenceProbabilities.append(reference.probabilities.array)
+        }
+        let blocked = make(block: 64)
+        var batch = blocked.makeBatch(capacity: 100)
+        var results: [EventResult] = []
+        var probabilities: [[Double]] = []
+        func flush() {
+            blocked.process(batch)
+            for i in 0..<batch.count {
+                results.append(batch.results[i])
+                probabilities.append(Array(UnsafeBufferPointer(start: batch.probabilities.row(i), count: batch.classCount)))
+            }
+            batch.removeAll()
+        }
+        for i in 0..<stream.count where keep(i) {
+            if i == change || i == retire {
+                flush()  // a class change is applied between batches
+                if i == change { try blocked.addClass(name: "class5", embedding: Self.row(stream.classes, 5)) }
+                if i == retire { try blocked.retireClass(name: "class3") }
+                batch = blocked.makeBatch(capacity: 100)
+            }
+            try batch.append(Array(stream.embeddings[(i * d)..<((i + 1) * d)]), label: labelOf(i))
+            if batch.isFull { flush() }
+        }
+        flush()
+        #expect(results.count == referenceResults.count)
+        var differing = 0
+        for (i, (a, b)) in zip(referenceResults, results).enumerated() {
+            if a.index != b.index { differing += 1 }
+            #expect(BlockedProcessingTests.relative(referenceProbabilities[i], probabilities[i], floor: 1e-12) < 1e-6)
+        }
+        #expect(differing == 0)
+        #expect(results.contains { $0.index == 5 })
+        #expect(results[..<retiredFrom].contains { $0.index == 3 })
+        #expect(!results[retiredFrom...].contains { $0.index == 3 })
+        let a = reference.head as! KalmanHead
+        let b = blocked.head as! KalmanHead
+        #expect(BlockedProcessingTests.relative(a.weights.array, b.weights.array, floor: 1e-3) < 1e-6)
+    }
+}

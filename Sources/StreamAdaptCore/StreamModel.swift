@@ -94,6 +94,9 @@ public struct EventResult: Sendable, Equatable {
     public var correct: Bool?
     /// Whether this event raised or cleared an alert (see ``StreamModel/alerts``).
     public var alertChanged: Bool
+    /// The input-drift test's statistic T after this event (``MeanShiftDetector``; mean 1 without
+    /// drift); nil when input-drift alerts are off.
+    public var inputDriftStatistic: Double? = nil
 }
 
 /// One adapter head with its drift monitoring: the unit that processes a stream event by event.
@@ -268,7 +271,8 @@ public final class StreamModel {
         eventCount += 1
         return EventResult(
             index: index, probability: probabilities[index], entropy: entropy, variance: variance, mahalanobis2: d2,
-            drifting: drifting, updated: label != nil, correct: label.map { $0 == index }, alertChanged: changed)
+            drifting: drifting, updated: label != nil, correct: label.map { $0 == index }, alertChanged: changed,
+            inputDriftStatistic: inputDetector?.statistic)
     }
 
     /// Learns a label that arrived after its event was predicted (delayed feedback). The embedding is

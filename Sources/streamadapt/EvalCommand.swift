@@ -127,7 +127,7 @@ struct EvalCommand: ParsableCommand {
                     let result = batch.results[i]
                     if trace != nil && results.isEmpty {
                         traceLines.append(
-                            "\(event - pending.count + i),\(p.segment),\(p.truth),\(result.index),\(num(result.probability)),\(num(result.variance)),\(result.mahalanobis2.map(num) ?? ""),\(result.drifting ? 1 : 0),\(result.updated ? 1 : 0)")
+                            "\(event - pending.count + i),\(p.segment),\(p.truth),\(result.index),\(num(result.probability)),\(num(result.variance)),\(result.mahalanobis2.map(num) ?? ""),\(result.drifting ? 1 : 0),\(result.updated ? 1 : 0),\(result.inputDriftStatistic.map(num) ?? "")")
                     }
                     if !schedule.isEmpty {
                         classEvents.append(ClassEvent(
@@ -174,7 +174,7 @@ struct EvalCommand: ParsableCommand {
                 updates: model.head.updateCount, classes: classReport))
         }
         if let trace {
-            let header = "event,segment,label,predicted,probability,variance,mahalanobis2,drifting,updated\n"
+            let header = "event,segment,label,predicted,probability,variance,mahalanobis2,drifting,updated,input_drift\n"
             try (header + traceLines.joined(separator: "\n") + "\n").write(toFile: trace, atomically: true, encoding: .utf8)
         }
         let report = EvalReport(

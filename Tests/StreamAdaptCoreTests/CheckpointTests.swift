@@ -217,8 +217,8 @@ struct CheckpointStream {
 
     @Test func otherVersionAndMagicAreRefused() throws {
         let payload = try makeModel("kalman").checkpointPayload()
-        #expect(Checkpoint.formatVersion == 3)
-        for version: UInt32 in [0, 1, 2, 4, 0x0100_0000] {
+        #expect(Checkpoint.formatVersion == 4)
+        for version: UInt32 in [0, 1, 2, 3, 5, 0x0100_0000] {
             let error = try #require(throws: CheckpointError.self) {
                 try Checkpoint.open(Checkpoint.seal(payload: payload, version: version))
             }

@@ -14,7 +14,7 @@ public enum Checkpoint {
     /// The 8 magic bytes that start every checkpoint: "SADAPT", 0, 1.
     public static let magic: [UInt8] = [0x53, 0x41, 0x44, 0x41, 0x50, 0x54, 0x00, 0x01]
     /// The format version written by this build; the only one it reads.
-    public static let formatVersion: UInt32 = 3
+    public static let formatVersion: UInt32 = 4
     /// Bytes before the payload (magic, version, length).
     public static let headerSize = 20
     /// Bytes after the payload (CRC-32).

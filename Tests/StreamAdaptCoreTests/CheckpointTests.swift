@@ -173,7 +173,7 @@ struct CheckpointStream {
         let payload: [UInt8] = [1, 2, 3]
         let bytes = Checkpoint.seal(payload: payload)
         #expect(Array(bytes[0..<8]) == Array("SADAPT".utf8) + [0, 1])
-        #expect(Array(bytes[8..<12]) == [3, 0, 0, 0])
+        #expect(Array(bytes[8..<12]) == [4, 0, 0, 0])
         #expect(Array(bytes[12..<20]) == [3, 0, 0, 0, 0, 0, 0, 0])
         #expect(Array(bytes[20..<23]) == payload)
         let crc = Checkpoint.crc32(payload)

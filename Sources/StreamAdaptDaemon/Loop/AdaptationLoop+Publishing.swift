@@ -48,9 +48,16 @@ extension AdaptationLoop {
         try encoder.bytes.withUnsafeBytes {
             try producer.sendWaiting(topic: configuration.alertsTopic, key: alert.kind.rawValue, value: $0, until: outputWait)
         }
-        logger.notice(
-            "drift alert \(state)", metadata: ["kind": "\(alert.kind.rawValue)", "event": "\(alert.raisedAt)",
-                                              "value": "\(alert.value)", "threshold": "\(alert.threshold)"])
+        var metadata: Logger.Metadata = [
+            "kind": "\(alert.kind.rawValue)", "sequence": "\(alert.sequence)", "raised-at": "\(alert.raisedAt)",
+            "value": "\(alert.value)", "threshold": "\(alert.threshold)",
+        ]
+        if let clearedAt = alert.clearedAt { metadata["cleared-at"] = "\(clearedAt)" }
+        if let clearedValue = alert.clearedValue { metadata["cleared-value"] = "\(clearedValue)" }
+        if let reason = alert.clearReason { metadata["clear-reason"] = "\(reason.rawValue)" }
+        if let before = alert.errorRateBefore { metadata["error-rate-before"] = "\(before)" }
+        if let now = alert.errorRateAtClear ?? alert.errorRateAtRaise { metadata["error-rate"] = "\(now)" }
+        logger.notice("drift alert \(state)", metadata: metadata)
     }
 
     func deadLetter(_ message: KafkaMessage, _ error: InputError) throws {

@@ -24,16 +24,26 @@ struct ClassSchedule {
         var addedAt: Int?
     }
 
+    /// What happens to the held-back classes.
+    enum Run: Equatable {
+        /// Left out until their event, then added (the measured run).
+        case add
+        /// Never added, all their events dropped: what the other classes see without the addition.
+        case control
+        /// In the model from the start, their events kept: the model that had the class all along.
+        case reference
+    }
+
     var changes: [Change] = []
     var heldBack: [HeldBack] = []
-    var controlRun = false
+    var run = Run.add
 
     var isEmpty: Bool { changes.isEmpty && heldBack.isEmpty }
 
     /// Parses the options against the dataset's classes.
-    /// - Parameter controlRun: keep the held-back classes out for good (their additions are reported,
-    ///   not applied).
-    init(add: [String], retire: [String], holdBack: [String], classes: ClassEmbeddings, controlRun: Bool = false) throws {
+    /// - Parameter run: `.control` keeps the held-back classes out for good, `.reference` has them from
+    ///   the start; either way their additions are reported (same windows), not applied.
+    init(add: [String], retire: [String], holdBack: [String], classes: ClassEmbeddings, run: Run = .add) throws {
         let d = classes.dimension
         func split(_ argument: String, _ option: String) throws -> (String, String) {
             guard let at = argument.lastIndex(of: "@"), at != argument.startIndex else {
@@ -78,13 +88,13 @@ struct ClassSchedule {
             changes.append(Change(event: try event(at, "--retire-class"), operation: .retire(name: name)))
         }
         changes.sort { $0.event < $1.event }  // stable: the order given within one event
-        self.controlRun = controlRun
+        self.run = run
     }
 
-    /// The model's base classes: the dataset's without the held-back ones.
+    /// The model's base classes: the dataset's without the held-back ones (all of them in a reference run).
     func baseClasses(_ classes: ClassEmbeddings) throws -> ClassEmbeddings {
         let held = Set(heldBack.map(\.name))
-        guard !held.isEmpty else { return classes }
+        guard !held.isEmpty, run != .reference else { return classes }
         let kept = classes.names.indices.filter { !held.contains(classes.names[$0]) }
         guard !kept.isEmpty else { throw ValidationError("--hold-back-class: no class left") }
         let d = classes.dimension
@@ -97,7 +107,7 @@ struct ClassSchedule {
     func apply(at event: Int, to model: StreamModel) throws -> Bool {
         var applied = false
         for change in changes where change.event == event {
-            if controlRun, case .add(let name, _) = change.operation, heldBack.contains(where: { $0.name == name }) { continue }
+            if run != .add, case .add(let name, _) = change.operation, heldBack.contains(where: { $0.name == name }) { continue }
             do {
                 switch change.operation {
                 case .add(let name, let embedding): try model.addClass(name: name, embedding: embedding)

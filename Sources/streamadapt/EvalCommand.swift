@@ -50,12 +50,19 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "With --hold-back-class: do not add the held-back classes (drop all their events) but report the same windows: the counterfactual that isolates what the addition costs the other classes.")
     var controlRun = false
 
+    @Flag(help: "With --hold-back-class: have the held-back classes from the start (their events kept) and report the same windows: the model that never had to add them.")
+    var referenceRun = false
+
     @OptionGroup var headOptions: HeadOptions
 
     mutating func validate() throws {
         guard !data.isEmpty else { throw ValidationError("give at least one --data DIR[@FROM:TO]") }
         guard labelFraction >= 0 && labelFraction <= 1 else { throw ValidationError("--label-fraction must be in [0, 1]") }
         guard maxBlock >= 1 else { throw ValidationError("--max-block must be at least 1") }
+        guard !(controlRun && referenceRun) else { throw ValidationError("give --control-run or --reference-run, not both") }
+        guard !(controlRun || referenceRun) || !holdBackClass.isEmpty else {
+            throw ValidationError("--control-run and --reference-run need --hold-back-class")
+        }
     }
 
     func run() throws {
@@ -83,7 +90,8 @@ struct EvalCommand: ParsableCommand {
         }
         let projectionMatrix = try projection.map { try loadProjection($0, dimension: classes.dimension) }
         let schedule = try ClassSchedule(
-            add: addClass, retire: retireClass, holdBack: holdBackClass, classes: classes, controlRun: controlRun)
+            add: addClass, retire: retireClass, holdBack: holdBackClass, classes: classes,
+            run: controlRun ? .control : referenceRun ? .reference : .add)
         let baseClasses = try schedule.baseClasses(classes)
         let changeEvents = schedule.changeEvents
 

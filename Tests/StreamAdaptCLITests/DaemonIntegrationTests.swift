@@ -22,22 +22,61 @@ struct DaemonIntegrationTests {
 
     @Test func killDashNineAndRestartGivesTheUninterruptedState() throws {
         let broker = try BrokerProcess(topics: ["embeddings"])
-        try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try SampleEvents.lines(0..<350))
+        try crashAndRestartMatchesAnUninterruptedRun(broker)
+    }
 
+    /// The same with a class added over the control topic before the events: the class set comes back
+    /// from the checkpoint, the control record is not applied again, and the states are byte-identical.
+    @Test func killDashNineAfterAClassWasAddedGivesTheUninterruptedState() throws {
+        let broker = try BrokerProcess(topics: ["embeddings", "classes"])
+        let d = try SampleEvents.load().dimension
+        let embedding = (0..<d).map { "\(sin(Double($0) + 0.5))" }.joined(separator: ",")
+        try Kcat.produce(
+            bootstrap: broker.bootstrap, topic: "classes",
+            lines: ["novel|{\"op\":\"add-class\",\"name\":\"novel-class\",\"embedding\":[\(embedding)]}"])
+        let (reference, crashed) = try crashAndRestartMatchesAnUninterruptedRun(broker, control: "classes") { pipeline in
+            // Both runs apply the change before any event (the input is still empty), so both add the
+            // class at the same point of the stream whatever order the consumer hands topics over in.
+            let prepare = try CommandRunner.run(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap, "--until-caught-up"])
+            #expect(prepare.status == 0, "stderr: \(prepare.stderr.suffix(2000))")
+            #expect(prepare.stderr.contains("class change applied"))
+        }
+        #expect(reference.range(of: Data("novel-class".utf8)) != nil)
+        #expect(!crashed.stderr.contains("class change applied"))
+    }
+
+    /// Runs `embeddings` (350 sample events, produced here after `prepare` ran for both pipelines) once
+    /// uninterrupted and once killed with SIGKILL at a random point after the first checkpoint and
+    /// restarted; expects byte-identical final checkpoints and identical predictions. Returns the
+    /// reference checkpoint and the restarted run's output.
+    @discardableResult
+    func crashAndRestartMatchesAnUninterruptedRun(
+        _ broker: BrokerProcess, control: String? = nil, prepare: (String) throws -> Void = { _ in }
+    ) throws -> (checkpoint: Data, restarted: CommandRunner.Output) {
         // Reference: one uninterrupted run. Both runs process event by event (model.maxBlock 1): the
         // states are compared byte for byte, and the runs' poll batches differ.
-        let (referencePipeline, referenceFolder) = try SampleEvents.pipeline(suffix: "ref", checkpointEvery: 40, maxBlock: 1)
+        let (referencePipeline, referenceFolder) = try SampleEvents.pipeline(
+            suffix: "ref", checkpointEvery: 40, maxBlock: 1, control: control)
         defer { try? FileManager.default.removeItem(at: referenceFolder) }
+        let (pipeline, folder) = try SampleEvents.pipeline(suffix: "crash", checkpointEvery: 40, maxBlock: 1, control: control)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try prepare(referencePipeline)
+        try prepare(pipeline)
+        try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try SampleEvents.lines(0..<350))
+
         let reference = try CommandRunner.run(["run", "--pipeline", referencePipeline, "--bootstrap", broker.bootstrap, "--until-caught-up"])
         #expect(reference.status == 0, "stderr: \(reference.stderr.suffix(2000))")
 
-        // Crashing run: kill -9 at a random point after the first checkpoint, then restart to the end.
-        let (pipeline, folder) = try SampleEvents.pipeline(suffix: "crash", checkpointEvery: 40, maxBlock: 1)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        // Crashing run: kill -9 at a random point after the first checkpoint of this input, then
+        // restart to the end.
         let checkpoint = folder.appendingPathComponent("checkpoints/checkpoint.bin").path
+        let prepared = try? Data(contentsOf: URL(fileURLWithPath: checkpoint))
         // (No --until-caught-up: it must still be running when it is killed, wherever it is in the input.)
         let crashing = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
-        for _ in 0..<600 where !FileManager.default.fileExists(atPath: checkpoint) { usleep(50_000) }
+        for _ in 0..<600 {
+            if let now = try? Data(contentsOf: URL(fileURLWithPath: checkpoint)), now != prepared { break }
+            usleep(50_000)
+        }
         // A random point: once a random number of predictions (past the first checkpoint) is out.
         let target = Int.random(in: 40...350)
         waitForMessages(broker.bootstrap, topic: "predictions-crash", atLeast: target, seconds: 30)
@@ -67,6 +106,7 @@ struct DaemonIntegrationTests {
         #expect(mismatched == 0)
         let referencePredictions = try Kcat.consume(bootstrap: broker.bootstrap, topic: "predictions-ref")
         #expect(Set(referencePredictions.map(\.value)) == Set(byID.values))
+        return (a, restarted)
     }
 
     @Test func brokerOutageLosesNothing() throws {

@@ -103,6 +103,43 @@ import Testing
         #expect((classes["dropped_events"] as? Int ?? 0) > 0)
         #expect((added["recall_after"] as? Double ?? 0) >= 0.5)
     }
+
+    /// The two counterfactuals of an addition report the same windows: the control run never has the
+    /// class (all its events dropped, none after), the reference run has it from the start (none dropped,
+    /// the same events of it after the addition event as the run that adds it).
+    @Test func controlAndReferenceRunsBracketTheAddition() throws {
+        func added(_ extra: [String]) throws -> ([String: Any], Int) {
+            let output = try CommandRunner.run(
+                ["eval", "--json", "--heads", "kalman", "--data", "samples/fmnist-drift@0:600", "--hold-back-class", "sandal@300"]
+                    + extra)
+            #expect(output.status == 0, "stderr: \(output.stderr)")
+            let kalman = try #require(head(try output.json(), "kalman"))
+            let classes = try #require(kalman["classes"] as? [String: Any])
+            let first = try #require((classes["added"] as? [[String: Any]])?.first)
+            let dropped = try #require(classes["dropped_events"] as? Int)
+            return (first, dropped)
+        }
+        let (run, runDropped) = try added([])
+        let (control, controlDropped) = try added(["--control-run"])
+        let (reference, referenceDropped) = try added(["--reference-run"])
+        let after = try #require(run["events_after"] as? Int)
+        #expect(after > 0)
+        #expect(reference["events_after"] as? Int == after)
+        #expect(control["events_after"] as? Int == 0)
+        #expect(control["recall_after"] is NSNull)
+        #expect(referenceDropped == 0)
+        #expect(runDropped > 0)
+        #expect(controlDropped == runDropped + after)
+        for report in [run, control, reference] {
+            #expect(report["added_at"] as? Int == 300)
+            #expect((report["others_accuracy_after"] as? Double ?? 0) > 0.5)
+        }
+
+        let both = try CommandRunner.run(
+            ["eval", "--data", "samples/fmnist-drift@0:600", "--hold-back-class", "sandal@300", "--control-run", "--reference-run"])
+        #expect(both.status != 0)
+        #expect(both.stderr.contains("not both"))
+    }
 }
 
 /// The acceptance stream of the shared data (clean 0..2999 then corrupted 3000..5999), when present.

@@ -212,7 +212,8 @@ enum SampleEvents {
 
     /// A pipeline file for `bootstrap` with topics suffixed by `suffix`, in a new temporary folder.
     static func pipeline(
-        suffix: String, checkpointEvery: Int = 5000, metricsPort: Int = 0, maxBlock: Int? = nil, extra: String = ""
+        suffix: String, checkpointEvery: Int = 5000, metricsPort: Int = 0, maxBlock: Int? = nil, control: String? = nil,
+        extra: String = ""
     ) throws -> (path: String, folder: URL) {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sa-\(suffix)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -222,7 +223,7 @@ enum SampleEvents {
               input: embeddings
               predictions: predictions-\(suffix)
               alerts: alerts-\(suffix)
-              deadLetter: dead-\(suffix)
+              deadLetter: dead-\(suffix)\(control.map { "\n  control: \($0)" } ?? "")
             model:
               classes: \(directory.path)
               head: kalman\(maxBlock.map { "\n  maxBlock: \($0)" } ?? "")

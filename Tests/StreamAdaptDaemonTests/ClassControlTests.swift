@@ -50,6 +50,10 @@ import Testing
             "{\"op\": \"add-class\", \"name\": \"delta\", \"embedding\": [\(embedding)]}",  // a replay: no-op
         ])
         try fixture.produceJSON(SyntheticStream.events(30))
+        _ = TestMetrics.registry
+        let added = "streamadapt_class_changes_total{op=\"add-class\"}"
+        let retired = "streamadapt_class_changes_total{op=\"retire-class\"}"
+        let (addedBefore, retiredBefore) = (TestMetrics.value(added), TestMetrics.value(retired))
 
         let first = try fixture.loop()
         try first.run(untilCaughtUp: true) { false }
@@ -57,6 +61,8 @@ import Testing
         #expect(first.nextOffsets[TopicPartition(topic: "control", partition: 0)] == 6)
         let dead = try fixture.read("dead")
         #expect(dead.map { $0.header("streamadapt-reason") } == ["wrong-dimension", "unknown-class", "invalid-control", "invalid-control"])
+        #expect(TestMetrics.value(added) == addedBefore + 1)  // the replayed record is not counted
+        #expect(TestMetrics.value(retired) == retiredBefore)
 
         // Restart from the checkpoint: the class is there, the control records are not re-read.
         let second = try fixture.loop()
@@ -80,6 +86,7 @@ import Testing
         try control(fixture, ["{\"op\": \"retire-class\", \"name\": \"beta\"}"])
         try third.run(untilCaughtUp: true) { false }
         #expect(third.model.retired == [false, true, false, false])
+        #expect(TestMetrics.value(retired) == retiredBefore + 1)
         let later = SyntheticStream.events(30, seed: 9).map { e in
             var e = e
             e.id = "late-\(e.id)"

@@ -71,12 +71,15 @@ extension AdaptationLoop {
             try deadLetter(message, reason: OutputError.Code.outputTooLarge.rawValue, text: error.reason)
             return
         }
-        if change.applied { try classesChanged() }
         let (op, name): (String, String) =
             switch record {
             case .addClass(let name, _): ("add-class", name)
             case .retireClass(let name): ("retire-class", name)
             }
+        if change.applied {
+            try classesChanged()
+            metrics.classChanges(op).increment()
+        }
         logger.notice(
             change.applied ? "class change applied" : "class change already in effect",
             metadata: [
@@ -92,5 +95,12 @@ extension AdaptationLoop {
         batch = model.makeBatch(capacity: batch.capacity)
         encoder = try OutputEncoder(
             topClasses: configuration.topClasses, classNames: classes.names, head: model.head.name, budget: encoder.budget)
+        recordClassCounts()
+    }
+
+    /// streamadapt_classes{state}.
+    func recordClassCounts() {
+        metrics.activeClasses.record(model.activeClassCount)
+        metrics.retiredClasses.record(model.classCount - model.activeClassCount)
     }
 }

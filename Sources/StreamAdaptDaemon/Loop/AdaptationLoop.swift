@@ -151,6 +151,7 @@ public final class AdaptationLoop {
             }
             try classesChanged()  // the restored class set (classes added over topics.control)
         }
+        recordClassCounts()
     }
 
     static func makeModel(_ configuration: PipelineConfiguration, _ classes: ClassEmbeddings) throws -> StreamModel {

@@ -13,6 +13,9 @@ final class DaemonMetrics {
     /// Times the Kafka cluster became unreachable, and whether it is reachable now (1) or not (0).
     let brokerOutages = Counter(label: "streamadapt_broker_outages_total")
     let brokerReachable = Gauge(label: "streamadapt_broker_reachable")
+    /// streamadapt_classes{state}: the model's active and retired classes (`docs/classes.md`).
+    let activeClasses = Gauge(label: "streamadapt_classes", dimensions: [("state", "active")])
+    let retiredClasses = Gauge(label: "streamadapt_classes", dimensions: [("state", "retired")])
     private var labelled: [String: [String: Counter]] = [:]
 
     /// streamadapt_late_labels_total{outcome}.
@@ -23,6 +26,10 @@ final class DaemonMetrics {
     func offsetGaps(_ kind: String) -> Counter { counter("streamadapt_offset_gaps_total", "kind", kind) }
     /// streamadapt_alerts_total{kind}.
     func alerts(_ kind: String) -> Counter { counter("streamadapt_alerts_total", "kind", kind) }
+
+    /// streamadapt_class_changes_total{op}: control records applied (add-class, retire-class; a record
+    /// already in effect is not counted).
+    func classChanges(_ op: String) -> Counter { counter("streamadapt_class_changes_total", "op", op) }
 
     /// The counter `label`{`dimension`=`value`}, created on first use.
     private func counter(_ label: String, _ dimension: String, _ value: String) -> Counter {

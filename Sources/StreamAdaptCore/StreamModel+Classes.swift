@@ -33,6 +33,11 @@ extension StreamModel {
     /// The longest class name (UTF-8 bytes): the daemon's label limit.
     public static let maximumClassNameBytes = 256
 
+    /// The default of ``maximumClassCount``: every addition costs O(C^3) for the drift test's class
+    /// subspace (an eigendecomposition of the C x C Gram matrix) and the class-sized state grows with
+    /// C (Tip keeps K D values per class), so the number of classes is bounded.
+    public static let defaultMaximumClassCount = 1024
+
     /// The number of classes that are not retired.
     public var activeClassCount: Int { classCount - retiredIndices.count }
 
@@ -59,6 +64,7 @@ extension StreamModel {
             throw .duplicateName(name)
         }
         guard canGrowClasses else { throw .unsupportedHead(head.name) }
+        guard classCount < maximumClassCount else { throw .tooManyClasses(limit: maximumClassCount) }
         t.withUnsafeBufferPointer { appendClass(name: name, normalized: $0.baseAddress!) }
         return ClassChange(index: classCount - 1, applied: true)
     }
@@ -97,11 +103,13 @@ extension StreamModel {
 
     /// Appends a class whose normalised embedding is `t`: the heads and the scorer grow, the per-event
     /// scratch is reallocated.
-    func appendClass(name: String, normalized t: UnsafePointer<Double>) {
+    /// - Parameter updatingSubspace: false while restoring several classes (the caller updates the
+    ///   input-drift test's class subspace once after the last: O(C^3) each time).
+    func appendClass(name: String, normalized t: UnsafePointer<Double>, updatingSubspace: Bool = true) {
         let grown = classes.appending(name: name, normalized: t)
         (head as! any ClassGrowingHead).appendClass(from: grown)
         scorer?.appendClass(t)
-        inputDetector?.updateClassSubspace(grown.normalized)
+        if updatingSubspace { inputDetector?.updateClassSubspace(grown.normalized) }
         classes = grown
         retired.append(false)
         logits = Matrix(rows: classCount, columns: 1)
@@ -111,6 +119,7 @@ extension StreamModel {
     private func setRetired(_ c: Int) {
         retired[c] = true
         retiredIndices = retired.indices.filter { retired[$0] }
+        (head as? any ClassGrowingHead)?.retireClass(c)
     }
 
     // MARK: Checkpoint
@@ -148,15 +157,27 @@ extension StreamModel {
         reader = probe
         let base = try reader.readInt()
         let count = try reader.readInt()
-        guard base >= 1, count >= 0, count <= reader.remaining else {
+        // Both bounded by the bytes left (each class takes at least one), so base + count cannot overflow.
+        guard base >= 1, base <= reader.remaining, count >= 0, count <= reader.remaining else {
             throw .corrupt("classes.added", "\(base) base classes, \(count) added")
         }
         var added: [(name: String, embedding: [Double])] = []
+        var names = Set<String>()
         for _ in 0..<count {
             let name = try reader.readString()
-            added.append((name, try reader.readDoubles(count: dimension, field: "classes.added.embedding")))
+            guard !name.isEmpty, name.utf8.count <= maximumClassNameBytes, names.insert(name).inserted else {
+                throw .corrupt("classes.added.name", "empty, longer than \(maximumClassNameBytes) bytes, or twice")
+            }
+            let embedding = try reader.readDoubles(count: dimension, field: "classes.added.embedding")
+            // Stored normalised: a unit vector (to rounding), finite.
+            let norm2 = embedding.reduce(0) { $0 + $1 * $1 }
+            guard norm2.isFinite, abs(norm2 - 1) < 1e-9 else {
+                throw .corrupt("classes.added.embedding", "class \"\(name)\": not a unit vector")
+            }
+            added.append((name, embedding))
         }
         let retired = try reader.readBools(count: base + count, field: "classes.retired")
+        guard retired.contains(false) else { throw .corrupt("classes.retired", "every class retired") }
         return StoredClassSet(baseClassCount: base, added: added, retired: retired)
     }
 
@@ -200,9 +221,11 @@ extension StreamModel {
         guard canGrowClasses || stored.added.count == classCount - baseClassCount else {
             throw .configuration("head", expected: "a head that takes new classes", found: head.name)
         }
-        for (name, embedding) in stored.added[(classCount - baseClassCount)...] {
-            embedding.withUnsafeBufferPointer { appendClass(name: name, normalized: $0.baseAddress!) }
+        let adding = stored.added[(classCount - baseClassCount)...]
+        for (name, embedding) in adding {
+            embedding.withUnsafeBufferPointer { appendClass(name: name, normalized: $0.baseAddress!, updatingSubspace: false) }
         }
+        if !adding.isEmpty { inputDetector?.updateClassSubspace(classes.normalized) }
         for c in 0..<classCount where stored.retired[c] && !retired[c] { setRetired(c) }
     }
 

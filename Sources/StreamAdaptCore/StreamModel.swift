@@ -113,6 +113,10 @@ public final class StreamModel {
     public let baseClassCount: Int
     /// Per class, whether it is retired (``retireClass(name:)``): never predicted, takes no labels.
     public internal(set) var retired: [Bool]
+    /// The most classes (active and retired) ``addClass(name:embedding:)`` grows the model to; beyond,
+    /// it refuses with ``ClassChangeError/tooManyClasses(limit:)``. Restoring a checkpoint is not bounded
+    /// by it (the class set was accepted when it was added).
+    public var maximumClassCount = StreamModel.defaultMaximumClassCount
     /// The indices of the retired classes, ascending (their logits are masked every event).
     var retiredIndices: [Int] = []
     public let head: any AdapterHead

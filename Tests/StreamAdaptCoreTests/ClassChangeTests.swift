@@ -291,6 +291,111 @@ import Testing
         #expect(throws: CheckpointError.self) { try a.restore(payload: fresh) }
     }
 
+    /// A retired class leaves the Tip cache's statistics: with class 1 of four retired, the cache head
+    /// (its keys of class 1 still held) predicts the other classes exactly as a head that never had
+    /// class 1 and saw the same labelled events of the others (the affinities' max, mean and sd, the
+    /// spread of the base logits are over the active classes only).
+    @Test func aRetiredClassLeavesTheTipCacheStatistics() throws {
+        let stream = try BlockedProcessingTests.random(seed: 25, count: 400)
+        let d = stream.dimension
+        let four = try Self.prefix(stream.classes, 4)
+        let kept = [0, 2, 3]
+        let three = ClassEmbeddings(
+            names: kept.map { four.names[$0] },
+            normalized: Matrix(rows: 3, columns: d, values: kept.flatMap { c in (0..<d).map { four.normalized[c, $0] } }))
+        var configuration = TipAdapterConfiguration()
+        configuration.selectsWeight = false
+        let a = StreamModel(classes: four, head: TipAdapterHead(classes: four, configuration: configuration))
+        let b = StreamModel(classes: three, head: TipAdapterHead(classes: three, configuration: configuration))
+        func event(_ i: Int) -> [Float] { Array(stream.embeddings[(i * d)..<((i + 1) * d)]) }
+        var perClass = [0, 0, 0, 0]
+        var next = 0
+        // Fewer labels per class than the 16 shots: the caches hold every labelled event, no sampling.
+        while next < stream.count && perClass.min()! < 10 {
+            defer { next += 1 }
+            guard let l = stream.labels[next], l < 4, perClass[l] < 10 else { continue }
+            perClass[l] += 1
+            _ = try a.process(event(next), label: l)
+            if let m = kept.firstIndex(of: l) { _ = try b.process(event(next), label: m) }
+        }
+        #expect(perClass == [10, 10, 10, 10])
+        try a.retireClass(name: four.names[1])
+        var largest = 0.0
+        for i in next..<min(stream.count, next + 100) {
+            _ = try a.process(event(i), label: nil)
+            _ = try b.process(event(i), label: nil)
+            #expect(a.probabilities[1, 0] == 0)
+            // The head's logits (the probabilities also carry each model's calibration, learned from
+            // different labelled events).
+            for (m, c) in kept.enumerated() {
+                largest = max(largest, abs(a.logits[c, 0] - b.logits[m, 0]) / max(1, abs(b.logits[m, 0])))
+            }
+        }
+        #expect(largest < 1e-12, "largest relative difference \(largest)")
+    }
+
+    /// Additions stop at maximumClassCount (active and retired classes count); a refused one changes
+    /// nothing, a replayed one (already in effect) is still a no-op at the limit.
+    @Test func additionsStopAtTheClassLimit() throws {
+        let stream = try BlockedProcessingTests.random(seed: 26, count: 10)
+        let base = try Self.prefix(stream.classes, 3)
+        let model = StreamModel(classes: base, head: KalmanHead(classes: base))
+        model.maximumClassCount = 4
+        try model.retireClass(name: base.names[0])
+        #expect(try model.addClass(name: "class3", embedding: Self.row(stream.classes, 3)).applied)
+        #expect(throws: ClassChangeError.tooManyClasses(limit: 4)) {
+            try model.addClass(name: "class4", embedding: Self.row(stream.classes, 4))
+        }
+        #expect(ClassChangeError.tooManyClasses(limit: 4).code.rawValue == "too-many-classes")
+        #expect(model.classes.names == base.names + ["class3"])
+        #expect(try model.addClass(name: "class3", embedding: Self.row(stream.classes, 3)).applied == false)
+    }
+
+    /// A crafted or damaged class-set section is refused with a CheckpointError (never a crash) and
+    /// leaves the model as it was: impossible counts, duplicate or overlong names, an embedding that is
+    /// not a unit vector, every class retired.
+    @Test func craftedClassSetsAreRefused() throws {
+        let stream = try BlockedProcessingTests.random(seed: 24, count: 10)
+        let base = try Self.prefix(stream.classes, 3)
+        let d = stream.dimension
+        let model = StreamModel(classes: base, head: KalmanHead(classes: base))
+        let tail = model.checkpointPayload()  // starts at the "StreamModel" section
+        var unit = [Double](repeating: 0, count: d)
+        unit[0] = 1
+        func payload(base: Int, added: [(String, [Double])], retired: [Bool]? = nil, count: Int? = nil) -> [UInt8] {
+            var w = CheckpointWriter()
+            w.writeString("StreamModel.classes")
+            w.writeInt(base)
+            w.writeInt(count ?? added.count)
+            for (name, e) in added {
+                w.writeString(name)
+                w.writeDoubles(e)
+            }
+            w.writeBools(retired ?? Array(repeating: false, count: 3 + added.count))
+            return w.bytes + tail
+        }
+        let cases: [(String, [UInt8])] = [
+            ("overflowing base", payload(base: Int.max, added: [("x", unit)])),
+            ("negative count", payload(base: 3, added: [], count: -1)),
+            ("huge count", payload(base: 3, added: [("x", unit)], count: Int.max)),
+            ("duplicate name", payload(base: 3, added: [("x", unit), ("x", unit)])),
+            ("empty name", payload(base: 3, added: [("", unit)])),
+            ("long name", payload(base: 3, added: [(String(repeating: "n", count: 257), unit)])),
+            ("not unit", payload(base: 3, added: [("x", unit.map { $0 * 1e300 })])),
+            ("non-finite", payload(base: 3, added: [("x", unit.map { $0 == 1 ? .infinity : 0 })])),
+            ("all retired", payload(base: 3, added: [("x", unit)], retired: [true, true, true, true])),
+        ]
+        for (what, bytes) in cases {
+            #expect(throws: CheckpointError.self, "\(what)") { try model.restore(payload: bytes) }
+            #expect(model.classes.names == base.names, "\(what)")
+        }
+        // The same section, well formed, restores (the layout above is the real one).
+        let good = payload(base: 3, added: [("x", unit)])
+        let grown = StreamModel(classes: base, head: KalmanHead(classes: base))
+        try grown.adoptClassSet(from: CheckpointReader(good))
+        #expect(grown.classes.names == base.names + ["x"])
+    }
+
     /// Blocked processing with a class added (and one retired) between batches gives the per-event
     /// predictions.
     @Test func blocksAgreeWithEventsAcrossAClassChange() throws {

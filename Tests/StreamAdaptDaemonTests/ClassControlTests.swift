@@ -40,9 +40,12 @@ import Testing
         let fixture = try LoopFixture()
         try fixture.broker.createTopic("control", partitions: 1)
         fixture.configuration.controlTopic = "control"
+        fixture.configuration.maximumClassCount = 4
         let embedding = Self.delta.map { "\($0)" }.joined(separator: ",")
+        let epsilon = (0..<SyntheticStream.dimension).map { $0 == 7 ? "1" : "0" }.joined(separator: ",")
         try control(fixture, [
             "{\"op\": \"add-class\", \"name\": \"delta\", \"embedding\": [\(embedding)]}",
+            "{\"op\": \"add-class\", \"name\": \"epsilon\", \"embedding\": [\(epsilon)]}",  // past model.maxClasses 4
             "{\"op\": \"add-class\", \"name\": \"short\", \"embedding\": [1, 2, 3]}",
             "{\"op\": \"retire-class\", \"name\": \"omega\"}",
             "{\"op\": \"rename\", \"name\": \"alpha\"}",
@@ -58,9 +61,11 @@ import Testing
         let first = try fixture.loop()
         try first.run(untilCaughtUp: true) { false }
         #expect(first.model.classes.names == SyntheticStream.names + ["delta"])
-        #expect(first.nextOffsets[TopicPartition(topic: "control", partition: 0)] == 6)
+        #expect(first.nextOffsets[TopicPartition(topic: "control", partition: 0)] == 7)
         let dead = try fixture.read("dead")
-        #expect(dead.map { $0.header("streamadapt-reason") } == ["wrong-dimension", "unknown-class", "invalid-control", "invalid-control"])
+        #expect(
+            dead.map { $0.header("streamadapt-reason") }
+                == ["too-many-classes", "wrong-dimension", "unknown-class", "invalid-control", "invalid-control"])
         #expect(TestMetrics.value(added) == addedBefore + 1)  // the replayed record is not counted
         #expect(TestMetrics.value(retired) == retiredBefore)
 
@@ -70,7 +75,7 @@ import Testing
         #expect(second.model.checkpointPayload() == first.model.checkpointPayload())
         try produce(fixture, Self.deltaEvents(40, from: 0)) { $0.id == "d0" || Int($0.id.dropFirst())! % 2 == 0 ? "delta" : nil }
         try second.run(untilCaughtUp: true) { false }
-        #expect(try fixture.read("dead").count == 4)
+        #expect(try fixture.read("dead").count == 5)
         let predictions = try fixture.read("predictions").map(Prediction.init)
         #expect(predictions.count == 70)
         let deltaPredictions = predictions.filter { $0.id.hasPrefix("d") }

@@ -1,4 +1,5 @@
 import Foundation
+import StreamAdaptCore
 import Testing
 
 @testable import StreamAdaptDaemon
@@ -21,6 +22,12 @@ import Testing
             #expect(code.rawValue.allSatisfy { $0 == "-" || ("a"..."z").contains($0) || ("0"..."9").contains($0) }, "\(code)")
         }
         #expect(InputError.Code(rawValue: "invalid-utf8") == .invalidUTF8)
-        #expect(InputError.Code.allCases.count == 27)
+        #expect(InputError.Code.allCases.count == 28)
+    }
+
+    /// A refused control record is dead-lettered with the core's class-change code: each one is a
+    /// dead-letter reason.
+    @Test func everyClassChangeCodeIsADeadLetterReason() {
+        for code in ClassChangeError.Code.allCases { #expect(InputError.Code(rawValue: code.rawValue) != nil, "\(code)") }
     }
 }

@@ -14,6 +14,8 @@ public enum ClassChangeError: Error, Equatable, Sendable, CustomStringConvertibl
     case lastActiveClass(String)
     /// The head cannot take new classes (a head outside the built-in set).
     case unsupportedHead(String)
+    /// The model already holds ``StreamModel/maximumClassCount`` classes (active and retired).
+    case tooManyClasses(limit: Int)
 
     public enum Code: String, Sendable, CaseIterable {
         case invalidName = "invalid-class-name"
@@ -24,6 +26,7 @@ public enum ClassChangeError: Error, Equatable, Sendable, CustomStringConvertibl
         case unknownClass = "unknown-class"
         case lastActiveClass = "last-active-class"
         case unsupportedHead = "unsupported-head"
+        case tooManyClasses = "too-many-classes"
     }
 
     public var code: Code {
@@ -39,6 +42,7 @@ public enum ClassChangeError: Error, Equatable, Sendable, CustomStringConvertibl
         case .unknownClass: .unknownClass
         case .lastActiveClass: .lastActiveClass
         case .unsupportedHead: .unsupportedHead
+        case .tooManyClasses: .tooManyClasses
         }
     }
 
@@ -50,6 +54,7 @@ public enum ClassChangeError: Error, Equatable, Sendable, CustomStringConvertibl
         case .unknownClass(let name): "no class \"\(name)\""
         case .lastActiveClass(let name): "class \"\(name)\" is the last active class"
         case .unsupportedHead(let name): "head \(name) cannot take new classes"
+        case .tooManyClasses(let limit): "the model holds \(limit) classes (active and retired), its limit"
         }
     }
 }

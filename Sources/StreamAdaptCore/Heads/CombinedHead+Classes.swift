@@ -11,6 +11,11 @@ extension CombinedHead: ClassGrowingHead {
         scratch = Matrix(rows: classCount, columns: 1)
     }
 
+    /// Tells every part that can grow.
+    public func retireClass(_ c: Int) {
+        for part in parts { (part as? any ClassGrowingHead)?.retireClass(c) }
+    }
+
     /// Whether every part can take new classes.
     var canGrowClasses: Bool { parts.allSatisfy { $0 is any ClassGrowingHead } }
 }

@@ -15,6 +15,7 @@ extension TipAdapterHead: ClassGrowingHead {
         keys = keys.appendingRows(k)
         classCount += 1
         filled.append(0)
+        retired.append(false)
         seen.append(0)
         nextSlot.append(0)
         let slots = classCount * k
@@ -33,5 +34,14 @@ extension TipAdapterHead: ClassGrowingHead {
         } else {
             keyLogSignatures = Matrix(rows: 0, columns: classCount)
         }
+    }
+
+    /// Leaves class `c` out of the cross-class statistics from now on: its keys out of the affinities'
+    /// max, mean and sd and the Tip-X range, its base logit out of sd_c(z0), the class out of the
+    /// weight selection's argmax. Its keys stay in the cache (and in checkpoints). Not checkpointed
+    /// here: the model's class set carries the retired flags and restores call this again.
+    public func retireClass(_ c: Int) {
+        precondition(c >= 0 && c < classCount)
+        retired[c] = true
     }
 }

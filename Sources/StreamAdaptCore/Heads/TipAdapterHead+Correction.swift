@@ -20,7 +20,8 @@ import Foundation
 /// stays commensurate with the logits it corrects, whether these are 100 cos (zero-shot) or the Kalman
 /// head's. Tip-X's KL affinities are rescaled to the range [min A, 1] of the corrected affinities and
 /// weighted gamma sd_c(z0). Cost per event: one pass over the C K affinities for max, mean and sd, one
-/// exp per key (as before), and O(C) for sd_c(z0); no state beyond the cache itself.
+/// exp per key (as before), and O(C) for sd_c(z0); no state beyond the cache itself. Retired classes
+/// (`docs/classes.md`) are left out of every statistic across keys or classes.
 extension TipAdapterHead {
     /// The weights of the cache term and of the Tip-X term, and the range [low, high] that the Tip-X
     /// affinities are rescaled to.
@@ -39,7 +40,7 @@ extension TipAdapterHead {
         var lowest = Double.infinity
         var highest = -Double.infinity
         var sum = 0.0
-        for c in 0..<classCount {
+        for c in 0..<classCount where !retired[c] {
             for i in 0..<filled[c] {
                 let a = affinity[c * k + i]
                 lowest = min(lowest, a)
@@ -51,14 +52,14 @@ extension TipAdapterHead {
         switch configuration.affinityCorrection {
         case .none:
             let beta = configuration.beta
-            for c in 0..<classCount {
+            for c in 0..<classCount where !retired[c] {
                 for i in 0..<filled[c] { affinity[c * k + i] = Foundation.exp(-beta * (1 - affinity[c * k + i])) }
             }
             return CacheWeights(cache: configuration.alpha, signature: configuration.tipXWeight, low: lowest, high: highest)
         case .standardized:
             let mean = sum / Double(count)
             var squares = 0.0
-            for c in 0..<classCount {
+            for c in 0..<classCount where !retired[c] {
                 for i in 0..<filled[c] {
                     let v = affinity[c * k + i] - mean
                     squares += v * v
@@ -67,31 +68,38 @@ extension TipAdapterHead {
             let sd = (squares / Double(count)).squareRoot()
             let sharpness = sd > 0 ? configuration.spreadSharpness / sd : 0
             var smallest = 1.0
-            for c in 0..<classCount {
+            for c in 0..<classCount where !retired[c] {
                 for i in 0..<filled[c] {
                     let value = Foundation.exp(sharpness * (affinity[c * k + i] - highest))
                     affinity[c * k + i] = value
                     smallest = min(smallest, value)
                 }
             }
-            let scale = Self.spread(z0, count: classCount)
+            let scale = Self.spread(z0, count: classCount, skipping: retired)
             return CacheWeights(
                 cache: configuration.relativeAlpha * scale, signature: configuration.tipXWeight * scale, low: smallest,
                 high: 1)
         }
     }
 
-    /// The population standard deviation of `values[0..<count]`.
-    static func spread(_ values: UnsafePointer<Double>, count: Int) -> Double {
+    /// The population standard deviation of `values[0..<count]`, leaving out the entries where
+    /// `skipping` is true (retired classes); 0 when none is left.
+    static func spread(_ values: UnsafePointer<Double>, count: Int, skipping: [Bool]? = nil) -> Double {
+        func kept(_ i: Int) -> Bool { skipping.map { !$0[i] } ?? true }
         var mean = 0.0
-        for i in 0..<count { mean += values[i] }
-        mean /= Double(count)
+        var n = 0
+        for i in 0..<count where kept(i) {
+            mean += values[i]
+            n += 1
+        }
+        guard n > 0 else { return 0 }
+        mean /= Double(n)
         var squares = 0.0
-        for i in 0..<count {
+        for i in 0..<count where kept(i) {
             let v = values[i] - mean
             squares += v * v
         }
-        return (squares / Double(count)).squareRoot()
+        return (squares / Double(n)).squareRoot()
     }
 }
 
@@ -152,7 +160,7 @@ extension TipAdapterHead {
             let level = Self.weightLevels[m]
             var best = 0
             var bestValue = -Double.infinity
-            for c in 0..<classCount {
+            for c in 0..<classCount where !retired[c] {
                 let v = base[c] + level * term[c]
                 if v > bestValue {
                     bestValue = v

@@ -36,8 +36,8 @@ public struct TipAdapterConfiguration: Sendable, Equatable {
     /// it is added to (correction `.standardized`).
     public var relativeAlpha = 1.0
     /// Correction `.standardized`: the cache term's weight is chosen per event among r times
-    /// ``TipAdapterHead/weightLevels`` by the lowest recent error rate of each level on the labelled
-    /// events (0 is the base logits alone); with false it is always r.
+    /// ``TipAdapterHead/weightLevels`` by a sign test of each level against level 0 (the base logits
+    /// alone) on the recent labelled events where the two disagree; with false it is always r.
     public var selectsWeight = true
     /// Memory, in labelled events, of the error rates that choose the weight (EMA rate 1 / memory).
     public var selectionMemory = 100.0
@@ -113,6 +113,7 @@ public final class TipAdapterHead: AdapterHead {
     var keys: Matrix  // (C K) x D; slot c*K + i holds class c's i-th key
     var keyLogSignatures: Matrix  // (C K) x C, log s(F_j) (Tip-X only)
     var filled: [Int]  // keys held per class
+    var retired: [Bool]  // classes the model retired: left out of the cross-class statistics
     var seen: [Int]  // labelled embeddings seen per class (reservoir)
     var nextSlot: [Int]  // FIFO position per class
     private var random: SplitMix64
@@ -146,6 +147,7 @@ public final class TipAdapterHead: AdapterHead {
         keys = Matrix(rows: slots, columns: dimension)
         keyLogSignatures = Matrix(rows: configuration.tipXWeight > 0 ? slots : 0, columns: classCount)
         filled = Array(repeating: 0, count: classCount)
+        retired = Array(repeating: false, count: classCount)
         seen = Array(repeating: 0, count: classCount)
         nextSlot = Array(repeating: 0, count: classCount)
         random = SplitMix64(seed: configuration.seed)
@@ -210,7 +212,7 @@ public final class TipAdapterHead: AdapterHead {
         BLAS.gemv(keys.rows, d, alpha: 1, keys.pointer, query.pointer, beta: 0, affinity.pointer)
         // The scale is read before anything is added: `z0` may be `logits`.
         let weights = kernelize(base: z0)  // affinity now holds A
-        for c in 0..<classCount {
+        for c in 0..<classCount where !retired[c] {
             var sum = 0.0
             for i in 0..<filled[c] { sum += affinity[c * k + i] }
             term[c] += weights.cache * sum
@@ -228,7 +230,7 @@ public final class TipAdapterHead: AdapterHead {
         BLAS.gemv(keys.rows, classCount, alpha: 1, keyLogSignatures.pointer, signature.pointer, beta: 0, klAffinity.pointer)
         var klLow = Double.infinity
         var klHigh = -Double.infinity
-        for c in 0..<classCount {
+        for c in 0..<classCount where !retired[c] {
             for i in 0..<filled[c] {
                 let v = klAffinity[c * k + i] - negativeEntropy
                 klAffinity[c * k + i] = v
@@ -238,7 +240,7 @@ public final class TipAdapterHead: AdapterHead {
         }
         let span = klHigh - klLow
         let (lowest, highest) = (weights.low, weights.high)
-        for c in 0..<classCount {
+        for c in 0..<classCount where !retired[c] {
             var sum = 0.0
             for i in 0..<filled[c] {
                 let unit = span > 0 ? (klAffinity[c * k + i] - klLow) / span : 1

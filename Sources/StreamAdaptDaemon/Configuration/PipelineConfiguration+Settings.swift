@@ -52,6 +52,10 @@ extension PipelineConfiguration {
                 "model.maxBlock", \.maximumBlock,
                 "the most events of a poll batch processed as one block (level-3 BLAS; outputs published after "
                     + "the block); 1: event by event, bit-identical replays (docs/operations.md)"),
+            .int(
+                "model.maxClasses", \.maximumClassCount,
+                "the most classes (active and retired) add-class records on topics.control can grow the model to; "
+                    + "beyond: dead letter too-many-classes (each addition costs O(C^3), docs/classes.md)"),
             .custom(
                 "model.kalman.observation", type: PipelineSetting.choices(KalmanConfiguration.Observation.self),
                 "gaussian (centred target) | softmax (softmax switches both Kalman heads to its own defaults)",

@@ -34,6 +34,9 @@ public struct PipelineConfiguration: Sendable, Equatable {
     /// model.maxBlock: the most events of one poll batch the model processes as one block
     /// (``StreamModel/maximumBlock``); 1 processes event by event (bit-identical replays).
     public var maximumBlock = StreamModel.defaultMaximumBlock
+    /// model.maxClasses: the most classes (active and retired) control records can grow the model to
+    /// (``StreamModel/maximumClassCount``); an add-class beyond is a dead letter `too-many-classes`.
+    public var maximumClassCount = StreamModel.defaultMaximumClassCount
     // input
     public var maximumMessageBytes = 1 << 20
     public var labelCacheSize = 10_000
@@ -146,6 +149,7 @@ public struct PipelineConfiguration: Sendable, Equatable {
         if !(outageLimitSeconds >= 0) { throw ConfigurationError(field: "kafka.outageLimitSeconds", reason: "must be >= 0 (0: no limit)") }
         if !(stopTimeoutSeconds > 0) { throw ConfigurationError(field: "kafka.stopTimeoutSeconds", reason: "must be > 0") }
         if maximumBlock < 1 { throw ConfigurationError(field: "model.maxBlock", reason: "must be >= 1 (1: event by event)") }
+        if maximumClassCount < 1 { throw ConfigurationError(field: "model.maxClasses", reason: "must be >= 1") }
         if topClasses < 1 { throw ConfigurationError(field: "input.topClasses", reason: "must be >= 1") }
         if checkpointEveryEvents < 1 { throw ConfigurationError(field: "checkpoint.everyEvents", reason: "must be >= 1") }
         if !(checkpointEverySeconds > 0) { throw ConfigurationError(field: "checkpoint.everySeconds", reason: "must be > 0") }

@@ -65,6 +65,8 @@ public struct InputError: Error, Equatable, Sendable, CustomStringConvertible {
         case lastActiveClass = "last-active-class"
         /// add-class: the head cannot take new classes.
         case unsupportedHead = "unsupported-head"
+        /// add-class: the model holds `model.maxClasses` classes (active and retired).
+        case tooManyClasses = "too-many-classes"
         /// An output record for this input would be larger than the producer can send (output side).
         case outputTooLarge = "output-too-large"
     }

@@ -156,7 +156,9 @@ public final class AdaptationLoop {
 
     static func makeModel(_ configuration: PipelineConfiguration, _ classes: ClassEmbeddings) throws -> StreamModel {
         let head = try configuration.heads.makeHead(configuration.head, classes: classes)
-        return StreamModel(classes: classes, head: head, drift: configuration.drift, maximumBlock: configuration.maximumBlock)
+        let model = StreamModel(classes: classes, head: head, drift: configuration.drift, maximumBlock: configuration.maximumBlock)
+        model.maximumClassCount = configuration.maximumClassCount
+        return model
     }
 
     /// Takes one message of a poll batch. A valid input event is checked, appended to ``batch`` and

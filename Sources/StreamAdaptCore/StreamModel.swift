@@ -461,8 +461,11 @@ extension StreamModel: Checkpointable {
         return writer.bytes
     }
 
-    /// Restores a payload that holds exactly a model state (as ``checkpointPayload()`` returns); on
-    /// error the model is unchanged.
+    /// Restores a payload that holds exactly a model state (as ``checkpointPayload()`` returns). On
+    /// error the model's state is unchanged, but classes the checkpoint added at run time may have been
+    /// adopted (``adoptClassSet(from:)``, with their initial state) before a later check refused it:
+    /// discard the model, or make new batches (``makeBatch(capacity:)``) before using it again. (The
+    /// daemon stops, or with `--fresh` builds a new model.)
     public func restore(payload: [UInt8]) throws(CheckpointError) {
         var reader = CheckpointReader(payload)
         try adoptClassSet(from: reader)

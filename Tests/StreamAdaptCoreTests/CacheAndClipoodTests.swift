@@ -239,21 +239,21 @@ import Testing
         var selectionConfidence = 2.0
     }
 
-    /// A checkpoint written before the correction restores into `affinityCorrection: none` (its layout and
-    /// meaning) and is refused by the default, naming the field.
-    @Test func checkpointsWithoutTheCorrectionAreUncorrected() throws {
+    /// A stored configuration without the correction's fields (as written before it existed) is
+    /// refused whatever the head's correction, naming the first missing field: no field is implied.
+    @Test func aConfigurationWithoutTheCorrectionIsRefused() throws {
         var writer = CheckpointWriter()
         writer.writeConfiguration(Before(), prefix: "tip")
         var none = After()
         none.affinityCorrection = .none
-        var reader = CheckpointReader(writer.bytes)
-        try reader.expectConfiguration(none, prefix: "tip")
-        var again = CheckpointReader(writer.bytes)
-        do {
-            try again.expectConfiguration(After(), prefix: "tip")
-            Issue.record("a checkpoint of an uncorrected cache must not restore into a corrected one")
-        } catch {
-            #expect("\(error)".contains("tip.affinityCorrection"))
+        for head in [none, After()] {
+            var reader = CheckpointReader(writer.bytes)
+            do {
+                try reader.expectConfiguration(head, prefix: "tip")
+                Issue.record("a configuration without tip.affinityCorrection must be refused")
+            } catch {
+                #expect("\(error)".contains("tip.affinityCorrection"))
+            }
         }
     }
 }

@@ -161,11 +161,11 @@ import Testing
 
     @Test func alertRaisedAndClearedByteForByte() throws {
         var encoder = try Self.encoder()
-        var alert = DriftAlert(kind: .inputDrift, sequence: 0, raisedAt: 647, value: 0.3, threshold: 0.3)
+        var alert = DriftAlert(kind: .inputDrift, sequence: 0, raisedAt: 647, value: 10, threshold: 8)
         try encoder.alert(
             alert, state: "raised", windowEvents: 50, modelVersion: 648, topic: "embeddings",
             offsets: [.init(partition: 0, from: 598, to: 647)])
-        #expect(String(decoding: encoder.bytes, as: UTF8.self) == #"{"kind":"input-drift","sequence":0,"state":"raised","raised_at_event":647,"cleared_at_event":null,"value":0.3,"threshold":0.3,"severity":1.0,"cleared_value":null,"clear_reason":null,"error_rate_before":null,"error_rate_at_raise":null,"error_rate_at_clear":null,"window_events":50,"model_version":648,"topic":"embeddings","offsets":[{"partition":0,"from":598,"to":647}]}"#)
+        #expect(String(decoding: encoder.bytes, as: UTF8.self) == #"{"kind":"input-drift","sequence":0,"state":"raised","raised_at_event":647,"cleared_at_event":null,"value":10.0,"threshold":8.0,"severity":1.25,"cleared_value":null,"clear_reason":null,"error_rate_before":null,"error_rate_at_raise":null,"error_rate_at_clear":null,"window_events":50,"model_version":648,"topic":"embeddings","offsets":[{"partition":0,"from":598,"to":647}]}"#)
 
         alert = DriftAlert(kind: .accuracyDrop, sequence: 3, raisedAt: 100, value: 30, threshold: 25)
         alert.clearedAt = 400

@@ -35,15 +35,12 @@ enum ConfigurationValue: Equatable, CustomStringConvertible {
         }
     }
 
-    /// Fields added after checkpoints were first written, with the value that older checkpoints (which
-    /// lack them) imply: a missing field is accepted when the model has that value. Keyed by the last
-    /// component of the dotted name.
-    static let addedLater: [String: ConfigurationValue] = [
-        "precision": .string("float64"),  // the Kalman head's covariance storage (issue 8)
-        // The cache heads' affinity correction (issue 9): older checkpoints are of uncorrected caches.
-        "affinityCorrection": .string("none"), "spreadSharpness": .double(2), "relativeAlpha": .double(1),
-        "selectsWeight": .bool(true), "selectionMemory": .double(100), "selectionConfidence": .double(2),
-    ]
+    /// Fields added within the current format version, with the value that its earlier checkpoints
+    /// (which lack them) imply: a missing field is accepted when the model has that value. Keyed by the
+    /// last component of the dotted name. Empty at format 4: the fields added in version 3 (the Kalman
+    /// head's `precision`) and before version 4 (the cache heads' affinity correction) arrived with a
+    /// new version, and older versions are refused as a whole (`unsupported-version`).
+    static let addedLater: [String: ConfigurationValue] = [:]
 
     static func impliedByOlderCheckpoints(_ name: String, current: ConfigurationValue) -> ConfigurationValue? {
         guard let last = name.split(separator: ".").last, let implied = addedLater[String(last)], implied == current

@@ -5,7 +5,7 @@
 /// ``StreamModel/alerts``, which keeps a bounded history, tells them apart by their sequence number.
 public struct DriftAlert: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable {
-        /// The inputs moved away from what the model has seen (Mahalanobis flags).
+        /// The inputs' mean moved, outside the class subspace (the mean-shift test, `docs/drift.md`).
         case inputDrift = "input-drift"
         /// The prequential error rate went up (Page-Hinkley on the error stream).
         case accuracyDrop = "accuracy-drop"
@@ -18,7 +18,7 @@ public struct DriftAlert: Sendable, Equatable {
     public var raisedAt: Int
     /// Index of the event at which it cleared, nil while active.
     public var clearedAt: Int?
-    /// The window statistic that raised it (flagged fraction or Page-Hinkley statistic).
+    /// The statistic that raised it (the mean-shift statistic T, or the Page-Hinkley statistic).
     public var value: Double
     /// The level it crossed.
     public var threshold: Double

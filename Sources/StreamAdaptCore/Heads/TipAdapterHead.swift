@@ -315,9 +315,8 @@ extension TipAdapterHead {
     /// of the projection (which the model is rebuilt with, not restored from), the cache (keys, Tip-X
     /// key signatures, per-class fill, seen and FIFO counters), the sampler state and the update count,
     /// then, when the head selects its cache weight, the wins and losses of each weight level. A
-    /// checkpoint written before the correction existed has no correction fields in its configuration:
-    /// it restores into a head with `affinityCorrection: none` (the same layout and meaning) and is
-    /// refused, naming `tip.affinityCorrection`, by a head with the default `standardized`.
+    /// checkpoint of a different correction setting is refused, naming the field (checkpoints written
+    /// before the correction existed are of format 3, refused as a whole).
     /// The scratch of the last `predict` is not saved (checkpoints are taken between events).
     public func save(to writer: inout CheckpointWriter) {
         writer.writeHeadHeader(

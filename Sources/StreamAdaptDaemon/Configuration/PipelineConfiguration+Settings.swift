@@ -204,8 +204,9 @@ extension PipelineConfiguration {
                 "accuracy-drop alert: the error rates it reports and clears by are over this many labelled events"),
             .double(
                 "drift.accuracySettleTolerance", \.drift.accuracySettleTolerance,
-                "accuracy-drop alert: cleared as settled when the error rates of the last two windows differ by "
-                    + "at most this (else as recovered when back within accuracyDelta of the rate before)"),
+                "accuracy-drop alert: cleared as recovered when the last window's error rate is back within "
+                    + "accuracyDelta of the rate before, else as settled (two windows after the raise) when the error "
+                    + "rates of the last two windows differ by at most this"),
             .double(
                 "drift.calibrationRate", \.drift.calibrationRate,
                 "step size of the online temperature calibration of the probabilities (1: full steps; 0: off)"),

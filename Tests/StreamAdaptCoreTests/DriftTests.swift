@@ -300,7 +300,13 @@ import Testing
         let classes = try random.classes(3, d)
         let a = MeanShiftDetector(classes: classes.normalized, window: 10, reference: 40)
         let b = MeanShiftDetector(classes: classes.normalized, window: 10, reference: 40)
-        let stream = (0..<600).map { t in (0..<d).map { _ in random.uniform() + (t >= 300 ? 0.8 : 0) } }
+        // Another machine's eigendecomposition may return the subspace with other signs: the restored
+        // model uses the basis its coordinates were kept in.
+        BLAS.scal(b.basis.count, alpha: -1, b.basis.pointer)
+        // The shift has a component inside the class subspace (along class 0), where signs matter.
+        let stream = (0..<600).map { t in
+            (0..<d).map { i in random.uniform() + (t >= 300 ? 0.8 + classes.normalized[0, i] : 0) }
+        }
         for x in stream[..<310] { _ = x.withUnsafeBufferPointer { a.observe($0.baseAddress!) } }
         #expect(a.isActive)
         var writer = CheckpointWriter()

@@ -197,9 +197,11 @@ public final class MeanShiftDetector {
 // MARK: - Checkpoint
 
 extension MeanShiftDetector: Checkpointable {
-    /// Writes the settings (checked on restore), the basis size, both means and their coordinates in
-    /// the class subspace, the weight sums, the variance, the counters and the alert state. The basis
-    /// is not saved: it is computed from the class embeddings, which the model checks by fingerprint.
+    /// Writes the settings (checked on restore), the class-subspace basis, both means and their
+    /// coordinates in it, the weight sums, the variance, the counters and the alert state. The basis is
+    /// saved although it is a function of the class embeddings: the coordinates are kept incrementally
+    /// in it, and an eigendecomposition on another machine (another OpenBLAS kernel or thread count)
+    /// may return the same subspace with other signs or a rotation within equal eigenvalues.
     public func save(to writer: inout CheckpointWriter) {
         writer.writeSection("MeanShiftDetector")
         writer.writeInt(window)
@@ -208,6 +210,7 @@ extension MeanShiftDetector: Checkpointable {
         writer.writeDouble(clearLevel)
         writer.writeInt(warmup)
         writer.writeInt(basis.rows)
+        writer.writeMatrix(basis)
         writer.writeMatrix(fast)
         writer.writeMatrix(slow)
         writer.writeMatrix(fastCoordinates)
@@ -225,6 +228,8 @@ extension MeanShiftDetector: Checkpointable {
         try reader.expectSetting(clearLevel, field: "drift.inputClearLevel")
         try reader.expectSetting(warmup, field: "drift.inputWarmup")
         try reader.expectShape(basis.rows, field: "meanShift.basis")
+        let storedBasis = try reader.readMatrix(like: basis, field: "meanShift.basis")
+        guard storedBasis.allSatisfy(\.isFinite) else { throw .corrupt("meanShift.basis", "a non-finite value") }
         let storedFast = try reader.readMatrix(like: fast, field: "meanShift.fast")
         let storedSlow = try reader.readMatrix(like: slow, field: "meanShift.slow")
         let storedFastCoordinates = try reader.readMatrix(like: fastCoordinates, field: "meanShift.fastCoordinates")
@@ -237,6 +242,7 @@ extension MeanShiftDetector: Checkpointable {
             throw .corrupt("meanShift.sums", "\(sums) has a negative or non-finite value")
         }
         return CheckpointCommit { [self] in
+            basis.pointer.update(from: storedBasis, count: storedBasis.count)
             fast.pointer.update(from: storedFast, count: storedFast.count)
             slow.pointer.update(from: storedSlow, count: storedSlow.count)
             fastCoordinates.pointer.update(from: storedFastCoordinates, count: storedFastCoordinates.count)

@@ -334,6 +334,47 @@ import Testing
         #expect(largest < 1e-12, "largest relative difference \(largest)")
     }
 
+    /// A retired class leaves the Kalman head's observation: with class 1 of four retired before the
+    /// stream, the head's active rows learn exactly as a head that never had class 1 (gaussian: the
+    /// centred target's level and the noise over the active classes; softmax: the softmax over them;
+    /// full and diagonal covariance), and the retired row does not move.
+    @Test(arguments: [("gaussian", "full"), ("softmax", "full"), ("gaussian", "diagonal")])
+    func aRetiredClassLeavesTheKalmanObservation(_ observation: String, _ covariance: String) throws {
+        let stream = try BlockedProcessingTests.random(seed: 27, count: 300)
+        let d = stream.dimension
+        let four = try Self.prefix(stream.classes, 4)
+        let kept = [0, 2, 3]
+        let three = ClassEmbeddings(
+            names: kept.map { four.names[$0] },
+            normalized: Matrix(rows: 3, columns: d, values: kept.flatMap { c in (0..<d).map { four.normalized[c, $0] } }))
+        var settings = HeadSettings()
+        try settings.setKalman(
+            observation: KalmanConfiguration.Observation(rawValue: observation)!,
+            kalmanCovariance: KalmanConfiguration.Covariance(rawValue: covariance)!)
+        var drift = DriftSettings()
+        drift.inputScoring = false  // the regulation's d2 would see the retired class's mean
+        let a = StreamModel(classes: four, head: try settings.makeHead("kalman", classes: four), drift: drift)
+        let b = StreamModel(classes: three, head: try settings.makeHead("kalman", classes: three), drift: drift)
+        try a.retireClass(name: four.names[1])
+        let head = try #require(a.head as? KalmanHead)
+        let retiredRow = Array(UnsafeBufferPointer(start: head.weights.row(1), count: d))
+        var largest = 0.0
+        for i in 0..<stream.count {
+            let x = Array(stream.embeddings[(i * d)..<((i + 1) * d)])
+            let label = stream.labels[i].flatMap { $0 < 4 ? $0 : nil }
+            guard label != 1 else { continue }
+            _ = try a.process(x, label: label)
+            _ = try b.process(x, label: label.map { kept.firstIndex(of: $0)! })
+            for (m, c) in kept.enumerated().dropFirst() {
+                let za = a.logits[c, 0] - a.logits[0, 0]
+                let zb = b.logits[m, 0] - b.logits[0, 0]
+                largest = max(largest, abs(za - zb) / max(1, abs(zb)))
+            }
+        }
+        #expect(largest < 1e-9, "largest relative difference \(largest)")
+        #expect(Array(UnsafeBufferPointer(start: head.weights.row(1), count: d)) == retiredRow)
+    }
+
     /// Additions stop at maximumClassCount (active and retired classes count); a refused one changes
     /// nothing, a replayed one (already in effect) is still a no-op at the limit.
     @Test func additionsStopAtTheClassLimit() throws {

@@ -48,15 +48,21 @@ import Testing
         var precision = KalmanConfiguration.Precision.float64
     }
 
-    /// A checkpoint written before `precision` existed restores into a float64 head, not a float32 one.
-    @Test func checkpointsWithoutPrecisionAreFloat64() throws {
+    /// A stored configuration without `precision` (as format 3 wrote before it existed) is refused by
+    /// either precision, naming the field: format 4 implies no field.
+    @Test func configurationsWithoutPrecisionAreRefused() throws {
         var writer = CheckpointWriter()
         writer.writeConfiguration(Before(), prefix: "kalman")
-        var reader = CheckpointReader(writer.bytes)
-        try reader.expectConfiguration(After(), prefix: "kalman")
         var float32 = After()
         float32.precision = .float32
-        var again = CheckpointReader(writer.bytes)
-        #expect(throws: CheckpointError.self) { try again.expectConfiguration(float32, prefix: "kalman") }
+        for head in [After(), float32] {
+            var reader = CheckpointReader(writer.bytes)
+            do {
+                try reader.expectConfiguration(head, prefix: "kalman")
+                Issue.record("a configuration without kalman.precision must be refused")
+            } catch {
+                #expect("\(error)".contains("kalman.precision"))
+            }
+        }
     }
 }

@@ -62,9 +62,21 @@ extension KalmanHead: ClassGrowingHead {
             pX = Matrix(rows: classCount + 1, columns: 1)
         }
         classCount += 1
+        retired.append(false)
+        activeCount += 1
         logits = Matrix(rows: classCount, columns: 1)
         innovation = Matrix(rows: classCount, columns: 1)
         hasPrediction = false
         if let block { self.block = KalmanBlock(capacity: block.capacity, dimension: d, classCount: classCount) }
+    }
+
+    /// Leaves class `c` out of the observation from now on: its innovation is 0 (its row keeps what it
+    /// learned), the centred target's level, the softmax and the noise estimate are over the active
+    /// classes. Not checkpointed here: the model's class set carries the retired flags.
+    public func retireClass(_ c: Int) {
+        precondition(c >= 0 && c < classCount)
+        guard !retired[c] else { return }
+        retired[c] = true
+        activeCount -= 1
     }
 }

@@ -180,6 +180,10 @@ public final class KalmanHead: AdapterHead {
     public internal(set) var updateCount = 0
     /// The current observation-noise variance R.
     public internal(set) var noise: Double
+    /// Classes the model retired (``ClassGrowingHead/retireClass(_:)``): left out of the observation
+    /// (the centred target's level, the softmax, the noise estimate) and their rows no longer updated.
+    var retired: [Bool]
+    var activeCount: Int
 
     /// Weights W, C x D.
     public internal(set) var weights: Matrix
@@ -209,6 +213,8 @@ public final class KalmanHead: AdapterHead {
         self.configuration = configuration
         classCount = classes.count
         dimension = classes.dimension
+        retired = Array(repeating: false, count: classes.count)
+        activeCount = classes.count
         noise = configuration.initialNoise
         weights = Matrix(copying: classes.normalized)
         BLAS.scal(weights.count, alpha: configuration.initialScale, weights.pointer)
@@ -347,27 +353,29 @@ public final class KalmanHead: AdapterHead {
         -> (scale: Double, gain: Double)
     {
         let c = classCount
+        let active = Double(activeCount)
         let config = configuration
         let e = innovation.pointer
         var gain = 1.0  // factor on the covariance downdate (h a for softmax)
         var innovationScale = 1.0  // S, for the full covariance
+        // Retired classes: e = 0 (their rows stay as they were) and out of the level and the softmax.
         switch config.observation {
         case .gaussian:
             var level = 0.0
             if config.target == .centred {
-                for k in 0..<c { level += z[k] }
-                level = level / Double(c) - config.targetScale / Double(c)
+                for k in 0..<c where !retired[k] { level += z[k] }
+                level = level / active - config.targetScale / active
             }
-            for k in 0..<c { e[k] = level - z[k] }
+            for k in 0..<c { e[k] = retired[k] ? 0 : level - z[k] }
             e[label] += config.targetScale
             innovationScale = q + noiseEffective
         case .softmax:
             let a = config.logitScale
             var maximum = -Double.infinity
-            for k in 0..<c { maximum = max(maximum, a * z[k]) }
+            for k in 0..<c where !retired[k] { maximum = max(maximum, a * z[k]) }
             var sum = 0.0
             for k in 0..<c {
-                let v = Foundation.exp(a * z[k] - maximum)
+                let v = retired[k] ? 0 : Foundation.exp(a * z[k] - maximum)
                 e[k] = v
                 sum += v
             }
@@ -387,8 +395,8 @@ public final class KalmanHead: AdapterHead {
         guard config.observation == .gaussian && config.noiseMemory < 1 else { return }
         let e = innovation.pointer
         var e2 = 0.0
-        for k in 0..<classCount { e2 += e[k] * e[k] }
-        let sample = max(config.minimumNoise, e2 / Double(classCount) - q)
+        for k in 0..<classCount { e2 += e[k] * e[k] }  // 0 for retired classes
+        let sample = max(config.minimumNoise, e2 / Double(activeCount) - q)
         noise = max(config.minimumNoise, config.noiseMemory * noise + (1 - config.noiseMemory) * sample)
     }
 

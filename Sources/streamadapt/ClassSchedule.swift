@@ -71,12 +71,13 @@ struct ClassSchedule {
             }
         }
         for argument in add {
-            let (name, rest) = try split(argument, "--add-class")
-            guard let colon = rest.firstIndex(of: ":") else {
+            // NAME@EVENT:FILE, split at the first "@digits:" (a FILE path may hold "@" and ":").
+            guard let match = argument.firstMatch(of: /@([0-9]+):/), match.range.lowerBound != argument.startIndex else {
                 throw ValidationError("--add-class \(argument): expected NAME@EVENT:FILE")
             }
-            let at = try event(String(rest[..<colon]), "--add-class")
-            let path = String(rest[rest.index(after: colon)...])
+            let name = String(argument[..<match.range.lowerBound])
+            let at = try event(String(match.output.1), "--add-class")
+            let path = String(argument[match.range.upperBound...])
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
             guard data.count == d * 4 else {
                 throw ValidationError("--add-class \(argument): \(path) has \(data.count) bytes, need \(d) float32 values")

@@ -104,6 +104,32 @@ import Testing
         #expect((added["recall_after"] as? Double ?? 0) >= 0.5)
     }
 
+    /// --add-class NAME@EVENT:FILE adds a class from a float32 file, whose path may hold "@" and ":".
+    @Test func addClassReadsTheEmbeddingFile() throws {
+        let d = try SampleEvents.load().dimension
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sa@1:\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("novel.f32")
+        var bytes = Data()
+        for i in 0..<d { withUnsafeBytes(of: Float(i % 7 == 0 ? 1 : 0).bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+        try bytes.write(to: file)
+        let output = try CommandRunner.run(
+            ["eval", "--json", "--heads", "kalman", "--data", "samples/fmnist-drift@0:400", "--add-class", "novel@250:\(file.path)"])
+        #expect(output.status == 0, "stderr: \(output.stderr)")
+        let kalman = try #require(head(try output.json(), "kalman"))
+        let classes = try #require(kalman["classes"] as? [String: Any])
+        let added = try #require((classes["added"] as? [[String: Any]])?.first)
+        #expect(added["name"] as? String == "novel")
+        #expect(added["added_at"] as? Int == 250)
+
+        let short = try CommandRunner.run(["eval", "--data", "samples/fmnist-drift@0:10", "--add-class", "novel@5:\(file.path)x"])
+        #expect(short.status != 0)
+        let malformed = try CommandRunner.run(["eval", "--data", "samples/fmnist-drift@0:10", "--add-class", "novel:5"])
+        #expect(malformed.status != 0)
+        #expect(malformed.stderr.contains("expected NAME@EVENT:FILE"))
+    }
+
     /// The two counterfactuals of an addition report the same windows: the control run never has the
     /// class (all its events dropped, none after), the reference run has it from the start (none dropped,
     /// the same events of it after the addition event as the run that adds it).

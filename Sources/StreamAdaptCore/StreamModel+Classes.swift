@@ -218,6 +218,10 @@ extension StreamModel {
             }
             guard embedding.allSatisfy(\.isFinite) else { throw .corrupt("classes.added", "class \"\(name)\": non-finite embedding") }
         }
+        // Checked before anything changes: a class this model retired must be retired in the checkpoint.
+        for c in 0..<classCount where retired[c] && !stored.retired[c] {
+            throw .configuration("classes.retired", expected: "class \(c) \"\(classes.names[c])\" retired", found: "active")
+        }
         guard canGrowClasses || stored.added.count == classCount - baseClassCount else {
             throw .configuration("head", expected: "a head that takes new classes", found: head.name)
         }

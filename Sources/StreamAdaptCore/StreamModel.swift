@@ -462,8 +462,9 @@ extension StreamModel: Checkpointable {
     }
 
     /// Restores a payload that holds exactly a model state (as ``checkpointPayload()`` returns). On
-    /// error the model's state is unchanged, but classes the checkpoint added at run time may have been
-    /// adopted (``adoptClassSet(from:)``, with their initial state) before a later check refused it:
+    /// error the model's state is unchanged, but classes the checkpoint added or retired at run time may
+    /// have been adopted (``adoptClassSet(from:)``: added with their initial state, retired, the heads
+    /// told) before a later check refused it:
     /// discard the model, or make new batches (``makeBatch(capacity:)``) before using it again. (The
     /// daemon stops, or with `--fresh` builds a new model.)
     public func restore(payload: [UInt8]) throws(CheckpointError) {

@@ -79,8 +79,9 @@ struct DaemonIntegrationTests {
         }
         // A random point: once a random number of predictions (past the first checkpoint) is out.
         let target = Int.random(in: 40...350)
-        waitForMessages(broker.bootstrap, topic: "predictions-crash", atLeast: target, seconds: 30)
-        #expect(crashing.isRunning)
+        let seen = waitForMessages(broker.bootstrap, topic: "predictions-crash", atLeast: target, seconds: 30)
+        // (The kill point is in every message below, so that a failure can be replayed.)
+        #expect(crashing.isRunning, "killed after \(seen) predictions (target \(target))")
         kill(crashing.processIdentifier, SIGKILL)
         crashing.waitForExit()
         #expect(crashing.terminationReason == .uncaughtSignal)
@@ -93,7 +94,7 @@ struct DaemonIntegrationTests {
         let a = try Data(contentsOf: referenceFolder.appendingPathComponent("checkpoints/checkpoint.bin"))
         let b = try Data(contentsOf: URL(fileURLWithPath: checkpoint))
         #expect(a.count > 1000)
-        #expect(a == b)
+        #expect(a == b, "killed after \(seen) predictions (target \(target))")
         // Every input has a prediction; duplicates after the crash are identical.
         let predictions = try Kcat.consume(bootstrap: broker.bootstrap, topic: "predictions-crash")
         var byID: [String: String] = [:]

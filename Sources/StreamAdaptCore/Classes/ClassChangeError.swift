@@ -54,7 +54,7 @@ public enum ClassChangeError: Error, Equatable, Sendable, CustomStringConvertibl
         case .unknownClass(let name): "no class \"\(name)\""
         case .lastActiveClass(let name): "class \"\(name)\" is the last active class"
         case .unsupportedHead(let name): "head \(name) cannot take new classes"
-        case .tooManyClasses(let limit): "the model holds \(limit) classes (active and retired), its limit"
+        case .tooManyClasses(let limit): "the model has reached its limit of \(limit) classes (active and retired)"
         }
     }
 }

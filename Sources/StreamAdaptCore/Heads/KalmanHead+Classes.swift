@@ -4,7 +4,8 @@ extension KalmanHead: ClassGrowingHead {
     ///
     ///     w_new = w_bar + (initialScale / p0) P (t^_new - t_bar)
     ///
-    /// with w_bar, t_bar the means of the C rows of W and of the class embeddings T. This is the
+    /// with w_bar, t_bar the means of the C rows of W and of the class embeddings T (of the active rows
+    /// when classes were retired). This is the
     /// posterior mean of a row that started at initialScale t^_new with the prior P0 = p0 I and whose
     /// data term is the average of the other rows' (W_k = P (P0^-1 s t^_k + b_k) for every row; the
     /// centred target keeps the mean row at s t_bar, so the average data term is (P^-1 - P0^-1) s t_bar):
@@ -34,15 +35,17 @@ extension KalmanHead: ClassGrowingHead {
         let row = grown.row(c)
         if configuration.covariance == .full {
             let contrast = Matrix(rows: d, columns: 1)  // t^_new - t_bar
+            // Means over the active rows (retired rows are frozen, off the common level).
+            let active = Double(activeCount)
             for j in 0..<d {
                 var wSum = 0.0
                 var tSum = 0.0
-                for k in 0..<c {
+                for k in 0..<c where !retired[k] {
                     wSum += weights[k, j]
                     tSum += classes.normalized[k, j]
                 }
-                row[j] = wSum / Double(c)
-                contrast[j] = t[j] - tSum / Double(c)
+                row[j] = wSum / active
+                contrast[j] = t[j] - tSum / active
             }
             let shrunk = Matrix(rows: d, columns: 1)  // P (t^_new - t_bar)
             if let covariance32 {
@@ -58,7 +61,7 @@ extension KalmanHead: ClassGrowingHead {
         if configuration.covariance == .diagonal {
             covariance = covariance.appendingRows(1, value: configuration.priorVariance / covarianceScale)
             storedTrace += configuration.priorVariance * Double(d) / covarianceScale
-            traceLimit = configuration.priorVariance * Double(d * (classCount + 1)) * configuration.traceBound
+            traceLimit = configuration.priorVariance * Double(d * (activeCount + 1)) * configuration.traceBound
             pX = Matrix(rows: classCount + 1, columns: 1)
         }
         classCount += 1
@@ -72,11 +75,20 @@ extension KalmanHead: ClassGrowingHead {
 
     /// Leaves class `c` out of the observation from now on: its innovation is 0 (its row keeps what it
     /// learned), the centred target's level, the softmax and the noise estimate are over the active
-    /// classes. Not checkpointed here: the model's class set carries the retired flags.
+    /// classes. The diagonal variant also stops updating the row's variances and takes them out of the
+    /// trace and its bound (as a head that never had the class). Not checkpointed here: the model's
+    /// class set carries the retired flags (a restore retires the class again before the state is read).
     public func retireClass(_ c: Int) {
         precondition(c >= 0 && c < classCount)
         guard !retired[c] else { return }
         retired[c] = true
         activeCount -= 1
+        if configuration.covariance == .diagonal {
+            // Its frozen variances leave the trace and its share leaves the bound (b p0 D per class).
+            var rowTrace = 0.0
+            for j in 0..<dimension { rowTrace += covariance[c, j] }
+            storedTrace -= rowTrace
+            traceLimit -= configuration.priorVariance * Double(dimension) * configuration.traceBound
+        }
     }
 }

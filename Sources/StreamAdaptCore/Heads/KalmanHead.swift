@@ -160,6 +160,7 @@ public struct ConfigurationError: Error, Equatable, Sendable, CustomStringConver
 ///                e = y - z,  S = q + R_eff
 ///                W <- W + e u' / S,   P <- P - u u' / S
 ///                R <- beta R + (1 - beta) max(r_min, |e|^2 / C - q)
+///                (C, mean and softmax over the active classes; e = 0 for retired ones)
 ///     softmax:   p = softmax(a z),  e = onehot(c) - p,  h = max(h_min, p_c (1 - p_c))
 ///                S = R_eff / a + h a q   (information form: P^-1 <- P^-1 + (h a^2 / R_eff) x x')
 ///                W <- W + e u' / S,   P <- P - (h a) u u' / S       (a = logitScale)
@@ -274,8 +275,8 @@ public final class KalmanHead: AdapterHead {
             for j in 0..<d { squaredInput[j] = x[j] * x[j] }
             BLAS.gemv(classCount, d, alpha: covarianceScale, covariance.pointer, squaredInput.pointer, beta: 0, pX.pointer)
             var total = 0.0
-            for c in 0..<classCount { total += pX[c] }
-            lastVariance = total / Double(classCount)
+            for c in 0..<classCount where !retired[c] { total += pX[c] }
+            lastVariance = total / Double(activeCount)
         }
         let scale = configuration.observation == .softmax ? configuration.logitScale : configuration.outputScale
         for c in 0..<classCount { out[c] = scale * logits[c] }
@@ -327,7 +328,7 @@ public final class KalmanHead: AdapterHead {
             storedTrace -= gain * norm2 / (s * covarianceScale)
         case .diagonal:
             var removed = 0.0
-            for k in 0..<c {
+            for k in 0..<c where !retired[k] {  // a retired row keeps its weights and variances
                 let qk = pX[k]
                 let s = config.observation == .gaussian ? qk + noiseEffective : noiseEffective / config.logitScale + gain * qk
                 removed += diagonalRowUpdate(
@@ -455,7 +456,9 @@ public final class KalmanHead: AdapterHead {
             switch configuration.covariance {
             case .full:
                 if let covariance32 { t = covariance32.diagonalSum } else { for i in 0..<dimension { t += covariance[i, i] } }
-            case .diagonal: for i in 0..<covariance.count { t += covariance[i] }
+            case .diagonal:
+                let d = dimension
+                for c in 0..<classCount where !retired[c] { for j in 0..<d { t += covariance[c, j] } }
             }
             storedTrace = t
         }

@@ -43,7 +43,7 @@ extension AdaptationLoop {
     /// after it (the pending batch was processed). A record that cannot be applied goes to the dead-letter
     /// topic with its reason (`invalid-control`, `duplicate-class`, `invalid-class-name`, `unknown-class`,
     /// `last-active-class`, `wrong-dimension`, `non-finite`, `zero-vector`, `unsupported-head`,
-    /// `output-too-large`); the model is then unchanged. Re-applying a record (after a restart from a
+    /// `too-many-classes`, `output-too-large`); the model is then unchanged. Re-applying a record (after a restart from a
     /// checkpoint taken before it was handled) is a no-op.
     func handleControl(_ message: KafkaMessage) throws {
         let record: ControlRecord

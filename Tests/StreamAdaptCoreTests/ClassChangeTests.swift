@@ -13,6 +13,14 @@ import Testing
         return ClassEmbeddings(names: Array(classes.names[0..<count]), normalized: rows)
     }
 
+    /// The classes `kept` of `classes`, in that order.
+    static func subset(_ classes: ClassEmbeddings, _ kept: [Int]) -> ClassEmbeddings {
+        let d = classes.dimension
+        return ClassEmbeddings(
+            names: kept.map { classes.names[$0] },
+            normalized: Matrix(rows: kept.count, columns: d, values: kept.flatMap { c in (0..<d).map { classes.normalized[c, $0] } }))
+    }
+
     static func row(_ classes: ClassEmbeddings, _ c: Int) -> [Float] {
         (0..<classes.dimension).map { Float(classes.normalized[c, $0]) }
     }
@@ -300,9 +308,7 @@ import Testing
         let d = stream.dimension
         let four = try Self.prefix(stream.classes, 4)
         let kept = [0, 2, 3]
-        let three = ClassEmbeddings(
-            names: kept.map { four.names[$0] },
-            normalized: Matrix(rows: 3, columns: d, values: kept.flatMap { c in (0..<d).map { four.normalized[c, $0] } }))
+        let three = Self.subset(four, kept)
         var configuration = TipAdapterConfiguration()
         configuration.selectsWeight = false
         let a = StreamModel(classes: four, head: TipAdapterHead(classes: four, configuration: configuration))
@@ -346,9 +352,7 @@ import Testing
         let d = stream.dimension
         let four = try Self.prefix(stream.classes, 4)
         let kept = [0, 2, 3]
-        let three = ClassEmbeddings(
-            names: kept.map { four.names[$0] },
-            normalized: Matrix(rows: 3, columns: d, values: kept.flatMap { c in (0..<d).map { four.normalized[c, $0] } }))
+        let three = Self.subset(four, kept)
         var settings = HeadSettings()
         try settings.setKalman(
             observation: KalmanConfiguration.Observation(rawValue: observation)!,

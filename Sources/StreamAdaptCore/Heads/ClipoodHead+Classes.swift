@@ -20,6 +20,13 @@ extension ClipoodHead: ClassGrowingHead {
         averageWeights = grownAverage
         margins = grownMargins
         classCount += 1
+        retired.append(false)
         trainLogits = Matrix(rows: classCount, columns: 1)
+    }
+
+    /// Leaves class `c` out of the training softmax from now on (its row of W keeps what it learned).
+    public func retireClass(_ c: Int) {
+        precondition(c >= 0 && c < classCount)
+        retired[c] = true
     }
 }

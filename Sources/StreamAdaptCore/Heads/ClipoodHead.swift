@@ -60,12 +60,15 @@ public final class ClipoodHead: AdapterHead {
 
     private let input: Matrix
     var trainLogits: Matrix
+    /// Classes the model retired: out of the training softmax, their rows no longer updated.
+    var retired: [Bool]
     private var hasPrediction = false
 
     public init(classes: ClassEmbeddings, configuration: ClipoodConfiguration = .init()) {
         self.configuration = configuration
         classCount = classes.count
         dimension = classes.dimension
+        retired = Array(repeating: false, count: classes.count)
         weights = Matrix(copying: classes.normalized)
         averageWeights = Matrix(copying: classes.normalized)
         let c = classCount
@@ -106,11 +109,11 @@ public final class ClipoodHead: AdapterHead {
         var maximum = -Double.infinity
         for j in 0..<c {
             z[j] += tau * margins[label, j]
-            maximum = max(maximum, z[j])
+            if !retired[j] { maximum = max(maximum, z[j]) }
         }
         var sum = 0.0
         for j in 0..<c {
-            z[j] = Foundation.exp(z[j] - maximum)
+            z[j] = retired[j] ? 0 : Foundation.exp(z[j] - maximum)  // a retired row gets no gradient
             sum += z[j]
         }
         for j in 0..<c { z[j] /= sum }

@@ -303,7 +303,9 @@ import Testing
     /// (its keys of class 1 still held) predicts the other classes exactly as a head that never had
     /// class 1 and saw the same labelled events of the others (the affinities' max, mean and sd, the
     /// spread of the base logits are over the active classes only).
-    @Test func aRetiredClassLeavesTheTipCacheStatistics() throws {
+    /// With Tip-X (gamma 1) the class signatures are over the active classes too.
+    @Test(arguments: [0.0, 1.0])
+    func aRetiredClassLeavesTheTipCacheStatistics(tipXWeight: Double) throws {
         let stream = try BlockedProcessingTests.random(seed: 25, count: 400)
         let d = stream.dimension
         let four = try Self.prefix(stream.classes, 4)
@@ -311,6 +313,7 @@ import Testing
         let three = Self.subset(four, kept)
         var configuration = TipAdapterConfiguration()
         configuration.selectsWeight = false
+        configuration.tipXWeight = tipXWeight
         let a = StreamModel(classes: four, head: TipAdapterHead(classes: four, configuration: configuration))
         let b = StreamModel(classes: three, head: TipAdapterHead(classes: three, configuration: configuration))
         func event(_ i: Int) -> [Float] { Array(stream.embeddings[(i * d)..<((i + 1) * d)]) }

@@ -26,11 +26,7 @@ extension TipAdapterHead: ClassGrowingHead {
         term = Matrix(rows: classCount, columns: 1)
         if configuration.tipXWeight > 0 {
             keyLogSignatures = Matrix(rows: slots, columns: classCount)
-            for c in 0..<classCount {
-                for i in 0..<filled[c] {
-                    writeLogSignature(of: keys.row(c * k + i), into: keyLogSignatures.row(c * k + i))
-                }
-            }
+            recomputeKeySignatures()
         } else {
             keyLogSignatures = Matrix(rows: 0, columns: classCount)
         }
@@ -38,10 +34,23 @@ extension TipAdapterHead: ClassGrowingHead {
 
     /// Leaves class `c` out of the cross-class statistics from now on: its keys out of the affinities'
     /// max, mean and sd and the Tip-X range, its base logit out of sd_c(z0), the class out of the
-    /// weight selection's argmax. Its keys stay in the cache (and in checkpoints). Not checkpointed
+    /// weight selection's argmax and of the Tip-X class signatures (the cached keys' are recomputed:
+    /// O(C K C D) once). Its keys stay in the cache (and in checkpoints). Not checkpointed
     /// here: the model's class set carries the retired flags and restores call this again.
     public func retireClass(_ c: Int) {
         precondition(c >= 0 && c < classCount)
+        guard !retired[c] else { return }
         retired[c] = true
+        if configuration.tipXWeight > 0 { recomputeKeySignatures() }  // over the active classes
+    }
+
+    /// Tip-X: the cached keys' class signatures, over the active classes. O(C K C D).
+    func recomputeKeySignatures() {
+        let k = configuration.shotsPerClass
+        for c in 0..<classCount {
+            for i in 0..<filled[c] {
+                writeLogSignature(of: keys.row(c * k + i), into: keyLogSignatures.row(c * k + i))
+            }
+        }
     }
 }

@@ -21,8 +21,8 @@ import Foundation
 /// head's. Tip-X's KL affinities are rescaled to the range [min A, 1] of the corrected affinities and
 /// weighted gamma sd_c(z0). Cost per event: one pass over the C K affinities for max, mean and sd, one
 /// exp per key (as before), and O(C) for sd_c(z0); no state beyond the cache itself. Retired classes
-/// (`docs/classes.md`) are left out of these statistics across keys or classes (Tip-X's class signatures
-/// still span every class).
+/// (`docs/classes.md`) are left out of these statistics across keys or classes, and of Tip-X's class
+/// signatures.
 extension TipAdapterHead {
     /// The weights of the cache term and of the Tip-X term, and the range [low, high] that the Tip-X
     /// affinities are rescaled to.

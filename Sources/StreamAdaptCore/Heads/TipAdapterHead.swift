@@ -224,7 +224,7 @@ public final class TipAdapterHead: AdapterHead {
         var negativeEntropy = 0.0
         for i in 0..<classCount {
             let logS = signature[i]
-            signature[i] = Foundation.exp(logS)
+            signature[i] = retired[i] ? 0 : Foundation.exp(logS)
             negativeEntropy += signature[i] * logS
         }
         BLAS.gemv(keys.rows, classCount, alpha: 1, keyLogSignatures.pointer, signature.pointer, beta: 0, klAffinity.pointer)
@@ -287,11 +287,13 @@ public final class TipAdapterHead: AdapterHead {
     func writeLogSignature(of f: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
         BLAS.gemv(classCount, dimension, alpha: 1 / configuration.signatureTemperature, classes.pointer, f, beta: 0, out)
         var maximum = -Double.infinity
-        for i in 0..<classCount { maximum = max(maximum, out[i]) }
+        for i in 0..<classCount where !retired[i] { maximum = max(maximum, out[i]) }
         var sum = 0.0
-        for i in 0..<classCount { sum += Foundation.exp(out[i] - maximum) }
+        for i in 0..<classCount where !retired[i] { sum += Foundation.exp(out[i] - maximum) }
         let logSum = maximum + Foundation.log(sum)
-        for i in 0..<classCount { out[i] -= logSum }
+        // Over the active classes; a retired class's entry is 0 (its probability is set to 0 where the
+        // signatures meet, so it adds nothing).
+        for i in 0..<classCount { out[i] = retired[i] ? 0 : out[i] - logSum }
     }
 }
 

@@ -330,7 +330,7 @@ public final class StreamModel {
     }
 
     /// Feeds the accuracy detector one labelled outcome; records a raise (with the Page-Hinkley
-    /// statistic and the error rates before and now) or a clearing (with the error rate now and why).
+    /// statistic and the error rates before and since the change point) or a clearing (with the error rate now and why).
     /// Returns whether the alert state changed.
     private func observeError(_ error: Bool) -> Bool {
         guard let change = accuracyDetector.observe(error: error) else { return false }
@@ -339,7 +339,7 @@ public final class StreamModel {
         case .raised:
             record(
                 change, kind: .accuracyDrop, value: accuracyDetector.statistic, threshold: drift.accuracyThreshold,
-                errorRates: (accuracyDetector.rateBefore, rateNow))
+                errorRates: (accuracyDetector.rateBefore, accuracyDetector.rateSinceChange))
         case .cleared:
             record(
                 change, kind: .accuracyDrop, value: rateNow, threshold: drift.accuracyThreshold,

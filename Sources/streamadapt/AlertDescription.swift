@@ -6,7 +6,7 @@ extension DriftAlert {
     var summary: String {
         var raised = "raised at event \(raisedAt)"
         if let before = errorRateBefore, let now = errorRateAtRaise {
-            raised += " (error rate \(fmt(before, 3)) before the change, \(fmt(now, 3)) now)"
+            raised += " (error rate \(fmt(before, 3)) before the change, \(fmt(now, 3)) since)"
         } else {
             raised += " (statistic \(fmt(value, 1)), threshold \(fmt(threshold, 1)))"
         }

@@ -5,6 +5,8 @@ import Testing
 /// The bounded alert history: at most `drift.alertHistory` alerts, stable sequence numbers across
 /// checkpoints, active alerts (and alerts cleared by the current call) never dropped.
 @Suite struct AlertHistoryTests {
+    init() { BLAS.setThreads(1) }  // runs compared within a test must round alike (docs/performance.md)
+
     /// Two classes along the axes; the zero-shot head always predicts class 0 for `x`, so label 0 is a
     /// correct prediction and label 1 an error: the labels drive the accuracy-drop detector exactly.
     static let x: [Float] = [1, 0]

@@ -6,6 +6,8 @@ import Testing
 /// `StreamModel.process(_:)` in blocks against the per-event path: same predictions, same state up to
 /// rounding, for block sizes 1, 2, 7, 64 and 512, on the bundled sample and on random data.
 @Suite(.serialized) struct BlockedProcessingTests {
+    init() { BLAS.setThreads(1) }  // runs compared within a test must round alike (docs/performance.md)
+
     /// A stream: class embeddings, raw embeddings (N x D) and labels (nil: unlabelled).
     struct Stream {
         var classes: ClassEmbeddings

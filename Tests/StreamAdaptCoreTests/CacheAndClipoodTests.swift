@@ -7,6 +7,7 @@ import Testing
     let classes: ClassEmbeddings
     let t: [[Double]]
     init() throws {
+        BLAS.setThreads(1)  // runs compared within a test must round alike
         classes = try ClassEmbeddings(names: ["a", "b"], dimension: 3, values: [3, 0, 4, 0, 1, 0])
         t = [[0.6, 0, 0.8], [0, 1, 0]]
     }
@@ -113,7 +114,10 @@ import Testing
     // By hand: z0 = 100 x T' = (80, 60), sd_c(z0) = 10; a = x F' = (0.48, 0.872, 0.64), max 0.872,
     // mean 0.664, deviations (-0.184, 0.208, -0.024), sd = sqrt(0.077696 / 3).
     let sd = (0.077696 / 3).squareRoot()
-    init() throws { classes = try ClassEmbeddings(names: ["a", "b"], dimension: 3, values: [3, 0, 4, 0, 1, 0]) }
+    init() throws {
+        BLAS.setThreads(1)  // runs compared within a test must round alike
+        classes = try ClassEmbeddings(names: ["a", "b"], dimension: 3, values: [3, 0, 4, 0, 1, 0])
+    }
 
     func head(_ configure: (inout TipAdapterConfiguration) -> Void) -> TipAdapterHead {
         var config = TipAdapterConfiguration()
@@ -259,6 +263,8 @@ import Testing
 }
 
 @Suite struct ClipoodTests {
+    init() { BLAS.setThreads(1) }  // runs compared within a test must round alike (docs/performance.md)
+
     @Test func betaWeightsFollowTheBetaDensity() {
         // Beta(1/2, 1/2).pdf(x) = 1 / (pi sqrt(x (1 - x))); Beta(2, 2).pdf(x) = 6 x (1 - x).
         for step in [0, 1, 17, 250, 499] {

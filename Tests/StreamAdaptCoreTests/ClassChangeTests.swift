@@ -6,6 +6,8 @@ import Testing
 /// Classes added and retired at run time (`docs/classes.md`): every head grows in place, retired
 /// classes are masked, checkpoints keep the class set, blocks agree with events across a change.
 @Suite struct ClassChangeTests {
+    init() { BLAS.setThreads(1) }  // runs compared within a test must round alike (docs/performance.md)
+
     /// The first `count` classes of `classes` as a class set (the same normalised rows, bit for bit).
     static func prefix(_ classes: ClassEmbeddings, _ count: Int) throws -> ClassEmbeddings {
         let d = classes.dimension

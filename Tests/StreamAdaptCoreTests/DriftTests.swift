@@ -4,6 +4,8 @@ import Testing
 @testable import StreamAdaptCore
 
 @Suite struct MahalanobisScorerTests {
+    init() { BLAS.setThreads(1) }  // runs compared within a test must round alike (docs/performance.md)
+
     func feed(_ scorer: MahalanobisScorer, _ random: inout TestRandom, events: Int) {
         for t in 0..<events {
             let x = random.unitVector(scorer.inputDimension)
@@ -131,6 +133,8 @@ import Testing
 }
 
 @Suite struct DetectorTests {
+    init() { BLAS.setThreads(1) }  // runs compared within a test must round alike (docs/performance.md)
+
     /// A short jump of the error rate (0.2, then 0.7 for 120 events, then 0.2 again): raised in the
     /// jump, cleared as "recovered" once the last `window` outcomes are back within delta of the rate
     /// before; nothing is raised on the steady parts.
@@ -192,7 +196,73 @@ import Testing
     }
 }
 
+extension DetectorTests {
+    /// The rate reported at the raise is that of the outcomes after the most likely change point: the
+    /// two-segment Bernoulli maximum-likelihood split (recomputed here from the definition) of the
+    /// outcomes since m_t's minimum, at most the last 2 `window`; not that of the last `window` outcomes
+    /// (which mostly precede a jump: the test raises within tens of outcomes of it). Two streams: a
+    /// clean jump, and a slow creep before the jump that puts m_t's minimum far before it.
+    @Test(arguments: [false, true])
+    func pageHinkleyReportsTheRateSinceTheChange(creep: Bool) {
+        let delta = 0.01  // the daemon's defaults
+        let window = 200
+        var detector = PageHinkleyDetector(delta: delta, threshold: 30, minimumEvents: 100, window: window)
+        var random = TestRandom(seed: 12)
+        var errors: [Bool] = []
+        var raisedAt: Int?
+        for t in 0..<2000 where raisedAt == nil {
+            let rate = t >= 1000 ? 0.7 : creep && t >= 400 ? 0.25 : 0.2
+            let error = (random.uniform() + 1) / 2 < rate
+            errors.append(error)
+            if detector.observe(error: error) == .raised { raisedAt = t }
+        }
+        guard let raisedAt else {
+            Issue.record("no raise")
+            return
+        }
+        // m_t's minimum, as the detector defines it.
+        var mean = 0.0
+        var cumulative = 0.0
+        var minimum = 0.0
+        var atMinimum = 0
+        for (i, error) in errors.enumerated() {
+            let e = error ? 1.0 : 0.0
+            mean += (e - mean) / Double(i + 1)
+            cumulative += e - mean - delta
+            if cumulative < minimum {
+                minimum = cumulative
+                atMinimum = i + 1
+            }
+        }
+        // The maximum-likelihood split of the last n outcomes, among splits where the rate goes up.
+        let n = min(errors.count - atMinimum, 2 * window)
+        let last = Array(errors.suffix(n))
+        func logLikelihood(_ x: Int, _ m: Int) -> Double {
+            guard x > 0 && x < m else { return 0 }
+            let p = Double(x) / Double(m)
+            return Double(x) * log(p) + Double(m - x) * log(1 - p)
+        }
+        let total = last.filter { $0 }.count
+        var best = (logLikelihood(total, n), Double(total) / Double(n), 0)
+        for k in 1..<n {
+            let before = last[..<k].filter { $0 }.count
+            let after = total - before
+            guard k >= 10 && n - k >= 10, Double(after) / Double(n - k) > Double(before) / Double(k) else { continue }
+            let l = logLikelihood(before, k) + logLikelihood(after, n - k)
+            if l > best.0 { best = (l, Double(after) / Double(n - k), k) }
+        }
+        #expect(detector.rateSinceChange == best.1)
+        let split = errors.count - n + best.2
+        #expect((960..<1040).contains(split), "split at \(split), m_t minimum at \(atMinimum), raised at \(raisedAt)")
+        if creep { #expect(atMinimum < 900, "m_t's minimum at \(atMinimum): the creep puts it before the jump") }
+        #expect(abs(detector.rateSinceChange - 0.7) < 0.15, "rate since the change \(detector.rateSinceChange)")
+        #expect(detector.recentErrorRate < detector.rateSinceChange - 0.2, "last window \(detector.recentErrorRate)")
+    }
+}
+
 @Suite struct MeanShiftDetectorTests {
+    init() { BLAS.setThreads(1) }  // runs compared within a test must round alike (docs/performance.md)
+
     /// The class subspace: an orthonormal basis of the span of the class embeddings (C <= D/4).
     @Test func classSubspaceIsAnOrthonormalBasisOfTheClassSpan() throws {
         var random = TestRandom(seed: 3)

@@ -5,6 +5,8 @@ import Testing
 
 /// The Kalman head with `precision: float32` (P stored in Float32, everything else Float64).
 @Suite struct KalmanFloat32Tests {
+    init() { BLAS.setThreads(1) }  // runs compared within a test must round alike (docs/performance.md)
+
     /// RLS (fixed noise, no regulation) still equals ridge regression in closed form, to Float32
     /// rounding of P: per event and in blocks.
     @Test(arguments: [1, 7, 64])

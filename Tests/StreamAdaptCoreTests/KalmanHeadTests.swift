@@ -4,6 +4,8 @@ import Testing
 @testable import StreamAdaptCore
 
 @Suite struct KalmanHeadTests {
+    init() { BLAS.setThreads(1) }  // runs compared within a test must round alike (docs/performance.md)
+
     /// A Gaussian Kalman head with fixed noise and no regulation: recursive least squares.
     func rlsConfiguration(forgetting: Double) -> KalmanConfiguration {
         var config = KalmanConfiguration()

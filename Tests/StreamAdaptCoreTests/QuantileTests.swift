@@ -5,6 +5,8 @@ import Testing
 /// The one quantile rule (linear interpolation between the closest ranks, Hyndman-Fan type 7) against
 /// values computed by hand and by R's `quantile(x, q)` / NumPy's `np.quantile(x, q)` defaults.
 @Suite struct QuantileTests {
+    init() { BLAS.setThreads(1) }  // runs compared within a test must round alike (docs/performance.md)
+
     @Test(arguments: [
         // (values, q, expected)
         ([1.0, 2, 3, 4], 0.0, 1.0),

@@ -4,6 +4,8 @@ import Testing
 @testable import StreamAdaptCore
 
 @Suite struct StreamModelTests {
+    init() { BLAS.setThreads(1) }  // runs compared within a test must round alike (docs/performance.md)
+
     /// Everything a bad event could touch, as plain values.
     func snapshot(_ model: StreamModel) -> [Double] {
         var values: [Double] = []

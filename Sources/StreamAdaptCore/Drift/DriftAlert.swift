@@ -31,8 +31,8 @@ public struct DriftAlert: Sendable, Equatable {
     /// Accuracy-drop alerts: the prequential error rate before the change (the running mean where the
     /// Page-Hinkley statistic had its minimum); nil for input-drift alerts.
     public var errorRateBefore: Double?
-    /// Accuracy-drop alerts: the error rate over the last `drift.accuracyWindow` labelled events when
-    /// the alert was raised.
+    /// Accuracy-drop alerts: the error rate since the change when the alert was raised (of the labelled
+    /// events after the most likely change point, ``PageHinkleyDetector/rateSinceChange``).
     public var errorRateAtRaise: Double?
     /// Accuracy-drop alerts: the error rate over the last `drift.accuracyWindow` labelled events when
     /// it cleared; errorRateAtClear - errorRateBefore is the size of the drop that stayed.

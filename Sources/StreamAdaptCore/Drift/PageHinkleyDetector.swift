@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a detector's state did on one observation.
 public enum DetectorChange: Sendable { case raised, cleared }
 
@@ -7,8 +9,16 @@ public enum DetectorChange: Sendable { case raised, cleared }
 ///     m_t = sum_{i <= t} (e_i - mean_i - delta),   M_t = min_{i <= t} m_i,   raise when m_t - M_t > threshold
 ///
 /// When it raises, the error rate before the change is the running mean where m_t had its minimum
-/// (``rateBefore``), and the rate now is the error rate over the last `window` observations
-/// (``recentErrorRate``). The alert then clears, and the test restarts, by the first of two rules:
+/// (``rateBefore``). The rate since the change (``rateSinceChange``) is that of the observations after
+/// the most likely change point among the last n = min(t - t_min, 2 `window`) observations (t_min where
+/// m_t had its minimum): the split k maximising the two-segment Bernoulli log-likelihood
+///
+///     L(k) = x1 log(x1 / k) + (k - x1) log(1 - x1 / k) + x2 log(x2 / (n - k)) + ... (x1, x2 errors before and after k)
+///
+/// among the splits where the rate goes up and both segments hold at least 10 outcomes; the rate is
+/// x2 / (n - k). (m_t's minimum itself can lie
+/// far before the change when the rate crept up first, and the last `window` observations mostly
+/// precede it: the test raises within tens of observations of a jump.) O(n) once per raise. The alert then clears, and the test restarts, by the first of two rules:
 /// - **recovered**: the error rate over the last `window` observations is back within `delta` of the
 ///   rate before;
 /// - **settled**: at least 2 `window` observations after the raise, the error rates of the last
@@ -27,6 +37,8 @@ public struct PageHinkleyDetector: Sendable {
     private var minimum = 0.0
     private var baseline = 0.0
     private var meanAtMinimum = 0.0
+    private var countAtMinimum = 0  // observations up to where m_t had its minimum
+    private var rateAtRaise = 0.0
     /// The last 2 `window` observations: the newest `window` and the `window` before them.
     private var recent: SlidingWindow
     private var older: SlidingWindow
@@ -52,6 +64,9 @@ public struct PageHinkleyDetector: Sendable {
     public var recentErrorRate: Double { recent.fraction }
     /// The error rate before the change of the active alert (of the last one after it cleared).
     public var rateBefore: Double { baseline }
+    /// The error rate of the observations between the most likely change point and the raise, for the
+    /// active alert (the last one after it cleared).
+    public var rateSinceChange: Double { rateAtRaise }
     /// Why the last clearing happened.
     public private(set) var lastClearReason: DriftAlert.ClearReason?
 
@@ -81,10 +96,12 @@ public struct PageHinkleyDetector: Sendable {
         if cumulative < minimum {
             minimum = cumulative
             meanAtMinimum = mean  // the error rate before the change point
+            countAtMinimum = count
         }
         if count >= minimumEvents && statistic > threshold {
             isActive = true
             baseline = meanAtMinimum
+            rateAtRaise = Self.rateAfterSplit(older, recent, last: count - countAtMinimum)
             sinceRaise = 0
             return .raised
         }
@@ -97,6 +114,46 @@ public struct PageHinkleyDetector: Sendable {
         cumulative = 0
         minimum = 0
         meanAtMinimum = 0
+        countAtMinimum = 0
+    }
+
+    /// The error rate after the maximum-likelihood split of the last `last` outcomes held by `older`
+    /// then `recent` (at most all of them), among the splits where the rate goes up (see the type's
+    /// documentation); the rate of all of them when no split raises it.
+    static func rateAfterSplit(_ older: SlidingWindow, _ recent: SlidingWindow, last: Int) -> Double {
+        let minimumSegment = 10
+        let held = older.filled + recent.filled
+        let n = min(max(last, 1), held)
+        guard n > 0 else { return 0 }
+        func outcome(_ i: Int) -> Bool {  // i-th of the last n, oldest first
+            let j = held - n + i
+            return j < older.filled ? older[j] : recent[j - older.filled]
+        }
+        var total = 0
+        for i in 0..<n where outcome(i) { total += 1 }
+        func logLikelihood(_ x: Int, _ m: Int) -> Double {
+            guard x > 0 && x < m else { return 0 }
+            let p = Double(x) / Double(m)
+            return Double(x) * Foundation.log(p) + Double(m - x) * Foundation.log(1 - p)
+        }
+        var best = logLikelihood(total, n)
+        var rate = Double(total) / Double(n)
+        var before = 0
+        for k in 1..<n {
+            if outcome(k - 1) { before += 1 }
+            let after = total - before
+            // Both segments at least `minimumSegment` long: a split that leaves a few outcomes, all
+            // errors, would fit them perfectly.
+            guard k >= minimumSegment && n - k >= minimumSegment,
+                Double(after) / Double(n - k) > Double(before) / Double(k)
+            else { continue }
+            let l = logLikelihood(before, k) + logLikelihood(after, n - k)
+            if l > best {
+                best = l
+                rate = Double(after) / Double(n - k)
+            }
+        }
+        return rate
     }
 }
 
@@ -117,6 +174,8 @@ extension PageHinkleyDetector {
         writer.writeDouble(minimum)
         writer.writeDouble(baseline)
         writer.writeDouble(meanAtMinimum)
+        writer.writeInt(countAtMinimum)
+        writer.writeDouble(rateAtRaise)
         recent.save(to: &writer)
         older.save(to: &writer)
         writer.writeInt(sinceRaise)
@@ -139,6 +198,8 @@ extension PageHinkleyDetector {
         let storedMinimum = try reader.readDouble()
         let storedBaseline = try reader.readDouble()
         let storedMeanAtMinimum = try reader.readDouble()
+        let storedCountAtMinimum = try reader.readInt()
+        let storedRateAtRaise = try reader.readDouble()
         let storedRecent = try SlidingWindow.read(size: window, from: &reader, field: "pageHinkley.recent")
         let storedOlder = try SlidingWindow.read(size: window, from: &reader, field: "pageHinkley.older")
         let storedSinceRaise = try reader.readInt()
@@ -152,12 +213,17 @@ extension PageHinkleyDetector {
         }
         guard storedSinceRaise >= 0 else { throw .corrupt("pageHinkley", "sinceRaise \(storedSinceRaise) is negative") }
         guard storedCount >= 0 else { throw .corrupt("pageHinkley", "count \(storedCount) is negative") }
+        guard (0...storedCount).contains(storedCountAtMinimum), (0...1).contains(storedRateAtRaise) else {
+            throw .corrupt("pageHinkley.changePoint", "at \(storedCountAtMinimum) of \(storedCount), rate \(storedRateAtRaise)")
+        }
         count = storedCount
         mean = storedMean
         cumulative = storedCumulative
         minimum = storedMinimum
         baseline = storedBaseline
         meanAtMinimum = storedMeanAtMinimum
+        countAtMinimum = storedCountAtMinimum
+        rateAtRaise = storedRateAtRaise
         recent = storedRecent
         older = storedOlder
         sinceRaise = storedSinceRaise

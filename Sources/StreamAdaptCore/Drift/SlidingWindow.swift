@@ -18,6 +18,12 @@ public struct SlidingWindow: Sendable {
     /// The value the next ``append(_:)`` pushes out of a full window.
     var oldest: Bool { values[position] }
 
+    /// The `i`-th value held, oldest first (0 ..< ``filled``).
+    subscript(i: Int) -> Bool {
+        precondition(i >= 0 && i < filled)
+        return values[(position - filled + i + size) % size]
+    }
+
     public mutating func append(_ value: Bool) {
         if filled == size, values[position] { trueCount -= 1 }
         values[position] = value

@@ -201,7 +201,8 @@ extension PipelineConfiguration {
                 "accuracy-drop alert: labelled events before it may be raised"),
             .int(
                 "drift.accuracyWindow", \.drift.accuracyWindow,
-                "accuracy-drop alert: the error rates it reports and clears by are over this many labelled events"),
+                "accuracy-drop alert: the error rates it clears by (and reports at clearing) are over this many labelled "
+                    + "events; the rate since the change it reports at the raise looks back at most twice this"),
             .double(
                 "drift.accuracySettleTolerance", \.drift.accuracySettleTolerance,
                 "accuracy-drop alert: cleared as recovered when the last window's error rate is back within "

@@ -110,4 +110,32 @@ import Testing
         let fourth = try fixture.loop()
         #expect(fourth.model.retired == [false, true, false, false])
     }
+
+    /// topics.control equal to topics.input: a record of the input topic marked with the header
+    /// `streamadapt-control` is a control record, applied exactly between the events before it and
+    /// after it in its partition (whatever the poll batches and blocks); unmarked records stay events.
+    @Test func controlRecordsOnTheInputTopicApplyInOrderWithTheEvents() throws {
+        let fixture = try LoopFixture()
+        fixture.configuration.controlTopic = "in"
+        let embedding = Self.delta.map { "\($0)" }.joined(separator: ",")
+        let before = Self.deltaEvents(15, from: 0)
+        let after = Self.deltaEvents(15, from: 15)
+        let header = [(PipelineConfiguration.controlHeader, [UInt8]())]
+        var records: [(key: [UInt8]?, value: [UInt8], partition: Int32?, headers: [(String, [UInt8])])] =
+            before.map { (Array($0.id.utf8), Self.json($0, label: nil), nil, []) }
+        records.append((nil, Array("{\"op\": \"add-class\", \"name\": \"delta\", \"embedding\": [\(embedding)]}".utf8), nil, header))
+        records += after.map { (Array($0.id.utf8), Self.json($0, label: nil), nil, []) }
+        try fixture.produce(records)
+
+        let loop = try fixture.loop()
+        try loop.run(untilCaughtUp: true) { false }
+        #expect(loop.model.classes.names == SyntheticStream.names + ["delta"])
+        #expect(loop.model.eventCount == 30)
+        let predictions = try fixture.read("predictions").map(Prediction.init)
+        #expect(predictions.map(\.id) == (before + after).map(\.id))
+        // Before the record the class does not exist; from the event after it on it is predicted.
+        #expect(predictions.prefix(15).allSatisfy { p in p.index < 3 && !p.top.contains { $0.label == "delta" } })
+        #expect(predictions.suffix(15).allSatisfy { $0.label == "delta" && $0.index == 3 })
+        #expect(try fixture.read("dead").isEmpty)
+    }
 }

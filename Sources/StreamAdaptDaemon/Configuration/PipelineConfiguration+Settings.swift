@@ -33,7 +33,9 @@ extension PipelineConfiguration {
                 example: "labels"),
             .optionalString(
                 "topics.control", \.controlTopic,
-                "class changes at run time {\"op\": \"add-class\", \"name\", \"embedding\"} or {\"op\": \"retire-class\", \"name\"} (docs/classes.md)",
+                "class changes at run time {\"op\": \"add-class\", \"name\", \"embedding\"} or {\"op\": \"retire-class\", \"name\"} "
+                    + "(docs/classes.md); may be topics.input: records with the header streamadapt-control are then class "
+                    + "changes, in order with the events",
                 example: "classes"),
             .string("topics.predictions", \.predictionsTopic, "one record per input event, key = event id"),
             .string("topics.alerts", \.alertsTopic, "one record when an alert is raised, one when it clears"),

@@ -22,7 +22,11 @@ public struct PipelineConfiguration: Sendable, Equatable {
     public var inputTopic = "embeddings"
     public var labelsTopic: String? = nil
     /// Class changes at run time (`docs/classes.md`): `{"op": "add-class", ...}`, `{"op": "retire-class", ...}`.
+    /// topics.control: class changes (docs/classes.md). When it is topics.input, a record of the input
+    /// topic with the header ``controlHeader`` is a control record, in order with the events around it.
     public var controlTopic: String? = nil
+    /// The header that marks a control record on the input topic (its value is not read).
+    public static let controlHeader = "streamadapt-control"
     public var predictionsTopic = "predictions"
     public var alertsTopic = "drift-alerts"
     public var deadLetterTopic = "dead-letter"
@@ -138,8 +142,9 @@ public struct PipelineConfiguration: Sendable, Equatable {
         }
         if let controlTopic {
             if controlTopic.isEmpty { throw ConfigurationError(field: "topics.control", reason: "must not be empty") }
-            if controlTopic == inputTopic || controlTopic == labelsTopic {
-                throw ConfigurationError(field: "topics.control", reason: "must differ from topics.input and topics.labels")
+            // Equal to topics.input: control records travel with the events, marked by a header.
+            if controlTopic == labelsTopic {
+                throw ConfigurationError(field: "topics.control", reason: "must differ from topics.labels")
             }
         }
         if bootstrapServers.isEmpty { throw ConfigurationError(field: "kafka.bootstrap", reason: "must not be empty") }

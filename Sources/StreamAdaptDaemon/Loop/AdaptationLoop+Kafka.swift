@@ -59,7 +59,8 @@ extension AdaptationLoop {
                 })
             var found: [TopicPartition] = []
             do {
-                let topics = [configuration.inputTopic] + [configuration.labelsTopic, configuration.controlTopic].compactMap { $0 }
+                let topics = [configuration.inputTopic]
+                    + [configuration.labelsTopic, configuration.controlTopic].compactMap { $0 }.filter { $0 != configuration.inputTopic }
                 for topic in topics {
                     let ids = try consumer.partitions(of: topic, retryingUntil: wait) { notice in
                         logger.warning(

@@ -167,7 +167,9 @@ public final class AdaptationLoop {
     /// order, and a late label sees the model as of the events before it).
     func handle(_ message: KafkaMessage) throws {
         let topic = message.topic  // built from librdkafka's C string: once per message
-        if let controlTopic = configuration.controlTopic, topic == controlTopic {
+        if let controlTopic = configuration.controlTopic, topic == controlTopic,
+            controlTopic != configuration.inputTopic || message.header(PipelineConfiguration.controlHeader) != nil
+        {
             try processBatch()  // the change takes effect for the events after it
             let start = monotonicNanoseconds()
             defer { finished(topic, message, start: start) }

@@ -197,6 +197,22 @@ import Testing
 }
 
 extension DetectorTests {
+    /// The split on hand-made windows that have wrapped around (oldest first across `older`, then
+    /// `recent`): 25 successes-free outcomes then 15 errors.
+    @Test func rateAfterSplitReadsBothWindowsInOrder() {
+        var older = SlidingWindow(size: 20)
+        var recent = SlidingWindow(size: 20)
+        for i in 0..<40 {
+            if recent.isFull { older.append(recent.oldest) }
+            recent.append(i >= 25)
+        }
+        #expect(PageHinkleyDetector.rateAfterSplit(older, recent, last: 40) == 1)  // split at 25
+        #expect(PageHinkleyDetector.rateAfterSplit(older, recent, last: 30) == 1)  // split at 15 of the last 30
+        #expect(PageHinkleyDetector.rateAfterSplit(older, recent, last: 18) == 15.0 / 18)  // under 20: no split
+        #expect(PageHinkleyDetector.rateAfterSplit(older, recent, last: 100) == 1)  // at most what is held
+        for i in 0..<20 { #expect(older[i] == false && recent[i] == (i >= 5), "\(i)") }
+    }
+
     /// The rate reported at the raise is that of the outcomes after the most likely change point: the
     /// two-segment Bernoulli maximum-likelihood split (recomputed here from the definition) of the
     /// outcomes since m_t's minimum, at most the last 2 `window`; not that of the last `window` outcomes
@@ -236,6 +252,7 @@ extension DetectorTests {
         }
         // The maximum-likelihood split of the last n outcomes, among splits where the rate goes up.
         let n = min(errors.count - atMinimum, 2 * window)
+        if creep { #expect(n == 2 * window) }  // the split reaches into the older window
         let last = Array(errors.suffix(n))
         func logLikelihood(_ x: Int, _ m: Int) -> Double {
             guard x > 0 && x < m else { return 0 }

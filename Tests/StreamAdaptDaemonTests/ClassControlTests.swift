@@ -125,17 +125,19 @@ import Testing
             before.map { (Array($0.id.utf8), Self.json($0, label: nil), nil, []) }
         records.append((nil, Array("{\"op\": \"add-class\", \"name\": \"delta\", \"embedding\": [\(embedding)]}".utf8), nil, header))
         records += after.map { (Array($0.id.utf8), Self.json($0, label: nil), nil, []) }
+        records.append((nil, Array("{\"op\": \"rename\"}".utf8), nil, header))  // marked, invalid: a dead letter
         try fixture.produce(records)
 
         let loop = try fixture.loop()
         try loop.run(untilCaughtUp: true) { false }
         #expect(loop.model.classes.names == SyntheticStream.names + ["delta"])
         #expect(loop.model.eventCount == 30)
+        #expect(loop.nextOffsets[TopicPartition(topic: "in", partition: 0)] == 32)
         let predictions = try fixture.read("predictions").map(Prediction.init)
         #expect(predictions.map(\.id) == (before + after).map(\.id))
         // Before the record the class does not exist; from the event after it on it is predicted.
         #expect(predictions.prefix(15).allSatisfy { p in p.index < 3 && !p.top.contains { $0.label == "delta" } })
         #expect(predictions.suffix(15).allSatisfy { $0.label == "delta" && $0.index == 3 })
-        #expect(try fixture.read("dead").isEmpty)
+        #expect(try fixture.read("dead").map { $0.header("streamadapt-reason") } == ["invalid-control"])
     }
 }

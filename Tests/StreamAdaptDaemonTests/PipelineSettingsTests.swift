@@ -87,6 +87,20 @@ import Testing
         }
     }
 
+    /// topics.control may be topics.input (control records marked by a header); topics.labels may be
+    /// neither.
+    @Test func topicsThatMayAndMayNotCoincide() throws {
+        func config(_ topics: String) throws -> PipelineConfiguration {
+            try PipelineConfiguration.parse(yaml: "model:\n  classes: x\ntopics:\n  input: in\n\(topics)")
+        }
+        try config("  control: in\n").validate()
+        try config("  control: classes\n  labels: labels\n").validate()
+        for (topics, field) in [("  labels: in\n", "topics.labels"), ("  labels: l\n  control: l\n", "topics.control")] {
+            let error = try #require(throws: ConfigurationError.self) { try config(topics).validate() }
+            #expect(error.field == field, "\(topics)")
+        }
+    }
+
     @Test func theNewDriftSettingsAreRead() throws {
         let config = try PipelineConfiguration.parse(yaml: """
             model:

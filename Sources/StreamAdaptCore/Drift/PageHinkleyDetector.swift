@@ -13,10 +13,11 @@ public enum DetectorChange: Sendable { case raised, cleared }
 /// the most likely change point among the last n = min(t - t_min, 2 `window`) observations (t_min where
 /// m_t had its minimum): the split k maximising the two-segment Bernoulli log-likelihood
 ///
-///     L(k) = x1 log(x1 / k) + (k - x1) log(1 - x1 / k) + x2 log(x2 / (n - k)) + ... (x1, x2 errors before and after k)
+///     L(k) = l(x1, k) + l(x2, n - k),   l(x, m) = x log(x / m) + (m - x) log(1 - x / m)
 ///
-/// among the splits where the rate goes up and both segments hold at least 10 outcomes; the rate is
-/// x2 / (n - k). (m_t's minimum itself can lie
+/// (x1, x2 the errors before and after k) among the splits where the rate goes up and both segments
+/// hold at least 10 outcomes; the rate is x2 / (n - k), or that of all n when no split qualifies
+/// (n < 20, or the rate does not go up). (m_t's minimum itself can lie
 /// far before the change when the rate crept up first, and the last `window` observations mostly
 /// precede it: the test raises within tens of observations of a jump.) O(n) once per raise. The alert then clears, and the test restarts, by the first of two rules:
 /// - **recovered**: the error rate over the last `window` observations is back within `delta` of the

@@ -140,6 +140,9 @@ public struct PipelineConfiguration: Sendable, Equatable {
                                ("topics.alerts", alertsTopic), ("topics.deadLetter", deadLetterTopic)] where topic.isEmpty {
             throw ConfigurationError(field: field, reason: "must not be empty")
         }
+        if let labelsTopic, labelsTopic == inputTopic {
+            throw ConfigurationError(field: "topics.labels", reason: "must differ from topics.input")
+        }
         if let controlTopic {
             if controlTopic.isEmpty { throw ConfigurationError(field: "topics.control", reason: "must not be empty") }
             // Equal to topics.input: control records travel with the events, marked by a header.

@@ -59,8 +59,9 @@ extension AdaptationLoop {
                 })
             var found: [TopicPartition] = []
             do {
-                let topics = [configuration.inputTopic]
-                    + [configuration.labelsTopic, configuration.controlTopic].compactMap { $0 }.filter { $0 != configuration.inputTopic }
+                // (A control topic that is the input topic is the input topic: subscribed once.)
+                let control = configuration.controlTopic.flatMap { $0 == configuration.inputTopic ? nil : $0 }
+                let topics = [configuration.inputTopic] + [configuration.labelsTopic, control].compactMap { $0 }
                 for topic in topics {
                     let ids = try consumer.partitions(of: topic, retryingUntil: wait) { notice in
                         logger.warning(

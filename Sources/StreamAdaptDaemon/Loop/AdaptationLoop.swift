@@ -32,6 +32,8 @@ import StreamAdaptKafka
 /// It runs on one thread (see ``DaemonService``); librdkafka batches the I/O underneath.
 public final class AdaptationLoop {
     public let configuration: PipelineConfiguration
+    /// Whether `topics.control` is the input topic (control records marked by a header among the events).
+    let controlOnInput: Bool
     /// The model's class set: the class file's, then the classes added over `topics.control`.
     public var classes: ClassEmbeddings { model.classes }
     public internal(set) var model: StreamModel
@@ -100,6 +102,7 @@ public final class AdaptationLoop {
     public init(configuration: PipelineConfiguration, logger: Logger, health: HealthState, fresh: Bool = false) throws {
         try configuration.validate()
         self.configuration = configuration
+        controlOnInput = configuration.controlTopic == configuration.inputTopic
         self.logger = logger
         self.health = health
         let classes = try ClassFile.load(directory: configuration.classesDirectory)
@@ -168,7 +171,7 @@ public final class AdaptationLoop {
     func handle(_ message: KafkaMessage) throws {
         let topic = message.topic  // built from librdkafka's C string: once per message
         if let controlTopic = configuration.controlTopic, topic == controlTopic,
-            controlTopic != configuration.inputTopic || message.header(PipelineConfiguration.controlHeader) != nil
+            !controlOnInput || message.header(PipelineConfiguration.controlHeader) != nil
         {
             try processBatch()  // the change takes effect for the events after it
             let start = monotonicNanoseconds()

@@ -49,6 +49,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Instead: the strict JSON decoder against Foundation's JSONSerialization and JSONDecoder on realistic events at --dimensions (--events per repetition, default 1000).")
     var decoder = false
 
+    @Flag(help: "Instead: classes added at run time: for each of --dimensions, --heads and N in --classes, the time of the last of N additions to 10 base classes, and of restoring their checkpoint (docs/classes.md).")
+    var classGrowth = false
+
     func validate() throws {
         if let rate { guard kafka, rate > 0 else { throw ValidationError("--rate needs --kafka and a positive rate") } }
         guard maxBlock >= 1 else { throw ValidationError("--max-block must be at least 1") }
@@ -66,6 +69,13 @@ struct BenchCommand: ParsableCommand {
             try bench.run(
                 dimensions: dimensions.split(separator: ",").compactMap { Int($0) },
                 classCounts: classes.split(separator: ",").compactMap { Int($0) })
+            return
+        }
+        if classGrowth {
+            try ClassGrowthBench().run(
+                dimensions: dimensions.split(separator: ",").compactMap { Int($0) },
+                counts: classes.split(separator: ",").compactMap { Int($0) },
+                heads: heads.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
             return
         }
         if decoder {

@@ -12,7 +12,7 @@ struct ClassGrowthBench {
     var baseClasses = 10
 
     func run(dimensions: [Int], counts: [Int], heads: [String]) throws {
-        writeLine("head         D      N    last add ms   restore ms   checkpoint MB")
+        writeLine("head        D      N      last add ms  restore ms  checkpoint MB")
         let settings = HeadSettings()
         for d in dimensions {
             var random = SplitMix64(seed: 42)
@@ -43,19 +43,12 @@ struct ClassGrowthBench {
                         restores.append(Double(monotonicNanoseconds() &- start) / 1e6)
                         precondition(fresh.classCount == baseClasses + n)
                     }
-                    func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
                     writeLine(
-                        head.padding(toLength: 12, withPad: " ", startingAt: 0) + " " + pad(d, 5) + " " + pad(n, 6) + "   "
-                            + pad(fmt(median(lastAdds), 2), 11) + "   " + pad(fmt(median(restores), 1), 10) + "   "
-                            + pad(fmt(Double(payload.count) / 1e6, 1), 13))
+                        pad(head, 12) + pad("\(d)", 7) + pad("\(n)", 7) + pad(fmt(Quantile.median(lastAdds) ?? 0, 2), 13)
+                            + pad(fmt(Quantile.median(restores) ?? 0, 1), 12) + fmt(Double(payload.count) / 1e6, 1))
                 }
             }
         }
         writeLine("(medians of \(repetitions) runs; \(baseClasses) base classes, N added one by one; default drift settings)")
-    }
-
-    private func pad(_ value: Any, _ width: Int) -> String {
-        let s = "\(value)"
-        return String(repeating: " ", count: max(0, width - s.count)) + s
     }
 }

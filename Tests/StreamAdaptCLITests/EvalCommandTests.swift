@@ -90,17 +90,23 @@ import Testing
         #expect(fraction.stderr.contains("--label-fraction"))
     }
 
-    /// A class held back to event 300 and added then: it is predicted after, and its recall is reported.
-    @Test func holdBackClassReportsTheNewClassRecall() throws {
-        let output = try CommandRunner.run(
-            ["eval", "--json", "--heads", "kalman", "--data", "samples/fmnist-drift@0:600", "--hold-back-class", "sandal@300"])
+    /// Runs `eval --json --heads kalman` with `arguments` (a class schedule); returns the report of the
+    /// first added class and the number of dropped events.
+    func addedClassReport(_ arguments: [String]) throws -> (added: [String: Any], dropped: Int) {
+        let output = try CommandRunner.run(["eval", "--json", "--heads", "kalman"] + arguments)
         #expect(output.status == 0, "stderr: \(output.stderr)")
         let kalman = try #require(head(try output.json(), "kalman"))
         let classes = try #require(kalman["classes"] as? [String: Any])
         let added = try #require((classes["added"] as? [[String: Any]])?.first)
+        return (added, try #require(classes["dropped_events"] as? Int))
+    }
+
+    /// A class held back to event 300 and added then: it is predicted after, and its recall is reported.
+    @Test func holdBackClassReportsTheNewClassRecall() throws {
+        let (added, dropped) = try addedClassReport(["--data", "samples/fmnist-drift@0:600", "--hold-back-class", "sandal@300"])
         #expect(added["name"] as? String == "sandal")
         #expect(added["added_at"] as? Int == 300)
-        #expect((classes["dropped_events"] as? Int ?? 0) > 0)
+        #expect(dropped > 0)
         #expect((added["recall_after"] as? Double ?? 0) >= 0.5)
     }
 
@@ -114,12 +120,8 @@ import Testing
         var bytes = Data()
         for i in 0..<d { withUnsafeBytes(of: Float(i % 7 == 0 ? 1 : 0).bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
         try bytes.write(to: file)
-        let output = try CommandRunner.run(
-            ["eval", "--json", "--heads", "kalman", "--data", "samples/fmnist-drift@0:400", "--add-class", "novel@250:\(file.path)"])
-        #expect(output.status == 0, "stderr: \(output.stderr)")
-        let kalman = try #require(head(try output.json(), "kalman"))
-        let classes = try #require(kalman["classes"] as? [String: Any])
-        let added = try #require((classes["added"] as? [[String: Any]])?.first)
+        let (added, dropped) = try addedClassReport(["--data", "samples/fmnist-drift@0:400", "--add-class", "novel@250:\(file.path)"])
+        #expect(dropped == 0)
         #expect(added["name"] as? String == "novel")
         #expect(added["added_at"] as? Int == 250)
 
@@ -135,15 +137,7 @@ import Testing
     /// the same events of it after the addition event as the run that adds it).
     @Test func controlAndReferenceRunsBracketTheAddition() throws {
         func added(_ extra: [String]) throws -> ([String: Any], Int) {
-            let output = try CommandRunner.run(
-                ["eval", "--json", "--heads", "kalman", "--data", "samples/fmnist-drift@0:600", "--hold-back-class", "sandal@300"]
-                    + extra)
-            #expect(output.status == 0, "stderr: \(output.stderr)")
-            let kalman = try #require(head(try output.json(), "kalman"))
-            let classes = try #require(kalman["classes"] as? [String: Any])
-            let first = try #require((classes["added"] as? [[String: Any]])?.first)
-            let dropped = try #require(classes["dropped_events"] as? Int)
-            return (first, dropped)
+            try addedClassReport(["--data", "samples/fmnist-drift@0:600", "--hold-back-class", "sandal@300"] + extra)
         }
         let (run, runDropped) = try added([])
         let (control, controlDropped) = try added(["--control-run"])

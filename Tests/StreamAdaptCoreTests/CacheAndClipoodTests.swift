@@ -227,39 +227,6 @@ import Testing
             sum.learn(label: t % 3, context: LearnContext())
         }
     }
-
-    struct Before {
-        var shotsPerClass = 16
-        var alpha = 1.17
-    }
-    struct After {
-        var shotsPerClass = 16
-        var affinityCorrection = TipAdapterConfiguration.AffinityCorrection.standardized
-        var alpha = 1.17
-        var spreadSharpness = 2.0
-        var relativeAlpha = 1.0
-        var selectsWeight = true
-        var selectionMemory = 100.0
-        var selectionConfidence = 2.0
-    }
-
-    /// A stored configuration without the correction's fields (as written before it existed) is
-    /// refused whatever the head's correction, naming the first missing field: no field is implied.
-    @Test func aConfigurationWithoutTheCorrectionIsRefused() throws {
-        var writer = CheckpointWriter()
-        writer.writeConfiguration(Before(), prefix: "tip")
-        var none = After()
-        none.affinityCorrection = .none
-        for head in [none, After()] {
-            var reader = CheckpointReader(writer.bytes)
-            do {
-                try reader.expectConfiguration(head, prefix: "tip")
-                Issue.record("a configuration without tip.affinityCorrection must be refused")
-            } catch {
-                #expect("\(error)".contains("tip.affinityCorrection"))
-            }
-        }
-    }
 }
 
 @Suite struct ClipoodTests {

@@ -284,6 +284,26 @@ struct CheckpointStream {
         #expect(try restoreError(try makeModel("kalman"), into: try makeModel("kalman-diagonal")).field == "head")
     }
 
+    /// A stored configuration that lacks a field the model has (a field added since, such as the Kalman
+    /// head's `precision` or the cache heads' `affinityCorrection`) is refused whatever the model's
+    /// value, naming the field: no value is implied (a new field needs a new format version).
+    @Test func aStoredConfigurationWithoutAFieldIsRefused() throws {
+        struct Before { var forgetting = 0.5 }
+        struct After {
+            var forgetting = 0.5
+            var precision = KalmanConfiguration.Precision.float64
+        }
+        var writer = CheckpointWriter()
+        writer.writeConfiguration(Before(), prefix: "kalman")
+        var float32 = After()
+        float32.precision = .float32
+        for head in [After(), float32] {
+            var reader = CheckpointReader(writer.bytes)
+            let error = try #require(throws: CheckpointError.self) { try reader.expectConfiguration(head, prefix: "kalman") }
+            #expect(error.field == "kalman.precision")
+        }
+    }
+
     @Test func differentConfigurationIsRefused() throws {
         var heads = Self.heads
         heads.kalman.forgetting = 0.999

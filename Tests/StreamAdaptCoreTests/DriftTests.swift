@@ -198,19 +198,21 @@ import Testing
 
 extension DetectorTests {
     /// The split on hand-made windows that have wrapped around (oldest first across `older`, then
-    /// `recent`): 25 successes-free outcomes then 15 errors.
+    /// `recent`): 45 outcomes without an error, then 35 errors.
     @Test func rateAfterSplitReadsBothWindowsInOrder() {
-        var older = SlidingWindow(size: 20)
-        var recent = SlidingWindow(size: 20)
-        for i in 0..<40 {
+        var older = SlidingWindow(size: 40)
+        var recent = SlidingWindow(size: 40)
+        for i in 0..<(2 * 40 + 7) {
             if recent.isFull { older.append(recent.oldest) }
-            recent.append(i >= 25)
+            recent.append(i >= 52)  // 7 outcomes pushed out first: the rings wrap
         }
-        #expect(PageHinkleyDetector.rateAfterSplit(older, recent, last: 40) == 1)  // split at 25
-        #expect(PageHinkleyDetector.rateAfterSplit(older, recent, last: 30) == 1)  // split at 15 of the last 30
-        #expect(PageHinkleyDetector.rateAfterSplit(older, recent, last: 18) == 15.0 / 18)  // under 20: no split
-        #expect(PageHinkleyDetector.rateAfterSplit(older, recent, last: 100) == 1)  // at most what is held
-        for i in 0..<20 { #expect(older[i] == false && recent[i] == (i >= 5), "\(i)") }
+        #expect(PageHinkleyDetector.rateAfterSplit(older, recent, last: 80) == 1)  // split at 45
+        #expect(PageHinkleyDetector.rateAfterSplit(older, recent, last: 60) == 1)  // split at 25 of the last 60
+        // 15 then 35: the split cannot sit at 15 (parts of at least 20); the best one is at 20.
+        #expect(PageHinkleyDetector.rateAfterSplit(older, recent, last: 50) == 1)
+        #expect(PageHinkleyDetector.rateAfterSplit(older, recent, last: 38) == 35.0 / 38)  // under 40: no split
+        #expect(PageHinkleyDetector.rateAfterSplit(older, recent, last: 500) == 1)  // at most what is held
+        for i in 0..<40 { #expect(older[i] == false && recent[i] == (i >= 5), "\(i)") }
     }
 
     /// The rate reported at the raise is that of the outcomes after the most likely change point: the
@@ -264,7 +266,7 @@ extension DetectorTests {
         for k in 1..<n {
             let before = last[..<k].filter { $0 }.count
             let after = total - before
-            guard k >= 10 && n - k >= 10, Double(after) / Double(n - k) > Double(before) / Double(k) else { continue }
+            guard k >= 20 && n - k >= 20, Double(after) / Double(n - k) > Double(before) / Double(k) else { continue }
             let l = logLikelihood(before, k) + logLikelihood(after, n - k)
             if l > best.0 { best = (l, Double(after) / Double(n - k), k) }
         }

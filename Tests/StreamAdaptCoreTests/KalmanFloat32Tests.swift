@@ -43,28 +43,4 @@ import Testing
         let other = BlockedProcessingTests.model(stream, block: 64)
         #expect(throws: CheckpointError.self) { try other.restore(payload: payload) }
     }
-
-    struct Before { var forgetting = 0.5 }
-    struct After {
-        var forgetting = 0.5
-        var precision = KalmanConfiguration.Precision.float64
-    }
-
-    /// A stored configuration without `precision` (as format 3 wrote before it existed) is refused by
-    /// either precision, naming the field: format 4 implies no field.
-    @Test func configurationsWithoutPrecisionAreRefused() throws {
-        var writer = CheckpointWriter()
-        writer.writeConfiguration(Before(), prefix: "kalman")
-        var float32 = After()
-        float32.precision = .float32
-        for head in [After(), float32] {
-            var reader = CheckpointReader(writer.bytes)
-            do {
-                try reader.expectConfiguration(head, prefix: "kalman")
-                Issue.record("a configuration without kalman.precision must be refused")
-            } catch {
-                #expect("\(error)".contains("kalman.precision"))
-            }
-        }
-    }
 }

@@ -35,19 +35,6 @@ enum ConfigurationValue: Equatable, CustomStringConvertible {
         }
     }
 
-    /// Fields added within the current format version, with the value that its earlier checkpoints
-    /// (which lack them) imply: a missing field is accepted when the model has that value. Keyed by the
-    /// last component of the dotted name. Empty at format 4: the fields added in version 3 (the Kalman
-    /// head's `precision`) and before version 4 (the cache heads' affinity correction) arrived with a
-    /// new version, and older versions are refused as a whole (`unsupported-version`).
-    static let addedLater: [String: ConfigurationValue] = [:]
-
-    static func impliedByOlderCheckpoints(_ name: String, current: ConfigurationValue) -> ConfigurationValue? {
-        guard let last = name.split(separator: ".").last, let implied = addedLater[String(last)], implied == current
-        else { return nil }
-        return implied
-    }
-
     /// The stored properties of `value` (a struct), flattened with dotted names under `prefix`.
     static func flatten(_ value: Any, prefix: String) -> [(name: String, value: ConfigurationValue)] {
         var out: [(name: String, value: ConfigurationValue)] = []
@@ -138,7 +125,7 @@ extension CheckpointReader {
         }
         let storedByName = Dictionary(stored.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
         for (name, v) in current {
-            guard let s = storedByName[name] ?? ConfigurationValue.impliedByOlderCheckpoints(name, current: v) else {
+            guard let s = storedByName[name] else {  // a field added later needs a new format version
                 throw .configuration(name, expected: "\(v)", found: "no such field")
             }
             if s != v { throw .configuration(name, expected: "\(v)", found: "\(s)") }

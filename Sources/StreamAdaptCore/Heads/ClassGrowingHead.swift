@@ -8,8 +8,9 @@
 /// a block (``BlockedHead``); the next event may be predicted right after it.
 ///
 /// ``retireClass(_:)`` tells the head that class `c` is retired: the model masks its logit, and a head
-/// whose prediction uses statistics across classes (the Tip cache's spread of the affinities and of the
-/// base logits, its weight selection) leaves the class out of them. The default does nothing.
+/// that computes across classes leaves the class out (the Kalman observation's level, softmax and
+/// noise; the Tip cache's statistics and Tip-X signatures; CLIPood's training softmax) and stops
+/// updating its row. The default does nothing (the zero-shot head learns nothing).
 public protocol ClassGrowingHead: AdapterHead {
     func appendClass(from classes: ClassEmbeddings)
     func retireClass(_ c: Int)

@@ -85,18 +85,17 @@ extension TipAdapterHead {
 
     /// The population standard deviation of `values[0..<count]`, leaving out the entries where
     /// `skipping` is true (retired classes); 0 when none is left.
-    static func spread(_ values: UnsafePointer<Double>, count: Int, skipping: [Bool]? = nil) -> Double {
-        func kept(_ i: Int) -> Bool { skipping.map { !$0[i] } ?? true }
+    static func spread(_ values: UnsafePointer<Double>, count: Int, skipping: [Bool]) -> Double {
         var mean = 0.0
         var n = 0
-        for i in 0..<count where kept(i) {
+        for i in 0..<count where !skipping[i] {
             mean += values[i]
             n += 1
         }
         guard n > 0 else { return 0 }
         mean /= Double(n)
         var squares = 0.0
-        for i in 0..<count where kept(i) {
+        for i in 0..<count where !skipping[i] {
             let v = values[i] - mean
             squares += v * v
         }

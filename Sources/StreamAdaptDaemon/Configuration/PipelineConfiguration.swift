@@ -21,9 +21,9 @@ public struct PipelineConfiguration: Sendable, Equatable {
     // topics
     public var inputTopic = "embeddings"
     public var labelsTopic: String? = nil
-    /// Class changes at run time (`docs/classes.md`): `{"op": "add-class", ...}`, `{"op": "retire-class", ...}`.
-    /// topics.control: class changes (docs/classes.md). When it is topics.input, a record of the input
-    /// topic with the header ``controlHeader`` is a control record, in order with the events around it.
+    /// topics.control: class changes at run time (`docs/classes.md`), `{"op": "add-class", ...}` and
+    /// `{"op": "retire-class", ...}`. When it is topics.input, a record of the input topic with the
+    /// header ``controlHeader`` is a control record, in order with the events around it.
     public var controlTopic: String? = nil
     /// The header that marks a control record on the input topic (its value is not read).
     public static let controlHeader = "streamadapt-control"

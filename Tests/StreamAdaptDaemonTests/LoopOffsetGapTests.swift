@@ -220,8 +220,12 @@ extension KafkaLifecycleTests {
         /// one fetch response ahead (`queued.max.messages.kbytes: 1`; a response holds at most
         /// `max.partition.fetch.bytes`, 1 MB: about 10 padded events), while the broker keeps only the last
         /// ~5 MB (about 50): the fetch of the first evicted offset is reported, the gap accepted, and
-        /// reading continues at the oldest offset: every remaining event once, none twice, one gap
+        /// reading continues at the oldest offset: every remaining event once, none twice, every gap
         /// counted. (With 60 padded events the prefetch sometimes reached past the evicted head: no gap.)
+        /// Usually one gap; librdkafka's fetcher runs beside the producer, so when it fetches while the
+        /// broker is still evicting, the oldest offset it reports is evicted in turn and a second gap
+        /// follows (seen in full test runs under load): none may move reading back, and the last continues
+        /// where reading resumed.
         @Test func inputLostToRetentionWhileConsumingIsAcceptedOnce() throws {
             _ = TestMetrics.registry
             let fixture = try LoopFixture()
@@ -257,15 +261,18 @@ extension KafkaLifecycleTests {
             let marks = try consumer.watermarks(topic: "in", partition: 0)
             let offsets = seen.get()
             let accepted = logs.lines(containing: "input gap accepted")
-            try #require(accepted.count == 1, "\(offsets)")
-            let stored = try #require(accepted.first?.metadata["stored-offset"].flatMap { Int64($0) })
-            let low = try #require(accepted.first?.metadata["continues-at"].flatMap { Int64($0) })
-            print("measured: read 0..<\(stored), lost \(stored)..<\(low) to retention, continued at \(low) (watermarks now \(marks.low)..<\(marks.high))")
-            #expect(accepted.first?.metadata["kind"] == "lost-to-retention")
+            let gaps = accepted.map { ($0.metadata["stored-offset"].flatMap { Int64($0) }, $0.metadata["continues-at"].flatMap { Int64($0) }) }
+            try #require((1...2).contains(accepted.count), "gaps \(gaps), offsets \(offsets)")
+            let stored = try #require(gaps.first?.0)
+            let low = try #require(gaps.last?.1)
+            print("measured: read 0..<\(stored), lost \(stored)..<\(low) to retention in \(accepted.count) gap(s) \(gaps), continued at \(low) (watermarks now \(marks.low)..<\(marks.high))")
+            #expect(accepted.allSatisfy { $0.metadata["kind"] == "lost-to-retention" })
             #expect(stored >= 10 && stored < low)
+            // A second gap never moves reading back.
+            for (a, b) in zip(gaps, gaps.dropFirst()) { #expect((b.1 ?? 0) >= (a.1 ?? 0) && (b.0 ?? 0) >= (a.0 ?? 0), "\(gaps)") }
             #expect(offsets == Array(0..<stored) + Array(low..<130))
             #expect(try fixture.read("predictions").map(Prediction.init).map(\.offset) == offsets)
-            #expect(TestMetrics.value(Self.lost) == counted + 1)
+            #expect(TestMetrics.value(Self.lost) == counted + Double(accepted.count))
         }
     }
 }

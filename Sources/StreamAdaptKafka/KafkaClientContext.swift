@@ -31,6 +31,8 @@ final class ClientContext: Sendable {
     let lastError = Mutex<KafkaError?>(nil)
     /// Whether this client last reported the cluster down (a cheap check on the delivery/fetch path).
     let isDown = Atomic<Bool>(false)
+    /// A consumer's rebalance handler (consumer groups: ``KafkaConsumer/subscribe(_:onRebalance:)``).
+    let rebalance = RebalanceRelay()
 
     init(role: String, bootstrap: String, log: KafkaLogHandler?, connectivity: KafkaConnectivity?) {
         self.role = role
@@ -77,6 +79,13 @@ final class ClientContext: Sendable {
                 let bytes = UnsafeRawBufferPointer(start: json, count: length)
                 if let up = BrokerStatistics.firstBrokerUp(in: bytes) { context.reportUp("broker \(up) is up") }
                 return 0  // librdkafka frees the JSON
+            }
+        }
+        if !producer {
+            rd_kafka_conf_set_rebalance_cb(conf) { rk, err, list, opaque in
+                guard let rk, let list, let opaque else { return }
+                let context = Unmanaged<ClientContext>.fromOpaque(opaque).takeUnretainedValue()
+                context.rebalance.rebalance(rk, err, list)
             }
         }
         if producer {

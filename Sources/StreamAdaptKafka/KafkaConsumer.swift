@@ -47,9 +47,15 @@ public final class KafkaConsumer {
     }
 
     deinit {
+        if context.rebalance.subscribed {
+            // A group member not closed by its owner: leave the group without calling the owner back
+            // (destroying a subscribed consumer without a close waits for its group to terminate).
+            context.rebalance.handler = nil
+            try? close()
+        }
         rd_kafka_queue_destroy(queue)
-        // No group to leave and no offsets to commit (manual assignment, offsets in checkpoints): skip
-        // the consumer close.
+        // No offsets to commit (offsets live in checkpoints and snapshots), and a group member leaves its
+        // group in ``close()``: skip the consumer close.
         rd_kafka_destroy_flags(handle, Int32(RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE))
         withExtendedLifetime(context) {}  // callbacks use it until rd_kafka_destroy returns
     }
@@ -100,6 +106,7 @@ public final class KafkaConsumer {
     ) throws -> (messages: Int, events: [KafkaConsumerEvent]) {
         rd_kafka_poll(handle, 0)  // errors, statistics
         if let fatal = fatalError { throw fatal }
+        try checkRebalance()
         // rd_kafka_consume_batch_queue waits for a full batch or the timeout; instead, wait for the first
         // message only, then take whatever else is already queued.
         let count = batch.withUnsafeMutableBufferPointer { buffer -> Int in
@@ -109,6 +116,7 @@ public final class KafkaConsumer {
             let more = rd_kafka_consume_batch_queue(queue, 0, buffer.baseAddress! + 1, buffer.count - 1)
             return 1 + max(0, more)
         }
+        try checkRebalance()  // a rebalance served while waiting
         guard count > 0 else { return (0, []) }
         var delivered = 0
         var events: [KafkaConsumerEvent] = []

@@ -1,0 +1,92 @@
+import CRdkafka
+
+/// One partition of a topic, as a consumer group hands it over.
+public struct GroupPartition: Hashable, Sendable, CustomStringConvertible {
+    public let topic: String
+    public let partition: Int32
+
+    public init(topic: String, partition: Int32) {
+        self.topic = topic
+        self.partition = partition
+    }
+
+    public var description: String { "\(topic) [\(partition)]" }
+}
+
+/// What a consumer group did to this member's assignment (see ``KafkaConsumer/subscribe(_:onRebalance:)``).
+public enum Rebalance: Sendable, Equatable {
+    /// The partitions are now this member's: restore their state and say where each starts.
+    case assigned([GroupPartition])
+    /// The partitions are being taken away in an orderly rebalance: write their state, flush, then return
+    /// (they are unassigned when the handler returns; the next owner starts from what was written).
+    case revoked([GroupPartition])
+    /// The partitions were lost (the session timed out, the member was fenced): another member may
+    /// already own them. Drop their state and write nothing for them.
+    case lost([GroupPartition])
+}
+
+/// Where an assigned partition starts: an offset, or nil for the oldest offset the partition holds.
+public typealias PartitionStarts = [GroupPartition: Int64?]
+
+/// Carries the rebalance handler from the consumer to librdkafka's rebalance callback.
+///
+/// `@unchecked Sendable` because ``ClientContext`` (which is `Sendable`, as it is shared with callbacks
+/// that run on librdkafka's threads) holds it, while its handler is an ordinary closure of the consumer's
+/// owner. That is safe because librdkafka calls the rebalance callback only from the calls that serve the
+/// consumer queue (`rd_kafka_consume_queue`, `rd_kafka_consume_batch_queue`, `rd_kafka_consumer_close`),
+/// which only the consumer's owning thread makes (``KafkaConsumer`` is not `Sendable`), and the handler
+/// and the fields below are set and read only there.
+final class RebalanceRelay: @unchecked Sendable {
+    var handler: ((Rebalance) -> PartitionStarts)?
+    /// Whether the consumer subscribed (it must then leave its group before it is destroyed).
+    var subscribed = false
+    /// The first error librdkafka returned to an assign or unassign in the callback (the next poll throws it).
+    var failure: KafkaError?
+    /// Whether this member was ever assigned partitions (librdkafka #4381: closing a cooperative consumer
+    /// that never was can crash, so ``KafkaConsumer/close()`` skips the close then).
+    var everAssigned = false
+    /// The partitions this member owns now.
+    var owned: Set<GroupPartition> = []
+
+    /// The rebalance callback's work: calls the handler, then assigns or unassigns (incrementally with the
+    /// cooperative protocol, the whole assignment with the eager one).
+    func rebalance(_ rk: OpaquePointer, _ err: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        let cooperative = rd_kafka_rebalance_protocol(rk).map { String(cString: $0) } == "COOPERATIVE"
+        var partitions: [GroupPartition] = []
+        for i in 0..<Int(list.pointee.cnt) {
+            let element = list.pointee.elems[i]
+            partitions.append(GroupPartition(topic: String(cString: element.topic), partition: element.partition))
+        }
+        if err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
+            // The cooperative protocol also calls back with empty lists (a round that moves nothing here).
+            let starts = partitions.isEmpty ? [:] : handler?(.assigned(partitions)) ?? [:]
+            for i in 0..<Int(list.pointee.cnt) {
+                let start = starts[partitions[i]] ?? nil
+                list.pointee.elems[i].offset = start ?? Int64(RD_KAFKA_OFFSET_BEGINNING)
+            }
+            everAssigned = true
+            owned.formUnion(partitions)
+            if cooperative {
+                if let error = rd_kafka_incremental_assign(rk, list) { record(KafkaConsumer.take(error, "incremental assign")) }
+            } else {
+                let result = rd_kafka_assign(rk, list)
+                if result != RD_KAFKA_RESP_ERR_NO_ERROR { record(KafkaError(result, "assign")) }
+            }
+        } else {
+            let lost = rd_kafka_assignment_lost(rk) != 0
+            if !partitions.isEmpty { _ = handler?(lost ? .lost(partitions) : .revoked(partitions)) }
+            owned.subtract(partitions)
+            if cooperative {
+                if let error = rd_kafka_incremental_unassign(rk, list) { record(KafkaConsumer.take(error, "incremental unassign")) }
+            } else {
+                let result = rd_kafka_assign(rk, nil)
+                if result != RD_KAFKA_RESP_ERR_NO_ERROR { record(KafkaError(result, "unassign")) }
+                owned = []
+            }
+        }
+    }
+
+    private func record(_ error: KafkaError) {
+        if failure == nil { failure = error }
+    }
+}

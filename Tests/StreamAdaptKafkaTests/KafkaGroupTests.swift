@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+
+@testable import StreamAdaptKafka
+
+/// Consumer-group membership against the embedded broker (librdkafka's mock cluster): the cooperative
+/// protocol moves only the partitions that change owner, assigned partitions start where the handler
+/// says, and a member that closes hands its partitions back through the handler.
+@Suite struct KafkaGroupTests {
+    /// Two members of one group over 4 partitions, then the second leaves.
+    @Test func aSecondMemberTakesHalfAndTheFirstKeepsTheRest() throws {
+        let broker = try EmbeddedBroker()
+        try broker.createTopic("in", partitions: 4)
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers))
+        for p in 0..<4 {
+            for i in 0..<10 { try producer.send("in", partition: Int32(p), key: "k", value: Array("\(p)-\(i)".utf8)) }
+        }
+        try producer.flush()
+
+        // Short sessions: the mock waits session.timeout.ms - 1 s in each join round.
+        let properties = KafkaConsumer.groupProperties(group: "g").merging(
+            ["bootstrap.servers": broker.bootstrapServers, "session.timeout.ms": "6000", "heartbeat.interval.ms": "500"]
+        ) { $1 }
+        var eventsA: [Rebalance] = []
+        let a = try KafkaConsumer(configuration: KafkaConfiguration(properties))
+        try a.subscribe(["in"]) { event in
+            eventsA.append(event)
+            // Partition 1 starts at offset 7, the others at the oldest offset.
+            if case .assigned(let ps) = event {
+                return Dictionary(uniqueKeysWithValues: ps.map { ($0, $0.partition == 1 ? Int64(7) : nil) })
+            }
+            return [:]
+        }
+        var seenA: [Received] = []
+        try waitFor("A owns 4 partitions and read 33 messages", serve: {
+            seenA += try a.collect(1, attempts: 1).messages
+        }, until: { a.ownedPartitions.count == 4 && seenA.count >= 33 })
+        #expect(seenA.count == 33)
+        #expect(seenA.filter { $0.partition == 1 }.map(\.offset) == [7, 8, 9])
+        #expect(eventsA == [.assigned((0..<4).map { GroupPartition(topic: "in", partition: $0) })])
+
+        var eventsB: [Rebalance] = []
+        let b = try KafkaConsumer(configuration: KafkaConfiguration(properties))
+        try b.subscribe(["in"]) { event in
+            eventsB.append(event)
+            return [:]
+        }
+        try waitFor("two partitions each", attempts: 600, serve: {
+            _ = try a.collect(1, attempts: 1)
+            _ = try b.collect(1, attempts: 1)
+        }, until: { a.ownedPartitions.count == 2 && b.ownedPartitions.count == 2 })
+        // Cooperative: A gave up exactly the two B took, in an orderly revoke (not lost), and was never
+        // left without the other two.
+        #expect(eventsA.count == 2)
+        guard case .revoked(let given) = eventsA.last, case .assigned(let taken)? = eventsB.first else {
+            Issue.record("events A \(eventsA), B \(eventsB)")
+            return
+        }
+        #expect(Set(given) == Set(taken))
+        #expect(a.ownedPartitions.isDisjoint(with: b.ownedPartitions))
+
+        // B leaves: its partitions are revoked through its handler and A gets them back.
+        try b.close()
+        #expect(eventsB.count == 2)
+        if case .revoked(let back) = eventsB.last { #expect(Set(back) == Set(taken)) } else { Issue.record("B: \(eventsB)") }
+        try waitFor("A owns 4 partitions again", attempts: 600, serve: { _ = try a.collect(1, attempts: 1) }) {
+            a.ownedPartitions.count == 4
+        }
+        #expect(eventsA.count == 3)
+        if case .assigned(let again) = eventsA.last { #expect(Set(again) == Set(taken)) } else { Issue.record("A: \(eventsA)") }
+        try a.close()
+    }
+}

@@ -25,6 +25,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Kafka bootstrap servers (host:port[,host:port]).")
     var bootstrap: String?
 
+    @Option(help: "Join this Kafka consumer group (several daemons share the input's partitions; docs/scale-out.md).")
+    var group: String?
+
     @Option(help: "Checkpoint directory.")
     var checkpointDir: String?
 
@@ -58,6 +61,7 @@ struct RunCommand: AsyncParsableCommand {
             try config.applyEnvironment(ProcessInfo.processInfo.environment)
             if let bootstrap { config.bootstrapServers = bootstrap }
             if let checkpointDir { config.checkpointDirectory = checkpointDir }
+            if let group { config.joinGroup(group) }
             if let metricsPort { config.metricsPort = metricsPort }
             try config.validate()
             return config

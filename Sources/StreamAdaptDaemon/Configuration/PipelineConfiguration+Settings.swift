@@ -9,7 +9,12 @@ extension PipelineConfiguration {
     /// (`swift run streamadapt config > etc/streamadapt.yaml`; a test fails until it is).
     public static var settings: [PipelineSetting] {
         [
-            .string("name", \.name, "informational, not used by the daemon"),
+            .string("name", \.name, "names the default state topic (<name>-state)"),
+            .optionalString(
+                "group", \.group,
+                "join this Kafka consumer group: daemons of one group share the input's partitions, each partition's "
+                    + "state moving with it (needs model.mode per-partition; docs/scale-out.md); --group; env STREAMADAPT_GROUP",
+                example: "fashion"),
 
             .string("kafka.bootstrap", \.bootstrapServers, "--bootstrap; env STREAMADAPT_BOOTSTRAP"),
             .stringMap(
@@ -37,6 +42,11 @@ extension PipelineConfiguration {
                     + "(docs/classes.md); may be topics.input: records with the header streamadapt-control are then class "
                     + "changes, in order with the events",
                 example: "classes"),
+            .optionalString(
+                "topics.state", \.stateTopicSetting,
+                "with group: partition snapshots, as many partitions as topics.input, cleanup.policy=compact "
+                    + "(default <name>-state)",
+                example: "fashion-state"),
             .string("topics.predictions", \.predictionsTopic, "one record per input event, key = event id"),
             .string("topics.alerts", \.alertsTopic, "one record when an alert is raised, one when it clears"),
             .string(
@@ -50,6 +60,9 @@ extension PipelineConfiguration {
             .string(
                 "model.head", \.head,
                 "zeroshot | kalman | kalman-diagonal | tip | tipx | clipood, or a sum: kalman+tip"),
+            .choice(
+                "model.mode", \.modelMode,
+                "single: one model for every partition; per-partition: one per input partition (needs group)"),
             .int(
                 "model.maxBlock", \.maximumBlock,
                 "the most events of a poll batch processed as one block (level-3 BLAS; outputs published after "

@@ -9,6 +9,10 @@ import Yams
 /// name. The keys, their types and help live in one table, ``settings``.
 public struct PipelineConfiguration: Sendable, Equatable {
     public var name = "pipeline"
+    /// group: the Kafka consumer group this daemon joins (several daemons then share the input's
+    /// partitions, each partition's state moving with it through ``stateTopic``); nil: this daemon reads
+    /// every partition alone.
+    public var group: String? = nil
     // kafka
     public var bootstrapServers = "127.0.0.1:9092"
     public var kafkaProperties: [String: String] = [:]
@@ -30,6 +34,11 @@ public struct PipelineConfiguration: Sendable, Equatable {
     public var predictionsTopic = "predictions"
     public var alertsTopic = "drift-alerts"
     public var deadLetterTopic = "dead-letter"
+    /// topics.state: where a group's partition snapshots live (default `<name>-state`), one partition per
+    /// input partition, `cleanup.policy=compact` on a real cluster (docs/scale-out.md).
+    public var stateTopicSetting: String? = nil
+    /// The state topic's name.
+    public var stateTopic: String { stateTopicSetting ?? "\(name)-state" }
     // model
     public var classesDirectory = ""
     public var head = "kalman"
@@ -41,6 +50,9 @@ public struct PipelineConfiguration: Sendable, Equatable {
     /// model.maxClasses: the most classes (active and retired) control records can grow the model to
     /// (``StreamModel/maximumClassCount``); an add-class beyond is a dead letter `too-many-classes`.
     public var maximumClassCount = StreamModel.defaultMaximumClassCount
+    /// model.mode: one model for every partition (`single`), or one per input partition
+    /// (`per-partition`, required with ``group``).
+    public var modelMode = ModelMode.single
     // input
     public var maximumMessageBytes = 1 << 20
     public var labelCacheSize = 10_000
@@ -121,12 +133,20 @@ public struct PipelineConfiguration: Sendable, Equatable {
     public mutating func applyEnvironment(_ environment: [String: String]) throws {
         if let v = environment["STREAMADAPT_BOOTSTRAP"], !v.isEmpty { bootstrapServers = v }
         if let v = environment["STREAMADAPT_CHECKPOINT_DIR"], !v.isEmpty { checkpointDirectory = v }
+        if let v = environment["STREAMADAPT_GROUP"], !v.isEmpty { joinGroup(v) }
         if let v = environment["STREAMADAPT_METRICS_PORT"] {
             guard let port = Int(v) else {
                 throw ConfigurationError(field: "STREAMADAPT_METRICS_PORT", reason: "\"\(v)\" is not a port number")
             }
             metricsPort = port
         }
+    }
+
+    /// Sets ``group`` from the environment or a flag; a pipeline that left `model.mode` at `single`
+    /// (the default) then gets `per-partition`, the mode a group needs.
+    public mutating func joinGroup(_ name: String) {
+        group = name
+        if modelMode == .single { modelMode = .perPartition }
     }
 
     /// Checks every setting; the error names the first wrong one.
@@ -150,6 +170,30 @@ public struct PipelineConfiguration: Sendable, Equatable {
                 throw ConfigurationError(field: "topics.control", reason: "must differ from topics.labels")
             }
         }
+        if let group {
+            if group.isEmpty { throw ConfigurationError(field: "group", reason: "must not be empty (leave it out to read alone)") }
+            guard modelMode == .perPartition else {
+                throw ConfigurationError(
+                    field: "model.mode", reason: "must be per-partition with group (single reads every partition into one model)")
+            }
+            // Labels and class changes on topics of their own are not co-partitioned with the events: a
+            // member would get labels for partitions another member owns.
+            if labelsTopic != nil {
+                throw ConfigurationError(field: "topics.labels", reason: "not supported with group yet: send labels with the events")
+            }
+            if controlTopic != nil {
+                throw ConfigurationError(field: "topics.control", reason: "not supported with group yet")
+            }
+            if checkpointDirectory != nil {
+                throw ConfigurationError(
+                    field: "checkpoint.directory", reason: "leave it out with group: a group's state lives on topics.state")
+            }
+            if [inputTopic, predictionsTopic, alertsTopic, deadLetterTopic].contains(stateTopic) {
+                throw ConfigurationError(field: "topics.state", reason: "must differ from the other topics")
+            }
+        } else if modelMode == .perPartition {
+            throw ConfigurationError(field: "model.mode", reason: "per-partition needs group (docs/scale-out.md)")
+        }
         if bootstrapServers.isEmpty { throw ConfigurationError(field: "kafka.bootstrap", reason: "must not be empty") }
         if maximumMessageBytes < 16 { throw ConfigurationError(field: "input.maxMessageBytes", reason: "too small") }
         if labelCacheSize < 0 { throw ConfigurationError(field: "input.labelCacheSize", reason: "must be >= 0") }
@@ -163,6 +207,15 @@ public struct PipelineConfiguration: Sendable, Equatable {
         if !(checkpointEverySeconds > 0) { throw ConfigurationError(field: "checkpoint.everySeconds", reason: "must be > 0") }
         if !(0...65535).contains(metricsPort) { throw ConfigurationError(field: "metrics.port", reason: "must be 0...65535 (0 disables)") }
     }
+}
+
+/// How many models a daemon keeps (docs/scale-out.md).
+public enum ModelMode: String, Sendable, CaseIterable {
+    /// One model learned from every input partition (a daemon reading alone).
+    case single
+    /// One model per input partition, each with its own state on the state topic (partitions are
+    /// tenants, cameras or sites with data of their own); needs `group`.
+    case perPartition = "per-partition"
 }
 
 /// What the daemon does when its input has a gap: a stored offset past the end of its partition (the

@@ -34,33 +34,54 @@ extension AdaptationLoop {
         try writeCheckpoint()
     }
 
-    /// Writes the checkpoint (outputs must have been flushed).
+    /// Writes the checkpoint (outputs must have been flushed); in a group, the snapshots of the partitions
+    /// that changed, to the state topic, waiting until they are delivered.
     private func writeCheckpoint() throws {
         try checkDeliveries()
-        guard let store else { return }
-        var writer = CheckpointWriter(reservingCapacity: 1 << 20)
-        model.save(to: &writer)
-        writer.writeString(Self.checkpointTag)
-        writer.writeString(configuration.inputTopic)
-        writer.writeInt(nextOffsets.count)
-        for (tp, offset) in nextOffsets.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
-            writer.writeString(tp.topic)
-            writer.writeInt(Int(tp.partition))
-            writer.writeInt(Int(offset))
+        if group != nil {
+            try writeSnapshots()
+        } else {
+            guard let store else { return }
+            try store.write(sealedState(model: model, recentInputs: recentInputs, offsets: nextOffsets))
         }
-        labelCache.save(to: &writer)
-        recentInputs.save(to: &writer)
-        try store.write(Checkpoint.seal(payload: writer.bytes))
         eventsSinceCheckpoint = 0
         lastCheckpoint = clock()
         checkpointsWritten += 1
         metrics.checkpoints.increment()
     }
 
+    /// A sealed checkpoint of `model` and `recentInputs` with `offsets` (and the label cache).
+    func sealedState(model: StreamModel, recentInputs: RecentInputs, offsets: [TopicPartition: Int64]) -> [UInt8] {
+        var writer = CheckpointWriter(reservingCapacity: 1 << 20)
+        model.save(to: &writer)
+        writer.writeString(Self.checkpointTag)
+        writer.writeString(configuration.inputTopic)
+        writer.writeInt(offsets.count)
+        for (tp, offset) in offsets.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
+            writer.writeString(tp.topic)
+            writer.writeInt(Int(tp.partition))
+            writer.writeInt(Int(offset))
+        }
+        labelCache.save(to: &writer)
+        recentInputs.save(to: &writer)
+        return Checkpoint.seal(payload: writer.bytes)
+    }
+
     /// Restores a sealed checkpoint: nothing changes unless all of it reads and matches.
     /// - Returns: the tag of its daemon section.
     @discardableResult
     func restore(_ bytes: [UInt8]) throws(CheckpointError) -> String {
+        let (tag, offsets) = try restore(bytes, model: model, recentInputs: recentInputs)
+        nextOffsets = offsets
+        return tag
+    }
+
+    /// Restores a sealed checkpoint into `model` and `recentInputs` (and the label cache): nothing changes
+    /// unless all of it reads and matches.
+    /// - Returns: the tag of its daemon section and the offsets it holds.
+    func restore(_ bytes: [UInt8], model: StreamModel, recentInputs: RecentInputs) throws(CheckpointError)
+        -> (tag: String, offsets: [TopicPartition: Int64])
+    {
         var reader = try CheckpointReader(sealed: bytes)
         try model.adoptClassSet(from: reader)  // classes added over topics.control before the checkpoint
         let commit = try model.prepareRestore(from: &reader)
@@ -92,7 +113,6 @@ extension AdaptationLoop {
         let recentCommit = tag == Self.version1Tag ? CheckpointCommit {} : try recentInputs.prepareRestore(from: &reader)
         try reader.finish()
         CheckpointCommit([commit, cacheCommit, recentCommit]).apply()
-        nextOffsets = offsets
-        return tag
+        return (tag, offsets)
     }
 }

@@ -20,7 +20,12 @@ extension AdaptationLoop {
         if kafka["reconnect.backoff.max.ms"] == nil { kafka["reconnect.backoff.max.ms"] = "1000" }
         let log = librdkafkaLog(logger)
         let producer = try KafkaProducer(configuration: KafkaConfiguration(kafka), connectivity: connectivity, log: log)
-        let consumer = try KafkaConsumer(configuration: KafkaConfiguration(kafka), connectivity: connectivity, log: log)
+        var consumerProperties = kafka
+        if let group = configuration.group {
+            consumerProperties.merge(KafkaConsumer.groupProperties(group: group)) { user, _ in user }
+            consumerProperties["group.id"] = group
+        }
+        let consumer = try KafkaConsumer(configuration: KafkaConfiguration(consumerProperties), connectivity: connectivity, log: log)
         return (producer, consumer)
     }
 
@@ -88,8 +93,12 @@ extension AdaptationLoop {
                     "the Kafka cluster at \(configuration.bootstrapServers) did not answer within kafka.outageLimitSeconds (\(Self.seconds(configuration.outageLimitSeconds)) s): \(error.message)",
                     librdkafkaCode: error.librdkafkaCode)
             }
-            partitions = found
-            try consumer.assign(partitions.map { ($0.topic, $0.partition, nextOffsets[$0]) })
+            if group != nil {
+                try subscribe()  // partitions come with the group's assignments
+            } else {
+                partitions = found
+                try consumer.assign(partitions.map { ($0.topic, $0.partition, nextOffsets[$0]) })
+            }
             connected = true
             // The start was logged as a wait ("waiting for the Kafka cluster"), not as an outage: forget the
             // losses the clients reported meanwhile. The producer's are served only now (its callbacks run

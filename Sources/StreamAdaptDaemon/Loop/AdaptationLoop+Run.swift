@@ -9,6 +9,8 @@ extension AdaptationLoop {
         var handled: ((TopicPartition, Int64) -> Void)?
         /// At the start of every checkpoint (periodic and final), before the producer is flushed.
         var beforeCheckpoint: (() -> Void)?
+        /// After each rebalance event of a group member was handled.
+        var rebalanced: ((Rebalance) -> Void)?
     }
 
     /// Consumes, handles and publishes until a stop, then flushes and writes a final checkpoint.
@@ -75,6 +77,7 @@ extension AdaptationLoop {
             } afterBatch: {
                 try processBatch()  // while the batch's messages are still valid
             }
+            if let groupFailure { throw groupFailure }
             if unhandled > 0 {
                 needsRewind = true
                 break
@@ -85,7 +88,7 @@ extension AdaptationLoop {
             try checkDeliveries()
             try checkOutageLimit()
             if untilCaughtUp, count == 0, isCaughtUp() { break }
-            if store != nil, checkpointIsDue() { try checkpointWhenDelivered(stopping: stopping) }
+            if store != nil || group != nil, checkpointIsDue() { try checkpointWhenDelivered(stopping: stopping) }
             if clock() &- lastLag > 1_000_000_000 {
                 lastLag = clock()
                 recordLag()
@@ -93,6 +96,7 @@ extension AdaptationLoop {
         }
         health.setReady(false)  // no longer consuming: /readyz answers 503 during the final checkpoint
         try checkpoint(flushTimeoutSeconds: configuration.stopTimeoutSeconds)
+        if group != nil { try leaveGroup() }
         logger.info(
             "stopped", metadata: ["handled": "\(handled)", "events": "\(model.eventCount)",
                                   "late-labels-applied": "\(lateLabelsApplied)", "late-labels-unmatched": "\(lateLabelsUnmatched)"])
@@ -108,7 +112,11 @@ extension AdaptationLoop {
 
     /// Starts every partition again at its next offset (after messages of a batch were left unhandled).
     func rewind() throws {
-        try consumer.assign(partitions.map { ($0.topic, $0.partition, nextOffsets[$0]) })
+        if group != nil {
+            for p in partitions { try consumer.resume(topic: p.topic, partition: p.partition, at: nextOffsets[p]) }
+        } else {
+            try consumer.assign(partitions.map { ($0.topic, $0.partition, nextOffsets[$0]) })
+        }
         needsRewind = false
     }
 
@@ -122,6 +130,7 @@ extension AdaptationLoop {
     /// never read counts from its oldest offset, so one emptied by retention is caught up). Each query
     /// gives up after 1 s or on a stop.
     private func isCaughtUp() -> Bool {
+        if group != nil, !assignedOnce { return false }
         for p in partitions {
             let wait = StopCondition(deadline: .now + .seconds(1), shouldStop: { [health] in health.isStopping })
             guard let marks = try? consumer.watermarks(topic: p.topic, partition: p.partition, until: wait),

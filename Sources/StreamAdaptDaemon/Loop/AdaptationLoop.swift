@@ -68,7 +68,7 @@ public final class AdaptationLoop {
     /// stores it as received, so that a late label learns it exactly as an immediate one would).
     var pendingEmbeddings: [Float]
     /// (partition, offset) of the last input events, for the window and offsets of an alert (checkpointed).
-    let recentInputs: RecentInputs
+    var recentInputs: RecentInputs
     // Checkpoint pacing.
     var eventsSinceCheckpoint = 0
     /// When the last checkpoint was written (``clock``); nil until the first ``run`` starts.
@@ -82,6 +82,20 @@ public final class AdaptationLoop {
     var clock: () -> UInt64 = monotonicNanoseconds
     /// Hooks for tests and tools, called on the loop's thread.
     var hooks = Hooks()
+    // Consumer group (`group`, model.mode per-partition): see `AdaptationLoop+Group.swift`.
+    /// The consumer group joined, if any.
+    var group: String? { configuration.group }
+    /// The owned input partitions' states; the active one's model and recent inputs are ``model`` and
+    /// ``recentInputs`` while its events are handled.
+    var lanes: [Int32: PartitionLane] = [:]
+    /// The partition whose lane is active.
+    var activeLane: Int32?
+    /// The model and window built at start, active while no lane is (a template for new lanes).
+    var idle: (model: StreamModel, recentInputs: RecentInputs)?
+    /// An error met inside a rebalance (restoring, writing a snapshot): the loop stops on it after the poll.
+    var groupFailure: (any Error)?
+    /// Whether the group ever assigned partitions to this member (`--until-caught-up` waits for it).
+    var assignedOnce = false
     /// Set when ``run`` threw: the loop refuses to run or checkpoint again.
     var failure: LoopFailure?
     /// Rolling prequential accuracy over the last 500 labelled events.
@@ -130,7 +144,8 @@ public final class AdaptationLoop {
         pending.reserveCapacity(capacity)
         pendingEmbeddings = [Float](repeating: 0, count: labelCache.capacity > 0 ? capacity * classes.dimension : 0)
 
-        if let store, let bytes = try store.read() {
+        if group != nil { idle = (model, recentInputs) }
+        if group == nil, let store, let bytes = try store.read() {
             do {
                 let tag = try restore(bytes)
                 logger.info(
@@ -169,6 +184,7 @@ public final class AdaptationLoop {
     /// handled at once, after processing the events taken before them (so outputs keep the message
     /// order, and a late label sees the model as of the events before it).
     func handle(_ message: KafkaMessage) throws {
+        if group != nil, try !enterLane(of: message) { return }
         let topic = message.topic  // built from librdkafka's C string: once per message
         if let controlTopic = configuration.controlTopic, topic == controlTopic,
             !controlOnInput || message.header(PipelineConfiguration.controlHeader) != nil

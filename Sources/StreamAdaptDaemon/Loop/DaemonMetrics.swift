@@ -16,6 +16,12 @@ final class DaemonMetrics {
     /// streamadapt_classes{state}: the model's active and retired classes (`docs/classes.md`).
     let activeClasses = Gauge(label: "streamadapt_classes", dimensions: [("state", "active")])
     let retiredClasses = Gauge(label: "streamadapt_classes", dimensions: [("state", "retired")])
+    /// Consumer group (docs/scale-out.md): input partitions owned, the highest epoch among them, state
+    /// snapshots written and the size of the last one.
+    let ownedPartitions = Gauge(label: "streamadapt_group_partitions")
+    let highestEpoch = Gauge(label: "streamadapt_group_epoch")
+    let snapshots = Counter(label: "streamadapt_state_snapshots_total")
+    let snapshotBytes = Gauge(label: "streamadapt_state_snapshot_bytes")
     private var labelled: [String: [String: Counter]] = [:]
 
     /// streamadapt_late_labels_total{outcome}.
@@ -30,6 +36,9 @@ final class DaemonMetrics {
     /// streamadapt_class_changes_total{op}: control records applied (add-class, retire-class; a record
     /// already in effect is not counted).
     func classChanges(_ op: String) -> Counter { counter("streamadapt_class_changes_total", "op", op) }
+
+    /// streamadapt_group_rebalances_total{kind}: partitions assigned, revoked or lost (one per rebalance event).
+    func rebalances(_ kind: String) -> Counter { counter("streamadapt_group_rebalances_total", "kind", kind) }
 
     /// The counter `label`{`dimension`=`value`}, created on first use.
     private func counter(_ label: String, _ dimension: String, _ value: String) -> Counter {

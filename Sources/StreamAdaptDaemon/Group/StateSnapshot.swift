@@ -1,0 +1,175 @@
+import StreamAdaptCore
+
+/// A partition's state on the state topic: a sealed checkpoint (model, the partition's next input
+/// offset, label cache, recent inputs) cut into chunks below Kafka's message size.
+///
+/// Record key: `<partition>#<epoch>#<slot>#<chunk>`, slot = sequence mod 2. On a compacted topic the
+/// latest record per key is kept, so a snapshot overwrites the one before the previous of its epoch,
+/// and a crash while writing one leaves the previous complete in the other slot.
+///
+/// Record value (little-endian), 48 bytes then the chunk's bytes:
+///
+///     offset  size  field
+///     0       8     magic "SASTATE1"
+///     8       4     partition (Int32)
+///     12      8     epoch (UInt64): the owner's; a new owner takes the highest seen + 1
+///     20      8     sequence (UInt64): the owner's snapshots in its epoch, from 0
+///     28      4     chunk index (UInt32)
+///     32      4     chunk count (UInt32), at least 1
+///     36      8     snapshot length (UInt64): the sum of the chunks' lengths
+///     44      4     CRC-32 of this chunk's bytes
+///
+/// Readers take the newest complete snapshot of the highest epoch (``StateSnapshotReader``): a former
+/// owner that stalled past its session (a zombie) writes under its old epoch and never wins.
+public struct StateSnapshot: Sendable, Equatable {
+    public var partition: Int32
+    public var epoch: UInt64
+    public var sequence: UInt64
+    /// The sealed checkpoint.
+    public var bytes: [UInt8]
+
+    public init(partition: Int32, epoch: UInt64, sequence: UInt64, bytes: [UInt8]) {
+        self.partition = partition
+        self.epoch = epoch
+        self.sequence = sequence
+        self.bytes = bytes
+    }
+
+    static let magic: [UInt8] = Array("SASTATE1".utf8)
+    static let headerSize = 48
+    /// Chunk bytes per record: 48 bytes of header on top stay below Kafka's default 1 MB
+    /// (`message.max.bytes` 1000000 in librdkafka, `max.message.bytes` 1048588 on brokers).
+    public static let defaultChunkSize = 900_000
+
+    /// The records (key, value) of this snapshot, in chunk order.
+    public func records(chunkSize: Int = defaultChunkSize) -> [(key: String, value: [UInt8])] {
+        precondition(chunkSize > 0)
+        let count = max(1, (bytes.count + chunkSize - 1) / chunkSize)
+        var records: [(key: String, value: [UInt8])] = []
+        records.reserveCapacity(count)
+        for index in 0..<count {
+            let chunk = Array(bytes[min(bytes.count, index * chunkSize)..<min(bytes.count, (index + 1) * chunkSize)])
+            var value: [UInt8] = Self.magic
+            value.reserveCapacity(Self.headerSize + chunk.count)
+            append(&value, UInt32(bitPattern: partition))
+            append(&value, epoch)
+            append(&value, sequence)
+            append(&value, UInt32(index))
+            append(&value, UInt32(count))
+            append(&value, UInt64(bytes.count))
+            append(&value, Checkpoint.crc32(chunk))
+            value += chunk
+            records.append(("\(partition)#\(epoch)#\(sequence % 2)#\(index)", value))
+        }
+        return records
+    }
+
+    private func append<T: FixedWidthInteger>(_ out: inout [UInt8], _ value: T) {
+        withUnsafeBytes(of: value.littleEndian) { out += $0 }
+    }
+}
+
+/// One chunk record as read back, checked.
+struct StateChunk: Equatable {
+    var partition: Int32
+    var epoch: UInt64
+    var sequence: UInt64
+    var index: Int
+    var count: Int
+    var total: Int
+    var bytes: [UInt8]
+
+    /// Parses a record value strictly: nil for anything that is not a well-formed chunk (wrong magic,
+    /// short, inconsistent counts or lengths, CRC mismatch).
+    init?(_ value: UnsafeRawBufferPointer, maximumSnapshotBytes: Int) {
+        guard value.count >= StateSnapshot.headerSize, value.prefix(8).elementsEqual(StateSnapshot.magic) else { return nil }
+        func read<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
+            var raw = T.zero
+            withUnsafeMutableBytes(of: &raw) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: value[offset..<(offset + MemoryLayout<T>.size)])) }
+            return T(littleEndian: raw)
+        }
+        partition = Int32(bitPattern: read(UInt32.self, at: 8))
+        epoch = read(UInt64.self, at: 12)
+        sequence = read(UInt64.self, at: 20)
+        let index = read(UInt32.self, at: 28)
+        let count = read(UInt32.self, at: 32)
+        let total = read(UInt64.self, at: 36)
+        let crc = read(UInt32.self, at: 44)
+        guard count >= 1, index < count, total <= UInt64(maximumSnapshotBytes), partition >= 0 else { return nil }
+        self.index = Int(index)
+        self.count = Int(count)
+        self.total = Int(total)
+        bytes = Array(value[StateSnapshot.headerSize...])
+        guard bytes.count <= self.total, Checkpoint.crc32(bytes) == crc else { return nil }
+    }
+}
+
+/// Reads one partition's state records in log order and tells which snapshots are complete, newest
+/// first, and the highest epoch seen (a new owner takes the next).
+///
+/// Bounded: records that are not chunks of this partition are counted and dropped; a snapshot may not
+/// claim more than `maximumSnapshotBytes`; only the chunks of the newest `keep` (epoch, sequence)
+/// snapshots are held, so memory stays about `keep` snapshots whatever the topic holds.
+public struct StateSnapshotReader {
+    public let partition: Int32
+    let maximumSnapshotBytes: Int
+    let keep: Int
+    /// The highest epoch any well-formed record of this partition carried (complete or not).
+    public private(set) var highestEpoch: UInt64?
+    /// Records that were not well-formed chunks of this partition.
+    public private(set) var rejected = 0
+    /// Records read (tombstones included).
+    public private(set) var read = 0
+    private var chunks: [Version: [Int: StateChunk]] = [:]
+
+    struct Version: Hashable, Comparable {
+        var epoch: UInt64
+        var sequence: UInt64
+        static func < (a: Version, b: Version) -> Bool { (a.epoch, a.sequence) < (b.epoch, b.sequence) }
+    }
+
+    public init(partition: Int32, maximumSnapshotBytes: Int = 1 << 34, keep: Int = 3) {
+        self.partition = partition
+        self.maximumSnapshotBytes = maximumSnapshotBytes
+        self.keep = max(1, keep)
+    }
+
+    /// Takes the next record of the partition (a null value, a compaction tombstone, is counted and
+    /// skipped). A later chunk with the same epoch, sequence and index replaces an earlier one.
+    public mutating func take(_ value: UnsafeRawBufferPointer) {
+        read += 1
+        guard !value.isEmpty else { return }
+        guard let chunk = StateChunk(value, maximumSnapshotBytes: maximumSnapshotBytes), chunk.partition == partition else {
+            rejected += 1
+            return
+        }
+        highestEpoch = max(highestEpoch ?? 0, chunk.epoch)
+        let version = Version(epoch: chunk.epoch, sequence: chunk.sequence)
+        if chunks[version] == nil {
+            // Older than every snapshot held while `keep` are held: cannot be among the newest.
+            if chunks.count >= keep, let oldest = chunks.keys.min(), version < oldest { return }
+            chunks[version] = [:]
+            if chunks.count > keep, let oldest = chunks.keys.min() { chunks[oldest] = nil }
+        }
+        chunks[version]![chunk.index] = chunk
+    }
+
+    /// The complete snapshots held, newest (highest epoch, then sequence) first. Complete: every chunk of
+    /// one count present, lengths summing to the snapshot length.
+    public var completeSnapshots: [StateSnapshot] {
+        chunks.keys.sorted(by: >).compactMap { version in
+            let parts = chunks[version]!
+            guard let first = parts.values.first, parts.count == first.count,
+                parts.values.allSatisfy({ $0.count == first.count && $0.total == first.total })
+            else { return nil }
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(first.total)
+            for i in 0..<first.count { bytes += parts[i]!.bytes }
+            guard bytes.count == first.total else { return nil }
+            return StateSnapshot(partition: partition, epoch: version.epoch, sequence: version.sequence, bytes: bytes)
+        }
+    }
+
+    /// Snapshots held that are missing chunks (for the log when falling back).
+    public var incompleteCount: Int { chunks.count - completeSnapshots.count }
+}

@@ -1,0 +1,229 @@
+import Logging
+import StreamAdaptCore
+import StreamAdaptKafka
+
+/// Consumer-group mode (`group`, `model.mode: per-partition`): the group assigns input partitions to
+/// this member and moves them between members; each owned partition has its own model (a
+/// ``PartitionLane``) whose snapshots, with the partition's next offset inside, live on the state topic.
+///
+/// - **Assigned**: read the partition's state records, restore the newest complete snapshot of the
+///   highest epoch (falling back to older ones when it does not restore; never silently from zero when
+///   there were snapshots), take epoch = highest seen + 1 and claim it at once with a snapshot, then start
+///   the partition at the snapshot's offset.
+/// - **Revoked** (orderly): flush the outputs, write the snapshot of every partition that changed, wait
+///   until it is delivered, then let it go: the next owner starts exactly there.
+/// - **Lost** (session timed out, fenced): drop the state, write nothing; the new owner already has a
+///   higher epoch, so anything this member still writes under its old epoch never wins.
+/// - Periodically (`checkpoint.everyEvents`, `checkpoint.everySeconds`) and at a stop: the snapshots of
+///   the partitions that changed, after the outputs are flushed.
+extension AdaptationLoop {
+    /// The state topic, read with the pipeline's client properties.
+    var stateTopic: StateTopic {
+        var properties = configuration.kafkaProperties
+        properties["bootstrap.servers"] = configuration.bootstrapServers
+        return StateTopic(name: configuration.stateTopic, properties: properties)
+    }
+
+    /// Joins the group for the input topic (the last step of ``connect(stopping:)`` in a group).
+    func subscribe() throws {
+        try consumer.subscribe([configuration.inputTopic]) { [unowned self] event in rebalanced(event) }
+        logger.info(
+            "joining consumer group", metadata: ["group": "\(group ?? "")", "topic": "\(configuration.inputTopic)",
+                                                 "state-topic": "\(configuration.stateTopic)"])
+    }
+
+    /// The rebalance handler: runs on the loop's thread inside a poll or the close. An error stops the
+    /// loop after the poll (``groupFailure``); the partitions of a failed assignment get no lane, so none
+    /// of their events is handled.
+    func rebalanced(_ event: Rebalance) -> PartitionStarts {
+        guard groupFailure == nil else { return [:] }
+        metrics.rebalances(event.kind).increment()
+        defer { hooks.rebalanced?(event) }
+        do {
+            switch event {
+            case .assigned(let ps): return try assign(ps)
+            case .revoked(let ps): try revoke(ps)
+            case .lost(let ps): drop(ps, lost: true)
+            }
+        } catch {
+            groupFailure = error
+            logger.error("rebalance failed: stopping", metadata: ["event": "\(event)", "error": "\(error)"])
+        }
+        return [:]
+    }
+
+    /// Restores each assigned input partition from the state topic and claims it with a new epoch.
+    private func assign(_ assigned: [GroupPartition]) throws -> PartitionStarts {
+        var starts: PartitionStarts = [:]
+        for gp in assigned where gp.topic == configuration.inputTopic {
+            let started = clock()
+            let p = TopicPartition(topic: gp.topic, partition: gp.partition)
+            let wait = StopCondition(deadline: .now + .seconds(60), shouldStop: { [health] in health.isStopping })
+            let reader = try stateTopic.read(partition: gp.partition, until: wait)
+            var restored: (snapshot: StateSnapshot, lane: (StreamModel, RecentInputs), offset: Int64?)?
+            var refusals: [String] = []
+            for snapshot in reader.completeSnapshots {
+                let lane = try newLane()
+                do {
+                    let (_, offsets) = try restore(snapshot.bytes, model: lane.0, recentInputs: lane.1)
+                    restored = (snapshot, lane, offsets[p])
+                    break
+                } catch {
+                    refusals.append("epoch \(snapshot.epoch) sequence \(snapshot.sequence): \(error)")
+                    logger.warning(
+                        "state snapshot refused: trying the previous one", metadata: [
+                            "partition": "\(p)", "epoch": "\(snapshot.epoch)", "sequence": "\(snapshot.sequence)", "error": "\(error)",
+                        ])
+                }
+            }
+            if restored == nil, let highest = reader.highestEpoch {
+                throw GroupStateError(
+                    partition: p,
+                    "state topic \(configuration.stateTopic) [\(gp.partition)] holds snapshots up to epoch \(highest) (\(reader.read) records, \(reader.rejected) malformed, \(reader.incompleteCount) incomplete) but none restores\(refusals.isEmpty ? "" : ": " + refusals.joined(separator: "; ")); refusing to start the partition from zero (docs/scale-out.md)")
+            }
+            let (model, recent) = try restored?.lane ?? newLane()
+            let lane = PartitionLane(partition: gp.partition, model: model, recentInputs: recent, epoch: (reader.highestEpoch ?? 0) + 1)
+            nextOffsets[p] = restored?.offset
+            if let stored = restored?.offset {
+                let marks = try consumer.watermarks(topic: p.topic, partition: p.partition, until: wait)
+                if let gap = OffsetGap(partition: p, stored: stored, low: marks.low, high: marks.high) { try accept(gap) }
+            }
+            lanes[gp.partition] = lane
+            partitions.append(p)
+            try writeSnapshot(lane)  // claims the epoch: a later owner counts from it
+            starts[gp] = nextOffsets[p]
+            logger.info(
+                "partition assigned", metadata: [
+                    "partition": "\(p)", "epoch": "\(lane.epoch)",
+                    "restored-from": "\(restored.map { "epoch \($0.snapshot.epoch) sequence \($0.snapshot.sequence)" } ?? "nothing (no snapshot yet)")",
+                    "offset": "\(nextOffsets[p].map(String.init) ?? "oldest")", "events": "\(model.eventCount)",
+                    "milliseconds": "\((clock() &- started) / 1_000_000)",
+                ])
+        }
+        assignedOnce = true
+        recordOwnership()
+        return starts
+    }
+
+    /// A new model and input window for a lane (the class set is the pipeline's: class changes at run time
+    /// are not supported in a group).
+    private func newLane() throws -> (StreamModel, RecentInputs) {
+        (try Self.makeModel(configuration, idle?.model.classes ?? classes), RecentInputs(capacity: max(1, configuration.drift.inputWindow)))
+    }
+
+    /// Flushes the outputs, writes the snapshot of each revoked partition that changed since its last,
+    /// waits until delivered, then drops the partitions.
+    private func revoke(_ revoked: [GroupPartition]) throws {
+        try processBatch()
+        let owned = revoked.compactMap { $0.topic == configuration.inputTopic ? lanes[$0.partition] : nil }
+        _ = try waitForOutputs(limit: configuration.stopTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false })
+        try checkDeliveries()
+        for lane in owned where lane.eventsSinceSnapshot > 0 { try writeSnapshot(lane) }
+        _ = try waitForOutputs(limit: configuration.stopTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false })
+        try checkDeliveries()
+        drop(revoked, lost: false)
+    }
+
+    /// Forgets partitions: their lanes, offsets and place in ``partitions``.
+    private func drop(_ dropped: [GroupPartition], lost: Bool) {
+        for gp in dropped where gp.topic == configuration.inputTopic {
+            let p = TopicPartition(topic: gp.topic, partition: gp.partition)
+            let lane = lanes.removeValue(forKey: gp.partition)
+            if activeLane == gp.partition, let idle {
+                model = idle.model
+                recentInputs = idle.recentInputs
+                activeLane = nil
+            }
+            let metadata: Logger.Metadata = [
+                "partition": "\(p)", "epoch": "\(lane.map { "\($0.epoch)" } ?? "-")",
+                "offset": "\(nextOffsets[p].map(String.init) ?? "-")",
+            ]
+            if lost {
+                logger.warning("partition lost: its state is dropped, another member owns it", metadata: metadata)
+            } else {
+                logger.info("partition revoked: its snapshot is on the state topic", metadata: metadata)
+            }
+            nextOffsets[p] = nil
+            partitions.removeAll { $0 == p }
+        }
+        recordOwnership()
+    }
+
+    /// In a group: makes the lane of `message`'s partition the active one (processing the events of the
+    /// previous lane first). False for a message of a partition this member does not own, or one it has
+    /// handled already (fetched before its partition was revoked and assigned again): it is skipped.
+    func enterLane(of message: KafkaMessage) throws -> Bool {
+        let partition = message.partition
+        guard let lane = lanes[partition] else { return false }
+        if let next = nextOffsets[TopicPartition(topic: configuration.inputTopic, partition: partition)], message.offset < next {
+            return false
+        }
+        if activeLane != partition {
+            try processBatch()
+            model = lane.model
+            recentInputs = lane.recentInputs
+            activeLane = partition
+        }
+        lane.eventsSinceSnapshot += 1
+        return true
+    }
+
+    /// Enqueues a snapshot of `lane` under its epoch and next sequence.
+    func writeSnapshot(_ lane: PartitionLane) throws {
+        let p = TopicPartition(topic: configuration.inputTopic, partition: lane.partition)
+        let bytes = sealedState(model: lane.model, recentInputs: lane.recentInputs, offsets: nextOffsets[p].map { [p: $0] } ?? [:])
+        let snapshot = StateSnapshot(partition: lane.partition, epoch: lane.epoch, sequence: lane.sequence, bytes: bytes)
+        try stateTopic.write(snapshot, producer: producer, until: outputWait)
+        lane.sequence += 1
+        lane.eventsSinceSnapshot = 0
+        lane.lastSnapshot = clock()
+        metrics.snapshots.increment()
+        metrics.snapshotBytes.record(bytes.count)
+    }
+
+    /// The snapshots of every partition that changed since its last, delivered before this returns.
+    func writeSnapshots() throws {
+        for lane in lanes.values.sorted(by: { $0.partition < $1.partition }) where lane.eventsSinceSnapshot > 0 {
+            try writeSnapshot(lane)
+        }
+        _ = try waitForOutputs(limit: configuration.stopTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false })
+        try checkDeliveries()
+    }
+
+    /// Leaves the group after the final snapshots (the partitions go to the other members at once).
+    func leaveGroup() throws {
+        try consumer.close()
+        if let groupFailure { throw groupFailure }
+    }
+
+    private func recordOwnership() {
+        metrics.ownedPartitions.record(lanes.count)
+        metrics.highestEpoch.record(Int(clamping: lanes.values.map(\.epoch).max() ?? 0))
+    }
+}
+
+extension Rebalance {
+    /// `assigned`, `revoked` or `lost` (the metric's label).
+    var kind: String {
+        switch self {
+        case .assigned: "assigned"
+        case .revoked: "revoked"
+        case .lost: "lost"
+        }
+    }
+}
+
+/// A partition's state could not be restored from the state topic (and the daemon will not start it from
+/// zero): fix or remove the state records, or give the group a new state topic.
+public struct GroupStateError: Error, Sendable, CustomStringConvertible {
+    public let code = "state-not-restorable"
+    public let partition: TopicPartition
+    public let message: String
+
+    init(partition: TopicPartition, _ message: String) {
+        self.partition = partition
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import StreamAdaptCore
+import StreamAdaptKafka
+import Testing
+
+@testable import StreamAdaptDaemon
+
+/// Consumer-group mode in process (two loops, each on its own thread, against the embedded broker):
+/// partitions move between members with their state, and each partition ends in the state one member
+/// alone gives it. The process-level tests (kill -9, SIGSTOP) are in the CLI tests.
+@Suite struct GroupLoopTests {
+    /// A fixture with 4 input partitions, two state topics and a per-partition group pipeline. Short
+    /// sessions: the embedded broker waits `session.timeout.ms - 1 s` in every join round.
+    static func groupFixture() throws -> LoopFixture {
+        let fixture = try LoopFixture(partitions: 4)
+        for topic in ["state", "state-ref"] { try fixture.broker.createTopic(topic, partitions: 4) }
+        fixture.configuration.checkpointDirectory = nil
+        fixture.configuration.joinGroup("g")
+        fixture.configuration.stateTopicSetting = "state"
+        fixture.configuration.kafkaProperties = ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"]
+        fixture.configuration.maximumBlock = 1  // states compared byte for byte
+        fixture.configuration.checkpointEveryEvents = 25
+        return fixture
+    }
+
+    /// The newest complete snapshot of each partition of `topic`.
+    static func newestSnapshots(_ fixture: LoopFixture, topic: String) throws -> [Int32: StateSnapshot] {
+        let state = StateTopic(name: topic, properties: ["bootstrap.servers": fixture.broker.bootstrapServers])
+        var newest: [Int32: StateSnapshot] = [:]
+        for p in Int32(0)..<4 {
+            newest[p] = try state.read(partition: p, until: .timeout(.seconds(30))).completeSnapshots.first
+        }
+        return newest
+    }
+
+    /// A runs alone, B joins half way: A keeps two partitions throughout (cooperative), B starts each moved
+    /// partition at A's snapshot; every event gets a prediction, and each partition ends byte for byte in
+    /// the state of one member alone over the same input.
+    @Test func aSecondMemberTakesOverPartitionsWithTheirState() throws {
+        let fixture = try Self.groupFixture()
+        let events = SyntheticStream.events(400, shiftAt: 300)
+        try fixture.produceJSON(Array(events[..<200]), partitions: 4)
+
+        let handledA = Shared<Set<[Int64]>>([])
+        let handledB = Shared<Set<[Int64]>>([])
+        let rebalancesA = Shared<[Rebalance]>([])
+        let rebalancesB = Shared<[Rebalance]>([])
+        let stop = Shared(false)
+        let loopA = try fixture.loop()
+        loopA.hooks.handled = { p, offset in handledA.update { $0.insert([Int64(p.partition), offset]) } }
+        loopA.hooks.rebalanced = { event in rebalancesA.update { $0.append(event) } }
+        let runA = BackgroundRun(loopA) { stop.get() }
+        #expect(waitUntil(seconds: 60) { handledA.get().count == 200 }, "A handled \(handledA.get().count)")
+
+        let loopB = try fixture.loop()
+        loopB.hooks.handled = { p, offset in handledB.update { $0.insert([Int64(p.partition), offset]) } }
+        loopB.hooks.rebalanced = { event in rebalancesB.update { $0.append(event) } }
+        let runB = BackgroundRun(loopB) { stop.get() }
+        #expect(waitUntil(seconds: 60) { rebalancesB.get().contains { if case .assigned = $0 { true } else { false } } })
+        try fixture.produceJSON(Array(events[200...]), partitions: 4)
+        // The second half: 50 events in each partition at offsets 50..<100, read by whoever owns it now.
+        #expect(waitUntil(seconds: 60) { handledA.get().union(handledB.get()).count == 400 })
+        stop.update { $0 = true }
+        try #require(runA.wait()).get()
+        try #require(runB.wait()).get()
+
+        // A: all four, then an orderly revoke of exactly the two B took; B started them where A stopped.
+        let a = rebalancesA.get()
+        let b = rebalancesB.get()
+        let all = Set((0..<4).map { GroupPartition(topic: "in", partition: Int32($0)) })
+        guard a.count >= 2, case .assigned(let first) = a[0], case .revoked(let given) = a[1],
+            case .assigned(let taken)? = b.first
+        else {
+            Issue.record("rebalances A \(a), B \(b)")
+            return
+        }
+        #expect(Set(first) == all)
+        #expect(Set(given) == Set(taken))
+        #expect(taken.count == 2)
+        for gp in taken {
+            let secondHalf = (Int64(50)..<100).map { [Int64(gp.partition), $0] }
+            #expect(handledB.get().isSuperset(of: secondHalf), "B read partition \(gp.partition) from A's snapshot on")
+            #expect(handledB.get().filter { $0[0] == Int64(gp.partition) && $0[1] < 50 }.isEmpty, "B re-read \(gp.partition)")
+        }
+        for gp in all.subtracting(taken) {
+            #expect(handledA.get().filter { $0[0] == Int64(gp.partition) }.count == 100, "A kept partition \(gp.partition)")
+        }
+        #expect(!a.contains { if case .lost = $0 { true } else { false } })
+
+        // Every event has a prediction.
+        let predicted = Set(try fixture.read("predictions").map(\.keyString))
+        #expect(predicted == Set(events.map(\.id)))
+
+        // The reference: one member alone over the same input, its own group and state topic.
+        let reference = try fixture.loop {
+            $0.group = "ref"
+            $0.stateTopicSetting = "state-ref"
+            $0.predictionsTopic = "predictions-ref"
+        }
+        try reference.run(untilCaughtUp: true) { false }
+        let got = try Self.newestSnapshots(fixture, topic: "state")
+        let expected = try Self.newestSnapshots(fixture, topic: "state-ref")
+        for p in Int32(0)..<4 {
+            let g = try #require(got[p], "no snapshot of partition \(p)")
+            let e = try #require(expected[p])
+            #expect(g.bytes == e.bytes, "partition \(p): state differs from one member alone")
+            #expect(try storedOffsets(g.bytes, configuration: fixture.configuration).offsets == [p: 100])
+        }
+    }
+}

@@ -103,7 +103,8 @@ import Testing
         for p in Int32(0)..<4 {
             let g = try #require(got[p], "no snapshot of partition \(p)")
             let e = try #require(expected[p])
-            #expect(g.bytes == e.bytes, "partition \(p): state differs from one member alone")
+            let same = g.bytes == e.bytes  // (not inside #expect, which would print every byte)
+            #expect(same, "partition \(p): state differs from one member alone")
             #expect(try storedOffsets(g.bytes, configuration: fixture.configuration).offsets == [p: 100])
         }
     }

@@ -108,4 +108,54 @@ import Testing
             #expect(try storedOffsets(g.bytes, configuration: fixture.configuration).offsets == [p: 100])
         }
     }
+
+    /// Writes `snapshot`'s records to `topic` as an owner would.
+    static func inject(_ snapshot: StateSnapshot, topic: String, _ fixture: LoopFixture) throws {
+        try fixture.produce(topic: topic, snapshot.records().map { (Array($0.key.utf8), $0.value, snapshot.partition, []) })
+    }
+
+    /// A newest snapshot that does not restore (well-formed chunks around a damaged checkpoint): the
+    /// previous one is used. A partition whose only snapshots do not restore stops the member with
+    /// `state-not-restorable`; it is never started from zero.
+    @Test func aSnapshotThatDoesNotRestoreFallsBackAndNoneStopsTheMember() throws {
+        let fixture = try Self.groupFixture()
+        try fixture.broker.createTopic("state-bad", partitions: 4)
+        try fixture.produceJSON(SyntheticStream.events(80), partitions: 4)
+        let first = try fixture.loop()
+        try first.run(untilCaughtUp: true) { false }
+        let good = try #require(try Self.newestSnapshots(fixture, topic: "state")[0])
+        var damaged = good.bytes
+        damaged[damaged.count / 2] ^= 1  // the checkpoint's CRC no longer matches
+        try Self.inject(StateSnapshot(partition: 0, epoch: good.epoch + 5, sequence: 0, bytes: damaged), topic: "state", fixture)
+
+        let logs = LogCapture()
+        let handled = Shared(0)
+        let second = try fixture.loop(logger: logs.logger())
+        second.hooks.handled = { _, _ in handled.update { $0 += 1 } }
+        try second.run(untilCaughtUp: true) { false }
+        #expect(handled.get() == 0)  // every partition restored where the first member stopped
+        let refused = logs.lines(containing: "state snapshot refused")
+        #expect(refused.count == 1)
+        #expect(refused.first?.metadata["epoch"] == "\(good.epoch + 5)")
+        let assigned = logs.lines(containing: "partition assigned").first { $0.metadata["partition"] == "in/0" }
+        #expect(assigned?.metadata["restored-from"] == "epoch \(good.epoch) sequence \(good.sequence)")
+        #expect(assigned?.metadata["epoch"] == "\(good.epoch + 6)")  // above every epoch seen, the damaged one too
+
+        // Only a damaged snapshot in partition 3 of another state topic: the member stops.
+        try Self.inject(StateSnapshot(partition: 3, epoch: 1, sequence: 0, bytes: damaged), topic: "state-bad", fixture)
+        let third = try fixture.loop {
+            $0.stateTopicSetting = "state-bad"
+            $0.group = "other"
+        }
+        let handledThird = Shared<Set<Int32>>([])
+        third.hooks.handled = { p, _ in handledThird.update { $0.insert(p.partition) } }
+        #expect {
+            try third.run(untilCaughtUp: true) { false }
+        } throws: { error in
+            let failure = error as? GroupStateError
+            return failure?.code == "state-not-restorable" && failure?.partition.partition == 3
+                && failure?.message.contains("refusing to start the partition from zero") == true
+        }
+        #expect(!handledThird.get().contains(3))
+    }
 }

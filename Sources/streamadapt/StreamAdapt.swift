@@ -6,7 +6,7 @@ struct StreamAdapt: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "streamadapt",
         abstract: "Continuous adaptation of CLIP-based image classifiers on embedding streams.",
-        subcommands: [RunCommand.self, DemoCommand.self, BrokerCommand.self, EvalCommand.self, BenchCommand.self, ConfigCommand.self]
+        subcommands: [RunCommand.self, DemoCommand.self, BrokerCommand.self, EvalCommand.self, BenchCommand.self, ConfigCommand.self, StateCommand.self]
     )
 }
 

@@ -10,10 +10,10 @@ extension PipelineConfiguration {
     public static var settings: [PipelineSetting] {
         [
             .string("name", \.name, "names the default state topic (<name>-state)"),
-            .optionalString(
-                "group", \.group,
+            .group(
+                "group",
                 "join this Kafka consumer group: daemons of one group share the input's partitions, each partition's "
-                    + "state moving with it (needs model.mode per-partition; docs/scale-out.md); --group; env STREAMADAPT_GROUP",
+                    + "state moving with it (model.mode becomes per-partition; docs/scale-out.md); --group; env STREAMADAPT_GROUP",
                 example: "fashion"),
 
             .string("kafka.bootstrap", \.bootstrapServers, "--bootstrap; env STREAMADAPT_BOOTSTRAP"),

@@ -74,6 +74,16 @@ extension PipelineSetting {
         }
     }
 
+    /// `group`: a string without a default; reading it also makes `model.mode` per-partition (a
+    /// `model.mode` in the file, read after it, still decides).
+    static func group(_ key: String, _ help: String, example: String) -> Self {
+        Self(key, type: "string", help: help, example: example, commentedWhenUnset: true, render: { c in
+            c.group.map(PipelineConfiguration.yamlScalar)
+        }) { node, c in
+            c.joinGroup(try Self.string(node, key))
+        }
+    }
+
     static func double(_ key: String, _ path: Path<Double>, _ help: String) -> Self {
         Self(key, type: "number", help: help, render: { c in "\(c[keyPath: path])" }) { node, c in
             c[keyPath: path] = try Self.double(node, key)

@@ -2,10 +2,18 @@ import StreamAdaptKafka
 
 /// Kafka I/O of the state topic (`topics.state`): one partition per input partition, holding
 /// ``StateSnapshot`` chunks.
-struct StateTopic {
-    let name: String
+public struct StateTopic: Sendable {
+    public let name: String
     /// Client properties for the reader (bootstrap servers and the user's `kafka.properties`).
     let properties: [String: String]
+
+    /// - Parameters:
+    ///   - name: the topic.
+    ///   - properties: librdkafka client properties, `bootstrap.servers` included.
+    public init(name: String, properties: [String: String]) {
+        self.name = name
+        self.properties = properties
+    }
 
     /// Enqueues a snapshot's records on `producer` (partition = the snapshot's partition), waiting on a
     /// full queue until `until` ends the wait. Delivery is the caller's to wait for (a flush).
@@ -17,11 +25,16 @@ struct StateTopic {
         }
     }
 
+    /// The topic's partitions.
+    public func partitions(until: StopCondition) throws -> [Int32] {
+        try KafkaConsumer(configuration: KafkaConfiguration(properties), batchSize: 1).partitions(of: name, until: until)
+    }
+
     /// Reads partition `partition` from its oldest record to its end (the high watermark when the read
     /// starts) with a consumer of its own.
     /// - Throws: ``KafkaError`` when the partition cannot be read before `until` ends the wait (the topic
     ///   is missing or has fewer partitions: `unknownPartition`).
-    func read(partition: Int32, until: StopCondition) throws -> StateSnapshotReader {
+    public func read(partition: Int32, until: StopCondition) throws -> StateSnapshotReader {
         var reader = StateSnapshotReader(partition: partition)
         var properties = self.properties
         properties["enable.partition.eof"] = "false"

@@ -79,7 +79,7 @@ extension AdaptationLoop {
             if restored == nil, let highest = reader.highestEpoch {
                 throw GroupStateError(
                     partition: p,
-                    "state topic \(configuration.stateTopic) [\(gp.partition)] holds snapshots up to epoch \(highest) (\(reader.read) records, \(reader.rejected) malformed, \(reader.incompleteCount) incomplete) but none restores\(refusals.isEmpty ? "" : ": " + refusals.joined(separator: "; ")); refusing to start the partition from zero (docs/scale-out.md)")
+                    "state topic \(configuration.stateTopic) [\(gp.partition)] holds snapshots up to epoch \(highest) (\(reader.read) records, \(reader.rejected) malformed, \(reader.incompleteCount) incomplete) but none restores\(refusals.isEmpty ? "" : ": " + refusals.joined(separator: "; "))\(reader.incompleteCount > 0 ? " (an incomplete snapshot misses chunks: removed by retention, or never written)" : ""); refusing to start the partition from zero (docs/scale-out.md)")
             }
             let (model, recent) = try restored?.lane ?? newLane()
             let lane = PartitionLane(partition: gp.partition, model: model, recentInputs: recent, epoch: (reader.highestEpoch ?? 0) + 1)

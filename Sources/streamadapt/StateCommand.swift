@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import StreamAdaptDaemon
+import StreamAdaptKafka
+
+/// `streamadapt state`: what a group's state topic holds, partition by partition.
+struct StateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "state",
+        abstract: "Show the snapshots on a group's state topic (topics.state), and export the newest of each partition.",
+        discussion: """
+            Prints one JSON line per partition: the highest epoch seen, the records read and rejected, and \
+            the complete snapshots held (newest first: epoch, sequence, bytes). With --export, writes the \
+            newest complete snapshot of each partition to DIR/partition-P.bin (a sealed checkpoint, the \
+            format of checkpoint.bin). Reads only: nothing on the topic changes.
+            """
+    )
+
+    @Option(help: "Kafka bootstrap servers (host:port[,host:port]).")
+    var bootstrap: String
+
+    @Option(help: "The state topic.")
+    var topic: String
+
+    @Option(help: "Write each partition's newest complete snapshot to this folder.")
+    var export: String?
+
+    func run() throws {
+        let state = StateTopic(name: topic, properties: ["bootstrap.servers": bootstrap])
+        let until = StopCondition.timeout(.seconds(30))
+        if let export { try FileManager.default.createDirectory(atPath: export, withIntermediateDirectories: true) }
+        for partition in try state.partitions(until: until).sorted() {
+            let reader = try state.read(partition: partition, until: until)
+            let snapshots = reader.completeSnapshots
+            let listed = snapshots.map { "{\"epoch\":\($0.epoch),\"sequence\":\($0.sequence),\"bytes\":\($0.bytes.count)}" }
+            writeLine(
+                "{\"partition\":\(partition),\"highest_epoch\":\(reader.highestEpoch.map(String.init) ?? "null"),\"records\":\(reader.read),\"rejected\":\(reader.rejected),\"incomplete\":\(reader.incompleteCount),\"snapshots\":[\(listed.joined(separator: ","))]}")
+            if let export, let newest = snapshots.first {
+                try Data(newest.bytes).write(to: URL(fileURLWithPath: export).appendingPathComponent("partition-\(partition).bin"))
+            }
+        }
+    }
+}

@@ -119,11 +119,34 @@ import Testing
         #expect(error.field == "drift.alertHistory")
     }
 
+    /// `group` makes the model per-partition unless the file says otherwise; what a group refuses.
+    @Test func aGroupNeedsPerPartitionModelsAndStateOnItsTopic() throws {
+        let grouped = try PipelineConfiguration.parse(yaml: "name: fashion\ngroup: g\nmodel:\n  classes: x")
+        #expect(grouped.group == "g" && grouped.modelMode == .perPartition && grouped.stateTopic == "fashion-state")
+        try grouped.validate()
+        func refusal(_ yaml: String, _ change: (inout PipelineConfiguration) -> Void = { _ in }) throws -> ConfigurationError {
+            var config = try PipelineConfiguration.parse(yaml: "model:\n  classes: x\n" + yaml)
+            change(&config)
+            return try #require(throws: ConfigurationError.self) { try config.validate() }
+        }
+        #expect(try refusal("group: g", { $0.modelMode = .single }).field == "model.mode")
+        let explicit = try PipelineConfiguration.parse(yaml: "group: g\nmodel:\n  classes: x\n  mode: single")
+        #expect(explicit.modelMode == .single)  // read after group: the file decides
+        #expect(try refusal("", { $0.modelMode = .perPartition }).field == "model.mode")
+        #expect(try refusal("group: g\ntopics:\n  labels: l").field == "topics.labels")
+        #expect(try refusal("group: g\ntopics:\n  control: c").field == "topics.control")
+        #expect(try refusal("group: g\ncheckpoint:\n  directory: /tmp/x").field == "checkpoint.directory")
+        #expect(try refusal("group: g\ntopics:\n  state: predictions").field == "topics.state")
+        var fromEnvironment = try PipelineConfiguration.parse(yaml: "model:\n  classes: x")
+        try fromEnvironment.applyEnvironment(["STREAMADAPT_GROUP": "h"])
+        #expect(fromEnvironment.group == "h" && fromEnvironment.modelMode == .perPartition)
+    }
+
     @Test(arguments: [
         ("model:\n  kalman:\n    forgeting: 0.9", "model.kalman.forgeting",
          "covariance, forgetting, initialNoise, initialScale, logitScale, mahalanobisScaling, minimumNoise, noiseMemory, observation, outputScale, precision, priorVariance, target, targetScale, traceBound"),
         ("metric:\n  port: 1", "metric",
-         "checkpoint, drift, input, kafka, metrics, model, name, topics"),
+         "checkpoint, drift, group, input, kafka, metrics, model, name, topics"),
         ("kafka:\n  bootstrapServers: x", "kafka.bootstrapServers",
          "bootstrap, outageLimitSeconds, properties, stopTimeoutSeconds"),
     ])

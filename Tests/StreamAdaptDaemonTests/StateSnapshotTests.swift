@@ -77,4 +77,23 @@ import Testing
         let reader = Self.read(snapshots.flatMap { $0.records(chunkSize: 30).map(\.value) }, keep: 3)
         #expect(reader.completeSnapshots == Array(snapshots.suffix(3).reversed()))
     }
+
+    /// A claim raises the epoch a new owner takes, and is not a snapshot.
+    @Test func aClaimCarriesAnEpochAndNoState() {
+        let snapshot = StateSnapshot(partition: 2, epoch: 1, sequence: 0, bytes: Self.bytes(40, seed: 1))
+        let claim = StateSnapshot.claim(partition: 2, epoch: 4)
+        #expect(claim.key == "2#4#claim")
+        #expect(claim.value.count == 48)
+        var withBytes = claim.value + [1, 2]
+        withBytes[44...47] = [0, 0, 0, 0]  // whatever the CRC: a claim with bytes is malformed
+        let reader = Self.read(snapshot.records().map(\.value) + [claim.value, withBytes])
+        #expect(reader.highestEpoch == 4)
+        #expect(reader.completeSnapshots == [snapshot])
+        #expect(reader.chunkRecords == 1)
+        #expect(reader.rejected == 1)
+        let onlyClaims = Self.read([claim.value])
+        #expect(onlyClaims.highestEpoch == 4)
+        #expect(onlyClaims.completeSnapshots.isEmpty)
+        #expect(onlyClaims.chunkRecords == 0)
+    }
 }

@@ -19,6 +19,10 @@ import StreamAdaptCore
 ///     36      8     snapshot length (UInt64): the sum of the chunks' lengths
 ///     44      4     CRC-32 of this chunk's bytes
 ///
+/// A **claim** is a record with chunk count 0, no bytes and key `<partition>#<epoch>#claim`: a new owner
+/// writes one as soon as it is assigned, so that the next owner's epoch is above its own even before it
+/// wrote a snapshot (a full snapshot there would cost the state's size for nothing new).
+///
 /// Readers take the newest complete snapshot of the highest epoch (``StateSnapshotReader``): a former
 /// owner that stalled past its session (a zombie) writes under its old epoch and never wins.
 public struct StateSnapshot: Sendable, Equatable {
@@ -40,6 +44,21 @@ public struct StateSnapshot: Sendable, Equatable {
     /// Chunk bytes per record: 48 bytes of header on top stay below Kafka's default 1 MB
     /// (`message.max.bytes` 1000000 in librdkafka, `max.message.bytes` 1048588 on brokers).
     public static let defaultChunkSize = 900_000
+
+    /// The claim record of `epoch` for `partition`.
+    public static func claim(partition: Int32, epoch: UInt64) -> (key: String, value: [UInt8]) {
+        var value = magic
+        value.reserveCapacity(headerSize)
+        let snapshot = StateSnapshot(partition: partition, epoch: epoch, sequence: 0, bytes: [])
+        snapshot.append(&value, UInt32(bitPattern: partition))
+        snapshot.append(&value, epoch)
+        snapshot.append(&value, UInt64(0))
+        snapshot.append(&value, UInt32(0))
+        snapshot.append(&value, UInt32(0))
+        snapshot.append(&value, UInt64(0))
+        snapshot.append(&value, Checkpoint.crc32([]))
+        return ("\(partition)#\(epoch)#claim", value)
+    }
 
     /// The records (key, value) of this snapshot, in chunk order.
     public func records(chunkSize: Int = defaultChunkSize) -> [(key: String, value: [UInt8])] {
@@ -64,7 +83,7 @@ public struct StateSnapshot: Sendable, Equatable {
         return records
     }
 
-    private func append<T: FixedWidthInteger>(_ out: inout [UInt8], _ value: T) {
+    fileprivate func append<T: FixedWidthInteger>(_ out: inout [UInt8], _ value: T) {
         withUnsafeBytes(of: value.littleEndian) { out += $0 }
     }
 }
@@ -78,6 +97,8 @@ struct StateChunk: Equatable {
     var count: Int
     var total: Int
     var bytes: [UInt8]
+    /// A claim (chunk count 0): it carries an epoch, no state.
+    var isClaim: Bool { count == 0 }
 
     /// Parses a record value strictly: nil for anything that is not a well-formed chunk (wrong magic,
     /// short, inconsistent counts or lengths, CRC mismatch).
@@ -95,7 +116,9 @@ struct StateChunk: Equatable {
         let count = read(UInt32.self, at: 32)
         let total = read(UInt64.self, at: 36)
         let crc = read(UInt32.self, at: 44)
-        guard count >= 1, index < count, total <= UInt64(maximumSnapshotBytes), partition >= 0 else { return nil }
+        guard count >= 1 && index < count || count == 0 && index == 0 && total == 0, total <= UInt64(maximumSnapshotBytes),
+            partition >= 0
+        else { return nil }
         self.index = Int(index)
         self.count = Int(count)
         self.total = Int(total)
@@ -120,6 +143,8 @@ public struct StateSnapshotReader {
     public private(set) var rejected = 0
     /// Records read (tombstones included).
     public private(set) var read = 0
+    /// Well-formed snapshot chunks read (claims not counted), held or not.
+    public private(set) var chunkRecords = 0
     private var chunks: [Version: [Int: StateChunk]] = [:]
 
     struct Version: Hashable, Comparable {
@@ -144,6 +169,14 @@ public struct StateSnapshotReader {
             return
         }
         highestEpoch = max(highestEpoch ?? 0, chunk.epoch)
+        if chunk.isClaim {
+            guard chunk.bytes.isEmpty else {
+                rejected += 1
+                return
+            }
+            return
+        }
+        chunkRecords += 1
         let version = Version(epoch: chunk.epoch, sequence: chunk.sequence)
         if chunks[version] == nil {
             // Older than every snapshot held while `keep` are held: cannot be among the newest.

@@ -30,6 +30,14 @@ public struct StateTopic: Sendable {
         try KafkaConsumer(configuration: KafkaConfiguration(properties), batchSize: 1).partitions(of: name, until: until)
     }
 
+    /// Enqueues the claim of `epoch` for `partition` (``StateSnapshot/claim(partition:epoch:)``).
+    func claim(partition: Int32, epoch: UInt64, producer: KafkaProducer, until: StopCondition) throws {
+        let record = StateSnapshot.claim(partition: partition, epoch: epoch)
+        try record.value.withUnsafeBytes { value in
+            try producer.sendWaiting(topic: name, partition: partition, key: record.key, value: value, until: until)
+        }
+    }
+
     /// Reads partition `partition` from its oldest record to its end (the high watermark when the read
     /// starts) with a consumer of its own.
     /// - Throws: ``KafkaError`` when the partition cannot be read before `until` ends the wait (the topic

@@ -8,8 +8,8 @@ import StreamAdaptKafka
 ///
 /// - **Assigned**: read the partition's state records, restore the newest complete snapshot of the
 ///   highest epoch (falling back to older ones when it does not restore; never silently from zero when
-///   there were snapshots), take epoch = highest seen + 1 and claim it at once with a snapshot, then start
-///   the partition at the snapshot's offset.
+///   there were snapshots), take epoch = highest seen + 1 and claim it at once (a claim record), then
+///   start the partition at the snapshot's offset.
 /// - **Revoked** (orderly): flush the outputs, write the snapshot of every partition that changed, wait
 ///   until it is delivered, then let it go: the next owner starts exactly there.
 /// - **Lost** (session timed out, fenced): drop the state, write nothing; the new owner already has a
@@ -76,10 +76,10 @@ extension AdaptationLoop {
                         ])
                 }
             }
-            if restored == nil, let highest = reader.highestEpoch {
+            if restored == nil, reader.chunkRecords > 0, let highest = reader.highestEpoch {
                 throw GroupStateError(
                     partition: p,
-                    "state topic \(configuration.stateTopic) [\(gp.partition)] holds snapshots up to epoch \(highest) (\(reader.read) records, \(reader.rejected) malformed, \(reader.incompleteCount) incomplete) but none restores\(refusals.isEmpty ? "" : ": " + refusals.joined(separator: "; "))\(reader.incompleteCount > 0 ? " (an incomplete snapshot misses chunks: removed by retention, or never written)" : ""); refusing to start the partition from zero (docs/scale-out.md)")
+                    "state topic \(configuration.stateTopic) [\(gp.partition)] holds snapshots up to epoch \(highest) (\(reader.read) records, \(reader.chunkRecords) snapshot chunks, \(reader.rejected) malformed, \(reader.incompleteCount) incomplete) but none restores\(refusals.isEmpty ? "" : ": " + refusals.joined(separator: "; "))\(reader.incompleteCount > 0 ? " (an incomplete snapshot misses chunks: removed by retention, or never written)" : ""); refusing to start the partition from zero (docs/scale-out.md)")
             }
             let (model, recent) = try restored?.lane ?? newLane()
             let lane = PartitionLane(partition: gp.partition, model: model, recentInputs: recent, epoch: (reader.highestEpoch ?? 0) + 1)
@@ -90,7 +90,8 @@ extension AdaptationLoop {
             }
             lanes[gp.partition] = lane
             partitions.append(p)
-            try writeSnapshot(lane)  // claims the epoch: a later owner counts from it
+            // Claims the epoch: a later owner counts from it, even before this one writes a snapshot.
+            try stateTopic.claim(partition: gp.partition, epoch: lane.epoch, producer: producer, until: outputWait)
             starts[gp] = nextOffsets[p]
             logger.info(
                 "partition assigned", metadata: [

@@ -49,6 +49,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Instead: the strict JSON decoder against Foundation's JSONSerialization and JSONDecoder on realistic events at --dimensions (--events per repetition, default 1000).")
     var decoder = false
 
+    @Option(help: "Instead: events/s of one daemon loop against N loops of one consumer group (per-partition models, 4 partitions, each loop on its own thread) through the embedded broker, alternating, 3 runs each, at the first of --dimensions and --classes (--events, default 20000).")
+    var group: Int?
+
     @Flag(help: "Instead: classes added at run time: for each of --dimensions, --heads and N in --classes, the time of the last of N additions to 10 base classes, and of restoring their checkpoint (docs/classes.md).")
     var classGrowth = false
 
@@ -76,6 +79,15 @@ struct BenchCommand: ParsableCommand {
                 dimensions: dimensions.split(separator: ",").compactMap { Int($0) },
                 counts: classes.split(separator: ",").compactMap { Int($0) },
                 heads: heads.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+            return
+        }
+        if let group {
+            guard group >= 2 else { throw ValidationError("--group must be at least 2") }
+            bootstrapLogging(level: .error)
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))
+            try GroupBench(events: events ?? 20_000, members: group).run(
+                dimension: dimensions.split(separator: ",").compactMap { Int($0) }.first ?? 1024,
+                classCount: classes.split(separator: ",").compactMap { Int($0) }.first ?? 10)
             return
         }
         if decoder {

@@ -48,13 +48,13 @@ import Testing
         let stop = Shared(false)
         let loopA = try fixture.loop()
         loopA.hooks.handled = { p, offset in handledA.update { $0.insert([Int64(p.partition), offset]) } }
-        loopA.hooks.rebalanced = { event in rebalancesA.update { $0.append(event) } }
+        loopA.rebalanceObserver = { event in rebalancesA.update { $0.append(event) } }
         let runA = BackgroundRun(loopA) { stop.get() }
         #expect(waitUntil(seconds: 60) { handledA.get().count == 200 }, "A handled \(handledA.get().count)")
 
         let loopB = try fixture.loop()
         loopB.hooks.handled = { p, offset in handledB.update { $0.insert([Int64(p.partition), offset]) } }
-        loopB.hooks.rebalanced = { event in rebalancesB.update { $0.append(event) } }
+        loopB.rebalanceObserver = { event in rebalancesB.update { $0.append(event) } }
         let runB = BackgroundRun(loopB) { stop.get() }
         #expect(waitUntil(seconds: 60) { rebalancesB.get().contains { if case .assigned = $0 { true } else { false } } })
         try fixture.produceJSON(Array(events[200...]), partitions: 4)

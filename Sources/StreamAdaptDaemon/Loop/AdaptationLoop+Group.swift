@@ -38,7 +38,7 @@ extension AdaptationLoop {
     func rebalanced(_ event: Rebalance) -> PartitionStarts {
         guard groupFailure == nil else { return [:] }
         metrics.rebalances(event.kind).increment()
-        defer { hooks.rebalanced?(event) }
+        defer { rebalanceObserver?(event) }
         do {
             switch event {
             case .assigned(let ps): return try assign(ps)

@@ -9,8 +9,6 @@ extension AdaptationLoop {
         var handled: ((TopicPartition, Int64) -> Void)?
         /// At the start of every checkpoint (periodic and final), before the producer is flushed.
         var beforeCheckpoint: (() -> Void)?
-        /// After each rebalance event of a group member was handled.
-        var rebalanced: ((Rebalance) -> Void)?
     }
 
     /// Consumes, handles and publishes until a stop, then flushes and writes a final checkpoint.

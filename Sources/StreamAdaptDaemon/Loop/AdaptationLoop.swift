@@ -105,6 +105,9 @@ public final class AdaptationLoop {
     let metrics: DaemonMetrics
     /// Called after each predicted event with its result (for the demo's summary and for tools).
     public var observer: ((EventResult) -> Void)?
+    /// Called after each rebalance event of a group member was handled (partitions assigned, revoked,
+    /// lost), on the loop's thread (for tools and tests).
+    public var rebalanceObserver: ((Rebalance) -> Void)?
     /// When set, the handling time of every input message (from the start of its decode to the end of
     /// its publishing, the wait for the rest of its block included) is appended to ``latencies``
     /// (nanoseconds), for benchmarks.

@@ -70,4 +70,48 @@ import Testing
         if case .assigned(let again) = eventsA.last { #expect(Set(again) == Set(taken)) } else { Issue.record("A: \(eventsA)") }
         try a.close()
     }
+
+    /// With `runsOfPartitions`, each poll hands over one run per partition, each in offset order; without
+    /// it librdkafka interleaves the partitions' fetched message sets (checked too, so that the test
+    /// shows the option does something).
+    @Test(arguments: [true, false])
+    func aPollHandsOverOneRunPerPartition(runs: Bool) throws {
+        let broker = try EmbeddedBroker()
+        try broker.createTopic("in", partitions: 2)
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers))
+        for round in 0..<20 {
+            for p in Int32(0)..<2 {
+                for i in 0..<25 { try producer.send("in", partition: p, key: "k", value: Array("\(round)-\(i)".utf8)) }
+                try producer.flush()
+            }
+        }
+        // Small fetches: several message sets of each partition reach the queue before the first poll.
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers, ["fetch.max.bytes": "2000", "message.max.bytes": "2000", "max.partition.fetch.bytes": "1000"]),
+            batchSize: 1000)
+        consumer.runsOfPartitions = runs
+        try consumer.assign([("in", 0, nil), ("in", 1, nil)])
+        var polls: [[(Int32, Int64)]] = []
+        var next: [Int32: Int64] = [0: 0, 1: 0]
+        try waitFor("1000 messages", serve: {
+            var batch: [(Int32, Int64)] = []
+            try consumer.poll(timeoutMilliseconds: 100) { batch.append(($0.partition, $0.offset)) }
+            if !batch.isEmpty { polls.append(batch) }
+        }, until: { polls.map(\.count).reduce(0, +) == 1000 })
+        var interleaved = 0
+        for batch in polls {
+            var runsSeen: [Int32] = []
+            for (p, offset) in batch {
+                #expect(offset == next[p], "partition \(p) out of order")
+                next[p] = offset + 1
+                if runsSeen.last != p { runsSeen.append(p) }
+            }
+            if runsSeen.count > Set(runsSeen).count { interleaved += 1 }
+        }
+        if runs {
+            #expect(interleaved == 0)
+        } else {
+            #expect(interleaved > 0, "librdkafka handed over runs already: \(polls.map(\.count))")
+        }
+    }
 }

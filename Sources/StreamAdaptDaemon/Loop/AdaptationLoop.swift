@@ -139,6 +139,9 @@ public final class AdaptationLoop {
 
         connectivity = KafkaConnectivity()
         (producer, consumer) = try Self.makeClients(configuration, connectivity: connectivity, logger: logger)
+        // Per-partition models are independent: a poll's events are taken partition by partition, so that
+        // a block of the model is not cut at every change of partition (each partition keeps its order).
+        consumer.runsOfPartitions = configuration.modelMode == .perPartition
         // One block: the batch is processed as soon as it holds `model.maxBlock` events, so no message
         // waits for more than a block of later ones (with 1, every event is published before the next
         // is decoded, as event by event).

@@ -33,21 +33,37 @@ extension KafkaConsumer {
     /// The partitions the group has assigned to this member.
     public var ownedPartitions: Set<GroupPartition> { context.rebalance.owned }
 
-    /// Leaves the group: the partitions still owned are revoked through the rebalance handler (which
-    /// writes their state), then the group rebalances without this member at once instead of after its
-    /// session timeout. A member that never had an assignment only unsubscribes (librdkafka #4381:
-    /// closing a cooperative consumer before its first assignment can crash); the group then notices its
-    /// absence after `session.timeout.ms`.
-    public func close() throws(KafkaError) {
-        guard context.rebalance.subscribed else { return }
-        context.rebalance.subscribed = false
-        guard context.rebalance.everAssigned else {
-            _ = rd_kafka_unsubscribe(handle)
-            return
+    /// Leaves the group, within `timeout`: the partitions still owned are revoked without calling the
+    /// rebalance handler (the owner writes its state before it closes), then the group rebalances without
+    /// this member at once instead of after its session timeout. Served here, on this thread, through
+    /// `rd_kafka_consumer_close_queue` with a deadline (librdkafka 2.0.2's blocking close can wait forever:
+    /// #4527, #4187). A member still waiting for its first assignment waits for it first (bounded by the
+    /// same deadline): librdkafka #4381, destroying a cooperative consumer between JoinGroup and SyncGroup
+    /// can crash.
+    /// - Throws: ``KafkaError/Code/timedOut`` when the group was not left in time (it then notices this
+    ///   member's absence after `session.timeout.ms`); an assign or unassign error of a rebalance served
+    ///   meanwhile.
+    public func close(timeout: Duration = .seconds(10)) throws(KafkaError) {
+        let relay = context.rebalance
+        guard relay.subscribed else { return }
+        relay.subscribed = false
+        relay.closing = true
+        let deadline = ContinuousClock.now + timeout
+        while !relay.everAssigned, ContinuousClock.now < deadline { serveQueue() }
+        if let error = rd_kafka_consumer_close_queue(handle, queue) { throw Self.take(error, "leave the consumer group") }
+        while rd_kafka_consumer_closed(handle) == 0 {
+            guard ContinuousClock.now < deadline else {
+                throw KafkaError(.timedOut, "the consumer group was not left within \(timeout): the group notices after session.timeout.ms")
+            }
+            serveQueue()
         }
-        let err = rd_kafka_consumer_close(handle)
-        if let failure = context.rebalance.failure { throw failure }
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, "leave the consumer group") }
+        if let failure = relay.failure { throw failure }
+    }
+
+    /// Serves the consumer queue once for up to 100 ms (rebalance callbacks); a message is dropped (its
+    /// offset is not committed: it is read again by whoever owns the partition next).
+    private func serveQueue() {
+        if let message = rd_kafka_consume_queue(queue, 100) { rd_kafka_message_destroy(message) }
     }
 
     /// Throws the error an assign or unassign returned inside the rebalance callback.

@@ -9,7 +9,7 @@ import CRdkafka
 /// also on librdkafka's threads).
 public final class KafkaConsumer {
     let handle: OpaquePointer
-    private let queue: OpaquePointer
+    let queue: OpaquePointer
     let context: ClientContext
     private var batch: [UnsafeMutablePointer<rd_kafka_message_t>?]
     /// The most messages one ``poll(timeoutMilliseconds:_:afterBatch:)`` hands over.
@@ -121,14 +121,17 @@ public final class KafkaConsumer {
             let more = rd_kafka_consume_batch_queue(queue, 0, buffer.baseAddress! + 1, buffer.count - 1)
             return 1 + max(0, more)
         }
-        try checkRebalance()  // a rebalance served while waiting
-        guard count > 0 else { return (0, []) }
+        guard count > 0 else {
+            try checkRebalance()  // a rebalance served while waiting
+            return (0, [])
+        }
         var delivered = 0
         var events: [KafkaConsumerEvent] = []
         defer {
             // Released together at the end: a message handed over stays valid until afterBatch returns.
             for index in 0..<count { rd_kafka_message_destroy(batch[index]) }
         }
+        try checkRebalance()  // a rebalance served while taking the batch
         if runsOfPartitions { groupByPartition(count) }
         for index in 0..<count {
             let message = batch[index]!

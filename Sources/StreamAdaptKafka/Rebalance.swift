@@ -35,11 +35,14 @@ public typealias PartitionStarts = [GroupPartition: Int64?]
 /// owner. That is safe because librdkafka calls the rebalance callback only from the calls that serve the
 /// consumer queue (`rd_kafka_consume_queue`, `rd_kafka_consume_batch_queue`, `rd_kafka_consumer_close`),
 /// which only the consumer's owning thread makes (``KafkaConsumer`` is not `Sendable`), and the handler
-/// and the fields below are set and read only there.
+/// and the fields below are set and read only there. (The relay is reachable from other threads through
+/// the context, but no other callback touches it.)
 final class RebalanceRelay: @unchecked Sendable {
     var handler: ((Rebalance) -> PartitionStarts)?
     /// Whether the consumer subscribed (it must then leave its group before it is destroyed).
     var subscribed = false
+    /// The consumer is leaving its group: rebalances are served without calling the handler.
+    var closing = false
     /// The first error librdkafka returned to an assign or unassign in the callback (the next poll throws it).
     var failure: KafkaError?
     /// Whether this member was ever assigned partitions (librdkafka #4381: closing a cooperative consumer
@@ -59,7 +62,7 @@ final class RebalanceRelay: @unchecked Sendable {
         }
         if err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
             // The cooperative protocol also calls back with empty lists (a round that moves nothing here).
-            let starts = partitions.isEmpty ? [:] : handler?(.assigned(partitions)) ?? [:]
+            let starts = partitions.isEmpty || closing ? [:] : handler?(.assigned(partitions)) ?? [:]
             for i in 0..<Int(list.pointee.cnt) {
                 let start = starts[partitions[i]] ?? nil
                 list.pointee.elems[i].offset = start ?? Int64(RD_KAFKA_OFFSET_BEGINNING)
@@ -74,7 +77,7 @@ final class RebalanceRelay: @unchecked Sendable {
             }
         } else {
             let lost = rd_kafka_assignment_lost(rk) != 0
-            if !partitions.isEmpty { _ = handler?(lost ? .lost(partitions) : .revoked(partitions)) }
+            if !partitions.isEmpty, !closing { _ = handler?(lost ? .lost(partitions) : .revoked(partitions)) }
             owned.subtract(partitions)
             if cooperative {
                 if let error = rd_kafka_incremental_unassign(rk, list) { record(KafkaConsumer.take(error, "incremental unassign")) }

@@ -9,8 +9,10 @@ struct StateCommand: ParsableCommand {
         commandName: "state",
         abstract: "Show the snapshots on a group's state topic (topics.state), and export the newest of each partition.",
         discussion: """
-            Prints one JSON line per partition: the highest epoch seen, the records read and rejected, and \
-            the complete snapshots held (newest first: epoch, sequence, bytes). With --export, writes the \
+            Prints one JSON line per partition: the highest epoch seen, the records read, rejected \
+            (malformed), corrupt (CRC mismatch) and fenced (written by a former owner after its successor's claim), the torn \
+            (unfinished) and damaged snapshots, and the complete snapshots held (newest first: epoch, \
+            sequence, bytes). With --export, writes the \
             newest complete snapshot of each partition to DIR/partition-P.bin (a sealed checkpoint, the \
             format of checkpoint.bin). Reads only: nothing on the topic changes.
             """
@@ -34,7 +36,7 @@ struct StateCommand: ParsableCommand {
             let snapshots = reader.completeSnapshots
             let listed = snapshots.map { "{\"epoch\":\($0.epoch),\"sequence\":\($0.sequence),\"bytes\":\($0.bytes.count)}" }
             writeLine(
-                "{\"partition\":\(partition),\"highest_epoch\":\(reader.highestEpoch.map(String.init) ?? "null"),\"records\":\(reader.read),\"rejected\":\(reader.rejected),\"incomplete\":\(reader.incompleteCount),\"snapshots\":[\(listed.joined(separator: ","))]}")
+                "{\"partition\":\(partition),\"highest_epoch\":\(reader.highestEpoch.map(String.init) ?? "null"),\"records\":\(reader.read),\"rejected\":\(reader.rejected),\"corrupt\":\(reader.corrupt),\"fenced\":\(reader.fenced),\"torn\":\(reader.tornCount),\"damaged\":\(reader.damagedCount),\"snapshots\":[\(listed.joined(separator: ","))]}")
             if let export, let newest = snapshots.first {
                 try Data(newest.bytes).write(to: URL(fileURLWithPath: export).appendingPathComponent("partition-\(partition).bin"))
             }

@@ -266,11 +266,16 @@ struct GroupProcessTests {
         kill(b.processIdentifier, SIGCONT)
         #expect(b.waitForLog(containing: "partition lost", seconds: 30), "B: \(b.log.suffix(3000))")
         b.terminate()
+        #expect(b.waitForLog(containing: "stopped", seconds: 60), "B: \(b.log.suffix(3000))")
         a.terminate()
+        #expect(a.waitForLog(containing: "stopped", seconds: 60), "A: \(a.log.suffix(3000))")
         b.waitForExit()
         a.waitForExit()
+        #expect(a.terminationStatus == 0 && b.terminationStatus == 0)
         // The winning snapshot of every partition B had is of A's epoch or later, never B's old one.
-        for entry in try Self.state(broker, topic: "z-state") {
+        let entries = try Self.state(broker, topic: "z-state")
+        #expect(entries.count == 4)
+        for entry in entries {
             let partition = try #require(entry["partition"] as? Int)
             let snapshots = try #require(entry["snapshots"] as? [[String: Any]])
             let newest = try #require(snapshots.first?["epoch"] as? Int)

@@ -45,24 +45,27 @@ import Testing
         let handledB = Shared<Set<[Int64]>>([])
         let rebalancesA = Shared<[Rebalance]>([])
         let rebalancesB = Shared<[Rebalance]>([])
-        let stop = Shared(false)
+        let stopA = Shared(false)
+        let stopB = Shared(false)
         let loopA = try fixture.loop()
         loopA.hooks.handled = { p, offset in handledA.update { $0.insert([Int64(p.partition), offset]) } }
         loopA.rebalanceObserver = { event in rebalancesA.update { $0.append(event) } }
-        let runA = BackgroundRun(loopA) { stop.get() }
+        let runA = BackgroundRun(loopA) { stopA.get() }
         #expect(waitUntil(seconds: 60) { handledA.get().count == 200 }, "A handled \(handledA.get().count)")
 
         let loopB = try fixture.loop()
         loopB.hooks.handled = { p, offset in handledB.update { $0.insert([Int64(p.partition), offset]) } }
         loopB.rebalanceObserver = { event in rebalancesB.update { $0.append(event) } }
-        let runB = BackgroundRun(loopB) { stop.get() }
+        let runB = BackgroundRun(loopB) { stopB.get() }
         #expect(waitUntil(seconds: 60) { rebalancesB.get().contains { if case .assigned = $0 { true } else { false } } })
         try fixture.produceJSON(Array(events[200...]), partitions: 4)
         // The second half: 50 events in each partition at offsets 50..<100, read by whoever owns it now.
         #expect(waitUntil(seconds: 60) { handledA.get().union(handledB.get()).count == 400 })
-        stop.update { $0 = true }
-        try #require(runA.wait()).get()
+        // One after the other: B leaves (A may get its partitions back), then A.
+        stopB.update { $0 = true }
         try #require(runB.wait()).get()
+        stopA.update { $0 = true }
+        try #require(runA.wait()).get()
 
         // A: all four, then an orderly revoke of exactly the two B took; B started them where A stopped.
         let a = rebalancesA.get()

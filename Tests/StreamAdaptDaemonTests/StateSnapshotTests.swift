@@ -34,11 +34,23 @@ import Testing
         let a = StateSnapshot(partition: 2, epoch: 1, sequence: 0, bytes: Self.bytes(300, seed: 1))
         let b = StateSnapshot(partition: 2, epoch: 1, sequence: 1, bytes: Self.bytes(300, seed: 2))
         let c = StateSnapshot(partition: 2, epoch: 2, sequence: 0, bytes: Self.bytes(300, seed: 3))
-        // A zombie of epoch 1 writes after the new owner's epoch 2 claim: it does not win.
-        let zombie = StateSnapshot(partition: 2, epoch: 1, sequence: 2, bytes: Self.bytes(300, seed: 4))
-        let values = [a, b, c, zombie].flatMap { $0.records(chunkSize: 100).map(\.value) }
+        let values = [a, b, c].flatMap { $0.records(chunkSize: 100).map(\.value) }
         let reader = Self.read(values, keep: 4)
-        #expect(reader.completeSnapshots == [c, zombie, b, a])
+        #expect(reader.completeSnapshots == [c, b, a])
+        #expect(reader.highestEpoch == 2)
+        #expect(reader.fenced == 0)
+    }
+
+    /// A former owner of epoch 1 writes after its successor claimed epoch 2 (before the successor wrote
+    /// any snapshot): its records are fenced, the last snapshot written before the claim stays the newest.
+    @Test func recordsOfAnOlderEpochAfterANewerClaimAreFenced() {
+        let before = StateSnapshot(partition: 2, epoch: 1, sequence: 4, bytes: Self.bytes(300, seed: 1))
+        let zombie = StateSnapshot(partition: 2, epoch: 1, sequence: 5, bytes: Self.bytes(300, seed: 2))
+        let values = before.records(chunkSize: 100).map(\.value) + [StateSnapshot.claim(partition: 2, epoch: 2).value]
+            + zombie.records(chunkSize: 100).map(\.value)
+        let reader = Self.read(values)
+        #expect(reader.completeSnapshots == [before])
+        #expect(reader.fenced == 3)
         #expect(reader.highestEpoch == 2)
     }
 
@@ -49,11 +61,23 @@ import Testing
         damaged[1][60] ^= 0x10  // one bit of the second chunk's data: its CRC no longer matches
         let reader = Self.read(old.records(chunkSize: 100).map(\.value) + damaged)
         #expect(reader.completeSnapshots == [old])
-        #expect(reader.rejected == 1)
-        #expect(reader.incompleteCount == 1)
-        // The last chunk never written (a crash while writing).
+        #expect(reader.damagedCount == 1 && reader.tornCount == 0 && reader.corrupt == 1)
+        // A bit of a header (the sequence) is covered by the CRC too.
+        var header = new.records(chunkSize: 100).map(\.value)
+        header[0][20] ^= 0x01
+        let headerReader = Self.read(old.records(chunkSize: 100).map(\.value) + header)
+        #expect(headerReader.completeSnapshots == [old])
+        #expect(headerReader.corrupt == 1)  // its fields not trusted: it joins no snapshot
+        #expect(headerReader.damagedCount == 1)  // sequence 1 without its chunk 0
+        // The last chunk never written (a crash while writing): torn, as if never written.
         let torn = new.records(chunkSize: 100).map(\.value).dropLast()
-        #expect(Self.read(old.records(chunkSize: 100).map(\.value) + torn).completeSnapshots == [old])
+        let tornReader = Self.read(old.records(chunkSize: 100).map(\.value) + torn)
+        #expect(tornReader.completeSnapshots == [old])
+        #expect(tornReader.tornCount == 1 && tornReader.damagedCount == 0)
+        // Its first chunks lost (retention evicts the oldest records first): damaged.
+        let headless = Self.read(Array(new.records(chunkSize: 100).map(\.value).dropFirst()))
+        #expect(headless.completeSnapshots.isEmpty)
+        #expect(headless.damagedCount == 1 && headless.tornCount == 0)
     }
 
     @Test func malformedRecordsAndOtherPartitionsAreRejectedWithoutEffect() {
@@ -72,10 +96,17 @@ import Testing
         #expect(reader.highestEpoch == 1)  // the other partition's epoch 9 does not count
     }
 
-    @Test func onlyTheNewestSnapshotsAreHeld() {
+    @Test func onlyTheNewestSnapshotsAreHeldAndTheNewestCompleteAlways() {
         let snapshots = (0..<10).map { StateSnapshot(partition: 2, epoch: 1, sequence: UInt64($0), bytes: Self.bytes(100, seed: UInt8($0))) }
         let reader = Self.read(snapshots.flatMap { $0.records(chunkSize: 30).map(\.value) }, keep: 3)
         #expect(reader.completeSnapshots == Array(snapshots.suffix(3).reversed()))
+        // Three unfinished writes after a complete snapshot do not evict it.
+        let torn = (10..<13).flatMap { s in
+            StateSnapshot(partition: 2, epoch: 1, sequence: UInt64(s), bytes: Self.bytes(100, seed: 0)).records(chunkSize: 30).map(\.value).prefix(2)
+        }
+        let withTorn = Self.read(snapshots[0].records(chunkSize: 30).map(\.value) + torn, keep: 3)
+        #expect(withTorn.completeSnapshots == [snapshots[0]])
+        #expect(withTorn.tornCount == 2)
     }
 
     /// A claim raises the epoch a new owner takes, and is not a snapshot.

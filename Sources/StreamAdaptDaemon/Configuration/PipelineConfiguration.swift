@@ -184,6 +184,12 @@ public struct PipelineConfiguration: Sendable, Equatable {
             if controlTopic != nil {
                 throw ConfigurationError(field: "topics.control", reason: "not supported with group yet")
             }
+            if let strategy = kafkaProperties["partition.assignment.strategy"], strategy != "cooperative-sticky" {
+                // The daemon assigns and revokes partitions incrementally, one rebalance at a time.
+                throw ConfigurationError(
+                    field: "kafka.properties.partition.assignment.strategy",
+                    reason: "must be cooperative-sticky (or left out) with group, not \(strategy)")
+            }
             if checkpointDirectory != nil {
                 throw ConfigurationError(
                     field: "checkpoint.directory", reason: "leave it out with group: a group's state lives on topics.state")

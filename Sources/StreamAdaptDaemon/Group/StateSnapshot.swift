@@ -17,7 +17,7 @@ import StreamAdaptCore
 ///     28      4     chunk index (UInt32)
 ///     32      4     chunk count (UInt32), at least 1
 ///     36      8     snapshot length (UInt64): the sum of the chunks' lengths
-///     44      4     CRC-32 of this chunk's bytes
+///     44      4     CRC-32 of bytes 0..<44 of this header, then of the chunk's bytes
 ///
 /// A **claim** is a record with chunk count 0, no bytes and key `<partition>#<epoch>#claim`: a new owner
 /// writes one as soon as it is assigned, so that the next owner's epoch is above its own even before it
@@ -56,7 +56,7 @@ public struct StateSnapshot: Sendable, Equatable {
         snapshot.append(&value, UInt32(0))
         snapshot.append(&value, UInt32(0))
         snapshot.append(&value, UInt64(0))
-        snapshot.append(&value, Checkpoint.crc32([]))
+        snapshot.append(&value, Checkpoint.crc32(value))
         return ("\(partition)#\(epoch)#claim", value)
     }
 
@@ -76,7 +76,7 @@ public struct StateSnapshot: Sendable, Equatable {
             append(&value, UInt32(index))
             append(&value, UInt32(count))
             append(&value, UInt64(bytes.count))
-            append(&value, Checkpoint.crc32(chunk))
+            append(&value, Checkpoint.crc32(value + chunk))
             value += chunk
             records.append(("\(partition)#\(epoch)#\(sequence % 2)#\(index)", value))
         }
@@ -100,8 +100,12 @@ struct StateChunk: Equatable {
     /// A claim (chunk count 0): it carries an epoch, no state.
     var isClaim: Bool { count == 0 }
 
-    /// Parses a record value strictly: nil for anything that is not a well-formed chunk (wrong magic,
-    /// short, inconsistent counts or lengths, CRC mismatch).
+    /// Whether the CRC matched (header and bytes). A chunk whose CRC does not is corrupt: none of its
+    /// fields can be trusted, not even which snapshot it belongs to.
+    var intact: Bool
+
+    /// Parses a record value strictly: nil for anything whose header is not well-formed (wrong magic,
+    /// short, inconsistent counts or lengths, epoch out of range); ``intact`` says whether the CRC matched.
     init?(_ value: UnsafeRawBufferPointer, maximumSnapshotBytes: Int) {
         guard value.count >= StateSnapshot.headerSize, value.prefix(8).elementsEqual(StateSnapshot.magic) else { return nil }
         func read<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
@@ -117,40 +121,70 @@ struct StateChunk: Equatable {
         let total = read(UInt64.self, at: 36)
         let crc = read(UInt32.self, at: 44)
         guard count >= 1 && index < count || count == 0 && index == 0 && total == 0, total <= UInt64(maximumSnapshotBytes),
-            partition >= 0
+            partition >= 0, epoch < UInt64.max, value.count - StateSnapshot.headerSize <= Int(total)
         else { return nil }
         self.index = Int(index)
         self.count = Int(count)
         self.total = Int(total)
+        var covered = Array(value[0..<44])
         bytes = Array(value[StateSnapshot.headerSize...])
-        guard bytes.count <= self.total, Checkpoint.crc32(bytes) == crc else { return nil }
+        covered += bytes
+        intact = Checkpoint.crc32(covered) == crc
     }
 }
 
 /// Reads one partition's state records in log order and tells which snapshots are complete, newest
 /// first, and the highest epoch seen (a new owner takes the next).
 ///
-/// Bounded: records that are not chunks of this partition are counted and dropped; a snapshot may not
-/// claim more than `maximumSnapshotBytes`; only the chunks of the newest `keep` (epoch, sequence)
-/// snapshots are held, so memory stays about `keep` snapshots whatever the topic holds.
+/// - **Fencing**: a record whose epoch is below an epoch seen earlier in the log was written by an owner
+///   that had already been succeeded (a zombie): it is counted in ``fenced`` and ignored, even when the
+///   successor has only claimed its epoch so far.
+/// - **Torn and damaged**: a snapshot missing its last chunks (the owner died while writing it) is torn
+///   and is as if never written; one missing other chunks is damaged (``damagedCount``). A record whose
+///   CRC does not match is ``corrupt``: it belongs to no snapshot.
+/// - **Bounded**: records that are not chunks of this partition are counted and dropped; a snapshot may
+///   not claim more than `maximumSnapshotBytes`; only the newest `keep` versions are held (incomplete
+///   ones evicted first, so the newest complete snapshot always stays).
 public struct StateSnapshotReader {
     public let partition: Int32
     let maximumSnapshotBytes: Int
     let keep: Int
     /// The highest epoch any well-formed record of this partition carried (complete or not).
     public private(set) var highestEpoch: UInt64?
-    /// Records that were not well-formed chunks of this partition.
+    /// Records that were not well-formed chunks or claims of this partition.
     public private(set) var rejected = 0
+    /// Records whose CRC did not match (header or bytes).
+    public private(set) var corrupt = 0
+    /// Records below an epoch seen earlier in the log (written by a former owner after its successor's claim).
+    public private(set) var fenced = 0
     /// Records read (tombstones included).
     public private(set) var read = 0
-    /// Well-formed snapshot chunks read (claims not counted), held or not.
+    /// Well-formed, unfenced snapshot chunks read (claims not counted), held or not.
     public private(set) var chunkRecords = 0
-    private var chunks: [Version: [Int: StateChunk]] = [:]
+    private var versions: [Version: Held] = [:]
 
     struct Version: Hashable, Comparable {
         var epoch: UInt64
         var sequence: UInt64
         static func < (a: Version, b: Version) -> Bool { (a.epoch, a.sequence) < (b.epoch, b.sequence) }
+    }
+
+    /// The chunks of one version held.
+    struct Held {
+        var chunks: [Int: StateChunk] = [:]
+
+        var isComplete: Bool {
+            guard let first = chunks.values.first, chunks.count == first.count,
+                chunks.values.allSatisfy({ $0.count == first.count && $0.total == first.total })
+            else { return false }
+            return chunks.values.reduce(0) { $0 + $1.bytes.count } == first.total
+        }
+
+        /// Missing only its last chunks: a write that did not finish.
+        var isTorn: Bool {
+            guard !isComplete, let first = chunks.values.first else { return false }
+            return chunks.keys.max()! + 1 == chunks.count && chunks.count < first.count
+        }
     }
 
     public init(partition: Int32, maximumSnapshotBytes: Int = 1 << 34, keep: Int = 3) {
@@ -168,41 +202,46 @@ public struct StateSnapshotReader {
             rejected += 1
             return
         }
-        highestEpoch = max(highestEpoch ?? 0, chunk.epoch)
-        if chunk.isClaim {
-            guard chunk.bytes.isEmpty else {
-                rejected += 1
-                return
-            }
+        guard chunk.intact else {
+            corrupt += 1
             return
         }
+        if let highestEpoch, chunk.epoch < highestEpoch {
+            fenced += 1
+            return
+        }
+        highestEpoch = max(highestEpoch ?? 0, chunk.epoch)
+        if chunk.isClaim { return }
         chunkRecords += 1
         let version = Version(epoch: chunk.epoch, sequence: chunk.sequence)
-        if chunks[version] == nil {
-            // Older than every snapshot held while `keep` are held: cannot be among the newest.
-            if chunks.count >= keep, let oldest = chunks.keys.min(), version < oldest { return }
-            chunks[version] = [:]
-            if chunks.count > keep, let oldest = chunks.keys.min() { chunks[oldest] = nil }
+        if versions[version] == nil {
+            if versions.count >= keep {
+                // Evict an incomplete version first (the oldest), else the oldest; a version older than
+                // every complete one held is not taken at all.
+                let incomplete = versions.filter { !$0.value.isComplete }.keys.min()
+                guard let evicted = incomplete ?? versions.keys.min(), incomplete != nil || evicted < version else { return }
+                versions[evicted] = nil
+            }
+            versions[version] = Held()
         }
-        chunks[version]![chunk.index] = chunk
+        versions[version]!.chunks[chunk.index] = chunk
     }
 
     /// The complete snapshots held, newest (highest epoch, then sequence) first. Complete: every chunk of
-    /// one count present, lengths summing to the snapshot length.
+    /// one count present and intact, lengths summing to the snapshot length.
     public var completeSnapshots: [StateSnapshot] {
-        chunks.keys.sorted(by: >).compactMap { version in
-            let parts = chunks[version]!
-            guard let first = parts.values.first, parts.count == first.count,
-                parts.values.allSatisfy({ $0.count == first.count && $0.total == first.total })
-            else { return nil }
+        versions.keys.sorted(by: >).compactMap { version in
+            let held = versions[version]!
+            guard held.isComplete else { return nil }
             var bytes: [UInt8] = []
-            bytes.reserveCapacity(first.total)
-            for i in 0..<first.count { bytes += parts[i]!.bytes }
-            guard bytes.count == first.total else { return nil }
+            bytes.reserveCapacity(held.chunks[0]!.total)  // checked against the chunks' lengths
+            for i in 0..<held.chunks.count { bytes += held.chunks[i]!.bytes }
             return StateSnapshot(partition: partition, epoch: version.epoch, sequence: version.sequence, bytes: bytes)
         }
     }
 
-    /// Snapshots held that are missing chunks (for the log when falling back).
-    public var incompleteCount: Int { chunks.count - completeSnapshots.count }
+    /// Versions held that are neither complete nor torn: chunks lost or damaged after they were written.
+    public var damagedCount: Int { versions.values.filter { !$0.isComplete && !$0.isTorn }.count }
+    /// Versions held whose write did not finish (their last chunks missing).
+    public var tornCount: Int { versions.values.filter(\.isTorn).count }
 }

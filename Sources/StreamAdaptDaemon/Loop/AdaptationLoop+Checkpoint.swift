@@ -17,7 +17,9 @@ extension AdaptationLoop {
         if let failure { throw failure }
         hooks.beforeCheckpoint?()
         _ = try waitForOutputs(limit: flushTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false })
-        try writeCheckpoint()
+        try writeCheckpoint {
+            try writeSnapshots(limit: flushTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false })
+        }
     }
 
     /// Writes the checkpoint once every output enqueued so far is delivered; the offsets never move past
@@ -31,15 +33,19 @@ extension AdaptationLoop {
         // counts from its start (checkOutageLimit).
         guard try waitForOutputs(limit: 0, setting: "kafka.outageLimitSeconds", consuming: true, stopping: stopping)
         else { return }
-        try writeCheckpoint()
+        try writeCheckpoint {
+            try writeSnapshots(limit: 0, setting: "kafka.outageLimitSeconds", consuming: true, stopping: stopping)
+        }
     }
 
     /// Writes the checkpoint (outputs must have been flushed); in a group, the snapshots of the partitions
-    /// that changed, to the state topic, waiting until they are delivered.
-    private func writeCheckpoint() throws {
+    /// that changed, to the state topic, waiting until they are delivered as the outputs were.
+    /// - Parameter snapshots: in a group, writes the snapshots and waits for them (false: a stop ended the
+    ///   wait, nothing is counted).
+    private func writeCheckpoint(snapshots: () throws -> Bool) throws {
         try checkDeliveries()
         if group != nil {
-            try writeSnapshots()
+            guard try snapshots() else { return }
         } else {
             guard let store else { return }
             try store.write(sealedState(model: model, recentInputs: recentInputs, offsets: nextOffsets))

@@ -26,7 +26,7 @@ extension AdaptationLoop {
 
     /// Joins the group for the input topic (the last step of ``connect(stopping:)`` in a group).
     func subscribe() throws {
-        try consumer.subscribe([configuration.inputTopic]) { [unowned self] event in rebalanced(event) }
+        try consumer.subscribe([configuration.inputTopic]) { [weak self] event in self?.rebalanced(event) ?? [:] }
         logger.info(
             "joining consumer group", metadata: ["group": "\(group ?? "")", "topic": "\(configuration.inputTopic)",
                                                  "state-topic": "\(configuration.stateTopic)"])
@@ -45,6 +45,10 @@ extension AdaptationLoop {
             case .revoked(let ps): try revoke(ps)
             case .lost(let ps): drop(ps, lost: true)
             }
+        } catch let error as KafkaError where error.code == .stopped {
+            // A stop while restoring: the partitions get no lane (none of their events is handled) and
+            // the loop stops as asked, writing the snapshots of the others.
+            logger.notice("stopped while restoring assigned partitions", metadata: ["event": "\(event)"])
         } catch {
             groupFailure = error
             logger.error("rebalance failed: stopping", metadata: ["event": "\(event)", "error": "\(error)"])
@@ -76,10 +80,23 @@ extension AdaptationLoop {
                         ])
                 }
             }
-            if restored == nil, reader.chunkRecords > 0, let highest = reader.highestEpoch {
+            // Refused: snapshots that did not restore, or damaged ones (chunks lost or corrupted after they
+            // were written) and nothing complete. A snapshot whose write never finished (torn) is as if
+            // never written: with nothing else, the partition starts from zero at its oldest offset.
+            if restored == nil, !refusals.isEmpty || reader.damagedCount > 0 || reader.corrupt > 0, let highest = reader.highestEpoch ?? (reader.corrupt > 0 ? 0 : nil) {
                 throw GroupStateError(
                     partition: p,
-                    "state topic \(configuration.stateTopic) [\(gp.partition)] holds snapshots up to epoch \(highest) (\(reader.read) records, \(reader.chunkRecords) snapshot chunks, \(reader.rejected) malformed, \(reader.incompleteCount) incomplete) but none restores\(refusals.isEmpty ? "" : ": " + refusals.joined(separator: "; "))\(reader.incompleteCount > 0 ? " (an incomplete snapshot misses chunks: removed by retention, or never written)" : ""); refusing to start the partition from zero (docs/scale-out.md)")
+                    "state topic \(configuration.stateTopic) [\(gp.partition)] holds snapshots up to epoch \(highest) (\(reader.read) records, \(reader.chunkRecords) snapshot chunks, \(reader.rejected) malformed, \(reader.corrupt) corrupt, \(reader.damagedCount) damaged: chunks lost to retention or corrupted) but none restores\(refusals.isEmpty ? "" : ": " + refusals.joined(separator: "; ")); refusing to start the partition from zero (docs/scale-out.md)")
+            }
+            if restored == nil, reader.tornCount > 0 {
+                logger.warning(
+                    "only unfinished snapshot writes on the state topic: the partition starts from zero",
+                    metadata: ["partition": "\(p)", "torn": "\(reader.tornCount)"])
+            }
+            if reader.fenced > 0 {
+                logger.notice(
+                    "state records of a former owner written after its successor's claim were ignored",
+                    metadata: ["partition": "\(p)", "records": "\(reader.fenced)"])
             }
             let (model, recent) = try restored?.lane ?? newLane()
             let lane = PartitionLane(partition: gp.partition, model: model, recentInputs: recent, epoch: (reader.highestEpoch ?? 0) + 1)
@@ -88,6 +105,7 @@ extension AdaptationLoop {
                 let marks = try consumer.watermarks(topic: p.topic, partition: p.partition, until: wait)
                 if let gap = OffsetGap(partition: p, stored: stored, low: marks.low, high: marks.high) { try accept(gap) }
             }
+            lane.lastSnapshot = clock()  // the restored snapshot (or nothing) is the state to replay from
             lanes[gp.partition] = lane
             partitions.append(p)
             // Claims the epoch: a later owner counts from it, even before this one writes a snapshot.
@@ -101,6 +119,10 @@ extension AdaptationLoop {
                     "milliseconds": "\((clock() &- started) / 1_000_000)",
                 ])
         }
+        // The claims delivered before any event is handled: a member cut off from the cluster now cannot
+        // share an epoch with its successor.
+        _ = try waitForOutputs(limit: configuration.stopTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false })
+        try checkDeliveries()
         assignedOnce = true
         recordOwnership()
         return starts
@@ -115,6 +137,8 @@ extension AdaptationLoop {
     /// Flushes the outputs, writes the snapshot of each revoked partition that changed since its last,
     /// waits until delivered, then drops the partitions.
     private func revoke(_ revoked: [GroupPartition]) throws {
+        // Dropped whatever happens: a partition whose snapshot failed is not handled any more either.
+        defer { drop(revoked, lost: false) }
         try processBatch()
         let owned = revoked.compactMap { $0.topic == configuration.inputTopic ? lanes[$0.partition] : nil }
         _ = try waitForOutputs(limit: configuration.stopTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false })
@@ -122,7 +146,6 @@ extension AdaptationLoop {
         for lane in owned where lane.eventsSinceSnapshot > 0 { try writeSnapshot(lane) }
         _ = try waitForOutputs(limit: configuration.stopTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false })
         try checkDeliveries()
-        drop(revoked, lost: false)
     }
 
     /// Forgets partitions: their lanes, offsets and place in ``partitions``.
@@ -155,7 +178,7 @@ extension AdaptationLoop {
     /// handled already (fetched before its partition was revoked and assigned again): it is skipped.
     func enterLane(of message: KafkaMessage) throws -> Bool {
         let partition = message.partition
-        guard let lane = lanes[partition] else { return false }
+        guard groupFailure == nil, let lane = lanes[partition] else { return false }
         if let next = nextOffsets[TopicPartition(topic: configuration.inputTopic, partition: partition)], message.offset < next {
             return false
         }
@@ -182,19 +205,30 @@ extension AdaptationLoop {
         metrics.snapshotBytes.record(bytes.count)
     }
 
-    /// The snapshots of every partition that changed since its last, delivered before this returns.
-    func writeSnapshots() throws {
+    /// The snapshots of every partition that changed since its last, waited for as the outputs before
+    /// them were (``waitForOutputs(limit:setting:consuming:stopping:)``'s parameters).
+    /// - Returns: whether they were delivered (false: a stop ended the wait).
+    func writeSnapshots(limit: Double, setting: String, consuming: Bool, stopping: () -> Bool) throws -> Bool {
         for lane in lanes.values.sorted(by: { $0.partition < $1.partition }) where lane.eventsSinceSnapshot > 0 {
             try writeSnapshot(lane)
         }
-        _ = try waitForOutputs(limit: configuration.stopTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false })
+        let delivered = try waitForOutputs(limit: limit, setting: setting, consuming: consuming, stopping: stopping)
         try checkDeliveries()
+        return delivered
     }
 
     /// Leaves the group after the final snapshots (the partitions go to the other members at once).
     func leaveGroup() throws {
         try consumer.close()
         if let groupFailure { throw groupFailure }
+    }
+
+    /// ``DaemonMetrics/snapshotAge``: the oldest last snapshot among the owned partitions with events
+    /// since (0 when every owned partition's snapshot is its current state).
+    func recordSnapshotAge() {
+        let now = clock()
+        let oldest = lanes.values.filter { $0.eventsSinceSnapshot > 0 }.compactMap(\.lastSnapshot).min()
+        metrics.snapshotAge.record(oldest.map { Double(now &- $0) / 1e9 } ?? 0)
     }
 
     private func recordOwnership() {

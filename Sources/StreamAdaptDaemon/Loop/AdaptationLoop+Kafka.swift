@@ -137,6 +137,8 @@ extension AdaptationLoop {
         for event in events {
             switch event {
             case .offsetOutOfRange(let range):
+                // In a group: a partition revoked meanwhile is none of this member's business.
+                if group != nil, lanes[range.partition] == nil { continue }
                 let p = TopicPartition(topic: range.topic, partition: range.partition)
                 let stored = nextOffsets[p] ?? range.offset
                 var marks = range.low.flatMap { low in range.high.map { Watermarks(low: low, high: $0) } }

@@ -90,6 +90,7 @@ extension AdaptationLoop {
             if clock() &- lastLag > 1_000_000_000 {
                 lastLag = clock()
                 recordLag()
+                if group != nil { recordSnapshotAge() }
             }
         }
         health.setReady(false)  // no longer consuming: /readyz answers 503 during the final checkpoint

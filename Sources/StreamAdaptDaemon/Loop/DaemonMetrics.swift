@@ -22,6 +22,9 @@ final class DaemonMetrics {
     let highestEpoch = Gauge(label: "streamadapt_group_epoch")
     let snapshots = Counter(label: "streamadapt_state_snapshots_total")
     let snapshotBytes = Gauge(label: "streamadapt_state_snapshot_bytes")
+    /// Seconds since the oldest of the owned partitions' last snapshots (or claim, for one not yet
+    /// snapshotted): what a kill -9 now would replay, in time.
+    let snapshotAge = Gauge(label: "streamadapt_state_snapshot_age_seconds")
     private var labelled: [String: [String: Counter]] = [:]
 
     /// streamadapt_late_labels_total{outcome}.

@@ -13,8 +13,8 @@ extension KafkaConsumer {
     }
 
     /// Joins the consumer group of `group.id` (set it with ``groupProperties(group:)``) for `topics`.
-    /// `onRebalance` runs on this thread inside ``poll(timeoutMilliseconds:_:afterBatch:)`` and
-    /// ``close()``: for ``Rebalance/assigned(_:)`` it returns where each partition starts (missing or nil:
+    /// `onRebalance` runs on this thread inside ``poll(timeoutMilliseconds:_:afterBatch:)`` (not inside
+    /// ``close(timeout:)``): for ``Rebalance/assigned(_:)`` it returns where each partition starts (missing or nil:
     /// the oldest offset held); for revoked and lost partitions its result is ignored. The partitions are
     /// assigned or unassigned when it returns. Messages of a partition fetched before it was revoked can
     /// still be handed over in the same poll: the caller skips messages of partitions it does not own.
@@ -65,6 +65,12 @@ extension KafkaConsumer {
     private func serveQueue() {
         if let message = rd_kafka_consume_queue(queue, 100) { rd_kafka_message_destroy(message) }
     }
+
+    /// Messages (and events) fetched and waiting in the consumer queue, for tests.
+    var queuedCount: Int { Int(rd_kafka_queue_length(queue)) }
+
+    /// Serves the main queue (errors, statistics) for up to `milliseconds`: a bounded wait, for tests.
+    func serveMainQueue(milliseconds: Int32) { rd_kafka_poll(handle, milliseconds) }
 
     /// Throws the error an assign or unassign returned inside the rebalance callback.
     func checkRebalance() throws(KafkaError) {

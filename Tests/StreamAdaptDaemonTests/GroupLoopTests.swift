@@ -90,6 +90,14 @@ import Testing
         }
         #expect(!a.contains { if case .lost = $0 { true } else { false } })
 
+        // B's first snapshots of the moved partitions superseded every record of A's epoch there: tombstoned.
+        let stateRecords = try fixture.read("state")
+        for gp in taken {
+            let records = stateRecords.filter { $0.partition == gp.partition }
+            let tombstoned = Set(records.filter { $0.value.isEmpty }.map(\.keyString))
+            let ofA = Set(records.filter { !$0.value.isEmpty && $0.keyString.hasPrefix("\(gp.partition)#1#") }.map(\.keyString))
+            #expect(ofA.count >= 2 && ofA.isSubset(of: tombstoned), "partition \(gp.partition): \(ofA) not all in \(tombstoned)")
+        }
         // Every event has a prediction.
         let predicted = Set(try fixture.read("predictions").map(\.keyString))
         #expect(predicted == Set(events.map(\.id)))

@@ -127,4 +127,19 @@ import Testing
         #expect(onlyClaims.completeSnapshots.isEmpty)
         #expect(onlyClaims.chunkRecords == 0)
     }
+
+    /// The keys a new owner tombstones: those of earlier epochs, minus the ones already tombstoned.
+    @Test func keysBelowAnEpochAreThoseOfEarlierRecordsStillThere() {
+        let one = StateSnapshot(partition: 2, epoch: 1, sequence: 0, bytes: Self.bytes(150, seed: 1))
+        let two = StateSnapshot(partition: 2, epoch: 2, sequence: 0, bytes: Self.bytes(150, seed: 2))
+        let claim = StateSnapshot.claim(partition: 2, epoch: 3)
+        var reader = StateSnapshotReader(partition: 2)
+        for record in one.records(chunkSize: 100) + [StateSnapshot.claim(partition: 2, epoch: 2)] + two.records(chunkSize: 100) + [claim] {
+            record.value.withUnsafeBytes { value in Array(record.key.utf8).withUnsafeBytes { reader.take(value, key: $0) } }
+        }
+        // A tombstone of one key (a previous owner's clean-up).
+        Array("2#1#0#1".utf8).withUnsafeBytes { reader.take(UnsafeRawBufferPointer(start: nil, count: 0), key: $0) }
+        #expect(reader.keys(below: 3) == ["2#1#0#0", "2#2#0#0", "2#2#0#1", "2#2#claim"])
+        #expect(reader.keys(below: 2) == ["2#1#0#0"])
+    }
 }

@@ -14,6 +14,8 @@ final class PartitionLane {
     var eventsSinceSnapshot = 0
     /// When the last snapshot was enqueued (monotonic nanoseconds), for the snapshot-age metric.
     var lastSnapshot: UInt64?
+    /// Keys of earlier epochs on the state topic, tombstoned once a snapshot of this epoch is delivered.
+    var obsoleteKeys: [String] = []
 
     init(partition: Int32, model: StreamModel, recentInputs: RecentInputs, epoch: UInt64) {
         self.partition = partition

@@ -162,6 +162,11 @@ public struct StateSnapshotReader {
     /// Well-formed, unfenced snapshot chunks read (claims not counted), held or not.
     public private(set) var chunkRecords = 0
     private var versions: [Version: Held] = [:]
+    /// The keys of the well-formed records read, with their epoch (at most ``maximumKeys``; see
+    /// ``keys(below:)``).
+    private var recordKeys: [String: UInt64] = [:]
+    /// Keys collected at most (the rest stay until a later owner collects them).
+    static let maximumKeys = 100_000
 
     struct Version: Hashable, Comparable {
         var epoch: UInt64
@@ -195,9 +200,14 @@ public struct StateSnapshotReader {
 
     /// Takes the next record of the partition (a null value, a compaction tombstone, is counted and
     /// skipped). A later chunk with the same epoch, sequence and index replaces an earlier one.
-    public mutating func take(_ value: UnsafeRawBufferPointer) {
+    /// - Parameter key: the record's key, collected for ``keys(below:)`` (records that were not well-formed
+    ///   are left alone).
+    public mutating func take(_ value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer? = nil) {
         read += 1
-        guard !value.isEmpty else { return }
+        guard !value.isEmpty else {
+            if let key { recordKeys[String(decoding: key, as: UTF8.self)] = nil }  // a tombstone: gone already
+            return
+        }
         guard let chunk = StateChunk(value, maximumSnapshotBytes: maximumSnapshotBytes), chunk.partition == partition else {
             rejected += 1
             return
@@ -211,6 +221,7 @@ public struct StateSnapshotReader {
             return
         }
         highestEpoch = max(highestEpoch ?? 0, chunk.epoch)
+        if let key, recordKeys.count < Self.maximumKeys { recordKeys[String(decoding: key, as: UTF8.self)] = chunk.epoch }
         if chunk.isClaim { return }
         chunkRecords += 1
         let version = Version(epoch: chunk.epoch, sequence: chunk.sequence)
@@ -238,6 +249,12 @@ public struct StateSnapshotReader {
             for i in 0..<held.chunks.count { bytes += held.chunks[i]!.bytes }
             return StateSnapshot(partition: partition, epoch: version.epoch, sequence: version.sequence, bytes: bytes)
         }
+    }
+
+    /// The keys of the records read whose epoch is below `epoch`, sorted: what a new owner tombstones once
+    /// a snapshot of its own epoch is delivered (on a compacted topic they then go).
+    public func keys(below epoch: UInt64) -> [String] {
+        recordKeys.filter { $0.value < epoch }.map(\.key).sorted()
     }
 
     /// Versions held that are neither complete nor torn: chunks lost or damaged after they were written.

@@ -30,6 +30,13 @@ public struct StateTopic: Sendable {
         try KafkaConsumer(configuration: KafkaConfiguration(properties), batchSize: 1).partitions(of: name, until: until)
     }
 
+    /// Enqueues tombstones (null values) for `keys` of `partition`: compaction then removes them.
+    func tombstone(_ keys: [String], partition: Int32, producer: KafkaProducer, until: StopCondition) throws {
+        for key in keys {
+            try producer.sendWaiting(topic: name, partition: partition, key: key, value: UnsafeRawBufferPointer(start: nil, count: 0), until: until)
+        }
+    }
+
     /// Enqueues the claim of `epoch` for `partition` (``StateSnapshot/claim(partition:epoch:)``).
     func claim(partition: Int32, epoch: UInt64, producer: KafkaProducer, until: StopCondition) throws {
         let record = StateSnapshot.claim(partition: partition, epoch: epoch)
@@ -63,7 +70,7 @@ public struct StateTopic: Sendable {
                 throw KafkaError(.timedOut, "state topic \(name) [\(partition)]: read to \(next) of \(marks.high) before the deadline")
             }
             let (_, events) = try consumer.poll(timeoutMilliseconds: 100) { message in
-                reader.take(message.value)
+                reader.take(message.value, key: message.key)
                 next = message.offset + 1
             }
             for case .offsetOutOfRange(let range) in events {

@@ -106,6 +106,7 @@ extension AdaptationLoop {
                 if let gap = OffsetGap(partition: p, stored: stored, low: marks.low, high: marks.high) { try accept(gap) }
             }
             lane.lastSnapshot = clock()  // the restored snapshot (or nothing) is the state to replay from
+            lane.obsoleteKeys = reader.keys(below: lane.epoch)
             lanes[gp.partition] = lane
             partitions.append(p)
             // Claims the epoch: a later owner counts from it, even before this one writes a snapshot.
@@ -146,6 +147,7 @@ extension AdaptationLoop {
         for lane in owned where lane.eventsSinceSnapshot > 0 { try writeSnapshot(lane) }
         _ = try waitForOutputs(limit: configuration.stopTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false })
         try checkDeliveries()
+        try tombstoneObsoleteKeys(of: owned)
     }
 
     /// Forgets partitions: their lanes, offsets and place in ``partitions``.
@@ -214,7 +216,18 @@ extension AdaptationLoop {
         }
         let delivered = try waitForOutputs(limit: limit, setting: setting, consuming: consuming, stopping: stopping)
         try checkDeliveries()
+        if delivered { try tombstoneObsoleteKeys(of: Array(lanes.values)) }
         return delivered
+    }
+
+    /// Once a lane's epoch has a delivered snapshot, the records of earlier epochs (the snapshot it was
+    /// restored from included) are superseded: tombstones let compaction remove them, so that a later
+    /// owner does not read every past epoch. Delivered with the next flush (losing them costs only reading).
+    private func tombstoneObsoleteKeys(of owned: [PartitionLane]) throws {
+        for lane in owned where lane.sequence > 0 && !lane.obsoleteKeys.isEmpty {
+            try stateTopic.tombstone(lane.obsoleteKeys, partition: lane.partition, producer: producer, until: outputWait)
+            lane.obsoleteKeys = []
+        }
     }
 
     /// Leaves the group after the final snapshots (the partitions go to the other members at once).

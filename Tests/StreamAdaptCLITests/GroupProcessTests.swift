@@ -174,6 +174,48 @@ struct GroupProcessTests {
         }
     }
 
+    /// A alone, B joins half way: A gives up exactly two partitions in an orderly revoke and keeps the
+    /// other two without a pause (cooperative); B starts each at A's snapshot; no event is predicted
+    /// twice, every event is predicted, and every partition ends in the reference state.
+    @Test func aSecondDaemonJoiningHalfWayTakesPartitionsWithTheirState() throws {
+        let broker = try BrokerProcess(topics: ["embeddings", "h-state", "ref-state"], partitions: 4)
+        let (pipeline, folder) = try Self.pipeline(suffix: "h", group: "h", state: "h-state")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let a = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
+        #expect(Self.waitForAssignments(a, 4), "A: \(a.log.suffix(2000))")
+        try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try ProjectedSample.lines(0..<300))
+        #expect(Self.waitForPredictions(broker, "predictions-h", distinct: 300, seconds: 60) == 300)
+
+        let b = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
+        #expect(Self.waitForAssignments(b, 2), "B: \(b.log.suffix(2000))")
+        let ofB = Set(Self.assignments(b.log).map(\.partition))
+        #expect(ofB.count == 2)
+        // B restored each from A's snapshot of epoch 1 and claimed epoch 2.
+        for line in b.log.split(separator: "\n") where line.contains("partition assigned") {
+            #expect(line.contains("restored-from=epoch 1 sequence") && line.contains("epoch=2 "), "\(line)")
+        }
+        try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try ProjectedSample.lines(300..<600))
+        #expect(Self.waitForPredictions(broker, "predictions-h", distinct: 600, seconds: 60) == 600)
+        // Before any stop: A revoked exactly B's two partitions and nothing else.
+        let revoked = a.log.split(separator: "\n").filter { $0.contains("partition revoked") }
+        #expect(revoked.count == 2)
+        for line in revoked {
+            #expect(ofB.contains { line.contains("partition=embeddings/\($0) ") }, "\(line)")
+        }
+        b.terminate()
+        #expect(b.waitForLog(containing: "stopped", seconds: 60), "B: \(b.log.suffix(2000))")
+        a.terminate()
+        #expect(a.waitForLog(containing: "stopped", seconds: 60), "A: \(a.log.suffix(2000))")
+        b.waitForExit()
+        a.waitForExit()
+        #expect(a.terminationStatus == 0 && b.terminationStatus == 0)
+
+        let predictions = try Self.predictions(broker, "predictions-h")
+        #expect(predictions.count == 600)
+        #expect(predictions.values.allSatisfy { $0.count == 1 }, "an orderly handoff predicts no event twice")
+        try Self.expectReferenceState(broker, state: "h-state")
+    }
+
     /// B is killed (SIGKILL) while events flow: A owns all four partitions within 20 s, each moved one
     /// restored from B's last snapshot; every event is predicted, the duplicates are only events after
     /// that snapshot and identical to the first predictions; every partition ends in the reference state.

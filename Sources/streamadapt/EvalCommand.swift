@@ -53,6 +53,9 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "With --hold-back-class: have the held-back classes from the start (their events kept) and report the same windows: the model that never had to add them.")
     var referenceRun = false
 
+    @Option(help: "Spread the stream round-robin over N partitions, each with its own model (what a daemon group with model.mode per-partition does): event i goes to the model of partition i mod N. Accuracy is over all events; alerts are counted, not listed.")
+    var partitions = 1
+
     @OptionGroup var headOptions: HeadOptions
 
     mutating func validate() throws {
@@ -60,6 +63,10 @@ struct EvalCommand: ParsableCommand {
         guard labelFraction >= 0 && labelFraction <= 1 else { throw ValidationError("--label-fraction must be in [0, 1]") }
         guard maxBlock >= 1 else { throw ValidationError("--max-block must be at least 1") }
         guard !(controlRun && referenceRun) else { throw ValidationError("give --control-run or --reference-run, not both") }
+        guard partitions >= 1 else { throw ValidationError("--partitions must be at least 1") }
+        guard partitions == 1 || (addClass.isEmpty && retireClass.isEmpty && holdBackClass.isEmpty && trace == nil) else {
+            throw ValidationError("--partitions does not combine with class changes or --trace")
+        }
         guard !(controlRun || referenceRun) || !holdBackClass.isEmpty else {
             throw ValidationError("--control-run and --reference-run need --hold-back-class")
         }
@@ -102,7 +109,12 @@ struct EvalCommand: ParsableCommand {
         let headNames = heads.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         var results: [HeadResult] = []
         var traceLines: [String] = []
-        for name in headNames {
+        for name in headNames where partitions > 1 {
+            results.append(try partitioned(
+                name, settings: settings, drift: drift, classes: classes, projection: projectionMatrix, segments: segments,
+                keepsLabel: keepsLabel))
+        }
+        for name in headNames where partitions == 1 {
             let head: any AdapterHead
             do { head = try settings.makeHead(name, classes: baseClasses, projection: projectionMatrix) } catch {
                 throw ValidationError(error.description)
@@ -192,6 +204,56 @@ struct EvalCommand: ParsableCommand {
         } else {
             print(report.table())
         }
+    }
+
+    /// One head over the stream spread round-robin over ``partitions`` models (``partitions`` > 1).
+    private func partitioned(
+        _ name: String, settings: HeadSettings, drift: DriftSettings, classes: ClassEmbeddings, projection: Matrix?,
+        segments: [Segment], keepsLabel: [Bool]
+    ) throws -> HeadResult {
+        var models: [StreamModel] = []
+        for _ in 0..<partitions {
+            let head: any AdapterHead
+            do { head = try settings.makeHead(name, classes: classes, projection: projection) } catch {
+                throw ValidationError(error.description)
+            }
+            models.append(StreamModel(classes: classes, head: head, drift: drift, maximumBlock: maxBlock))
+        }
+        let batches = models.map { $0.makeBatch(capacity: maxBlock) }
+        var pending: [[(segment: Int, truth: Int)]] = Array(repeating: [], count: partitions)
+        var stats = PrequentialStatistics(segments: segments.count)
+        var modelNanoseconds: UInt64 = 0
+        func flush(_ p: Int) {
+            guard batches[p].count > 0 else { return }
+            let start = monotonicNanoseconds()
+            models[p].process(batches[p])
+            modelNanoseconds &+= monotonicNanoseconds() &- start
+            for (i, event) in pending[p].enumerated() {
+                let result = batches[p].results[i]
+                stats.record(segment: event.segment, isCorrect: result.index == event.truth, confidence: result.probability, updateNanoseconds: nil)
+            }
+            batches[p].removeAll()
+            pending[p].removeAll(keepingCapacity: true)
+        }
+        var event = 0
+        for (s, segment) in segments.enumerated() {
+            let d = segment.dataset.dimension
+            try segment.dataset.embeddings.withUnsafeBufferPointer { all in
+                for row in segment.range {
+                    let p = event % partitions
+                    let truth = segment.dataset.labels[row]
+                    try batches[p].append(UnsafeBufferPointer(rebasing: all[(row * d)..<((row + 1) * d)]), label: keepsLabel[event] ? truth : nil)
+                    pending[p].append((s, truth))
+                    event += 1
+                    if batches[p].isFull { flush(p) }
+                }
+            }
+        }
+        for p in 0..<partitions { flush(p) }
+        stats.modelNanoseconds = modelNanoseconds
+        return HeadResult(
+            name: "\(models[0].head.name) x\(partitions)", statistics: stats, alerts: [], alertsRaised: models.reduce(0) { $0 + $1.alertsRaised },
+            updates: models.reduce(0) { $0 + $1.head.updateCount })
     }
 
     private func loadProjection(_ path: String, dimension: Int) throws -> Matrix {

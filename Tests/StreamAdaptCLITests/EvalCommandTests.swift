@@ -51,6 +51,26 @@ import Testing
             == (perEvent["alerts"] as? [[String: Any]])?.compactMap { $0["raised_at"] as? Int })
     }
 
+    /// `--partitions N` (on the sample's corrupted rows, where zero-shot is poor): with one event per partition every model predicts from its prior, so the Kalman
+    /// head (W0 = the class embeddings) agrees with zero-shot exactly; with one partition it is the
+    /// ordinary run; with two, each model sees half of the labels and ends between the two.
+    @Test func partitionsSpreadTheStreamOverModelsOfTheirOwn() throws {
+        func accuracy(_ partitions: Int, _ name: String, rows: String = "600:800") throws -> Double {
+            let output = try CommandRunner.run(
+                ["eval", "--json", "--heads", "zeroshot,kalman", "--partitions", "\(partitions)", "--data", "samples/fmnist-drift@\(rows)"])
+            #expect(output.status == 0, "stderr: \(output.stderr)")
+            let suffix = partitions == 1 ? "" : " x\(partitions)"
+            return try #require(head(try output.json(), name + suffix)?["prequential_accuracy"] as? Double)
+        }
+        #expect(try accuracy(30, "kalman", rows: "600:630") == accuracy(30, "zeroshot", rows: "600:630"))
+        let zeroshot = try accuracy(1, "zeroshot")
+        let single = try accuracy(1, "kalman")
+        let two = try accuracy(2, "kalman")
+        #expect(single > two && two > zeroshot, "kalman \(single), two partitions \(two), zero-shot \(zeroshot)")
+        let bad = try CommandRunner.run(["eval", "--partitions", "2", "--trace", "/tmp/x.csv", "--data", "samples/fmnist-drift@0:10"])
+        #expect(bad.status != 0 && bad.stderr.contains("--partitions does not combine"))
+    }
+
     @Test func tableReportNamesHeadsAndAlerts() throws {
         let output = try CommandRunner.run(["eval", "--heads", "kalman,kalman+tip"] + Self.sample)
         #expect(output.status == 0, "stderr: \(output.stderr)")

@@ -116,6 +116,30 @@ public enum BLAS {
         return info == 0
     }
 
+    /// Solves S X = B for the symmetric positive definite n x n Float64 matrix S whose upper triangle `s`
+    /// holds (row-major) and the m right-hand sides that are the rows of `b` (m x n, row-major); X
+    /// overwrites `b`, and `s` becomes the inverse of S (its upper triangle). False when S is not
+    /// positive definite (then both are undefined). O(n^3): for set-up work (a fold), not per event.
+    public static func choleskySolveAndInvert(
+        _ n: Int, _ s: UnsafeMutablePointer<Double>, rightHandSides m: Int, _ b: UnsafeMutablePointer<Double>
+    ) -> Bool {
+        // Column-major LAPACK: the row-major upper triangle is the column-major lower one ("L"), and the
+        // m x n row-major B is the n x m column-major one with its columns as right-hand sides.
+        var uplo: CChar = 76  // "L"
+        var size = Int32(n)
+        var lda = Int32(n)
+        var count = Int32(m)
+        var info: Int32 = 0
+        dpotrf_(&uplo, &size, s, &lda, &info)
+        guard info == 0 else { return false }
+        if m > 0 {
+            dpotrs_(&uplo, &size, &count, s, &lda, b, &lda, &info)
+            guard info == 0 else { return false }
+        }
+        dpotri_(&uplo, &size, s, &lda, &info)
+        return info == 0
+    }
+
     /// Eigendecomposition of the symmetric n x n matrix `a` (row-major, both triangles set): on return
     /// `values` holds the eigenvalues in ascending order and row j of `a` the unit eigenvector of
     /// `values[j]`. False when LAPACK `dsyev` does not converge. Allocates its workspace: for set-up

@@ -35,24 +35,35 @@ extension KafkaConsumer {
 
     /// Leaves the group, within `timeout`: the partitions still owned are revoked without calling the
     /// rebalance handler (the owner writes its state before it closes), then the group rebalances without
-    /// this member at once instead of after its session timeout. Served here, on this thread, through
-    /// `rd_kafka_consumer_close_queue` with a deadline (librdkafka 2.0.2's blocking close can wait forever:
-    /// #4527, #4187). A member still waiting for its first assignment waits for it first (bounded by the
-    /// same deadline): librdkafka #4381, destroying a cooperative consumer between JoinGroup and SyncGroup
-    /// can crash.
+    /// this member at once instead of after its session timeout. Served here, on this thread, in three
+    /// phases of a third of `timeout` each, working around librdkafka 2.0.2:
+    /// 1. a member still waiting for its first assignment waits for it (#4381: destroying a cooperative
+    ///    consumer between JoinGroup and SyncGroup can crash);
+    /// 2. unsubscribe, and serve the queue until every partition is unassigned (#4527: an assignment
+    ///    arriving during the close leaves the group waiting for an assign call forever);
+    /// 3. `rd_kafka_consumer_close_queue`, served until closed (the blocking close has no deadline:
+    ///    #4527, #4187).
+    /// When the last phase does not finish, the client is abandoned rather than destroyed (destroying it
+    /// would join librdkafka's threads, which may never end): its memory and threads are leaked.
     /// - Throws: ``KafkaError/Code/timedOut`` when the group was not left in time (it then notices this
     ///   member's absence after `session.timeout.ms`); an assign or unassign error of a rebalance served
     ///   meanwhile.
-    public func close(timeout: Duration = .seconds(10)) throws(KafkaError) {
+    public func close(timeout: Duration = .seconds(12)) throws(KafkaError) {
         let relay = context.rebalance
         guard relay.subscribed else { return }
         relay.subscribed = false
         relay.closing = true
-        let deadline = ContinuousClock.now + timeout
+        let phase = timeout / 3
+        var deadline = ContinuousClock.now + phase
         while !relay.everAssigned, ContinuousClock.now < deadline { serveQueue() }
+        _ = rd_kafka_unsubscribe(handle)
+        deadline = ContinuousClock.now + phase
+        while !relay.owned.isEmpty, ContinuousClock.now < deadline { serveQueue() }
         if let error = rd_kafka_consumer_close_queue(handle, queue) { throw Self.take(error, "leave the consumer group") }
+        deadline = ContinuousClock.now + phase
         while rd_kafka_consumer_closed(handle) == 0 {
             guard ContinuousClock.now < deadline else {
+                relay.abandoned = true
                 throw KafkaError(.timedOut, "the consumer group was not left within \(timeout): the group notices after session.timeout.ms")
             }
             serveQueue()

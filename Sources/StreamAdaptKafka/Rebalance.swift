@@ -43,6 +43,12 @@ final class RebalanceRelay: @unchecked Sendable {
     var subscribed = false
     /// The consumer is leaving its group: rebalances are served without calling the handler.
     var closing = false
+    /// The close did not finish: the client must not be destroyed (see ``KafkaConsumer/close(timeout:)``).
+    var abandoned = false
+    /// Rebalance callbacks served, and the partitions they touched since ``touched`` was last emptied
+    /// (for the first message of a poll, taken before a rebalance served in the same poll).
+    var served = 0
+    var touched: Set<GroupPartition> = []
     /// The first error librdkafka returned to an assign or unassign in the callback (the next poll throws it).
     var failure: KafkaError?
     /// Whether this member was ever assigned partitions (librdkafka #4381: closing a cooperative consumer
@@ -60,6 +66,8 @@ final class RebalanceRelay: @unchecked Sendable {
             let element = list.pointee.elems[i]
             partitions.append(GroupPartition(topic: String(cString: element.topic), partition: element.partition))
         }
+        served += 1
+        touched.formUnion(partitions)
         if err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
             // The cooperative protocol also calls back with empty lists (a round that moves nothing here).
             let starts = partitions.isEmpty || closing ? [:] : handler?(.assigned(partitions)) ?? [:]

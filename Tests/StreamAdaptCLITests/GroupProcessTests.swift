@@ -203,11 +203,10 @@ struct GroupProcessTests {
             #expect(ofB.contains { line.contains("partition=embeddings/\($0) ") }, "\(line)")
         }
         b.terminate()
-        #expect(b.waitForLog(containing: "stopped", seconds: 60), "B: \(b.log.suffix(2000))")
+        #expect(b.waitForLog(containing: "] stopped", seconds: 60), "B: \(b.log.suffix(2000))")
         a.terminate()
-        #expect(a.waitForLog(containing: "stopped", seconds: 60), "A: \(a.log.suffix(2000))")
-        b.waitForExit()
-        a.waitForExit()
+        #expect(a.waitForLog(containing: "] stopped", seconds: 60), "A: \(a.log.suffix(2000))")
+        #expect(b.waitForExit(seconds: 30) && a.waitForExit(seconds: 30), "a daemon did not exit")
         #expect(a.terminationStatus == 0 && b.terminationStatus == 0)
 
         let predictions = try Self.predictions(broker, "predictions-h")
@@ -257,7 +256,8 @@ struct GroupProcessTests {
         print("measured: A owned B's partitions \(Date().timeIntervalSince(killed)) s after kill -9")
         #expect(Self.waitForPredictions(broker, "predictions-g", distinct: 600, seconds: 60) == 600)
         a.terminate()
-        #expect(a.waitForExit().contains("stopped"))
+        #expect(a.waitForExit(seconds: 60), "A did not exit")
+        #expect(a.log.contains("] stopped"))
         #expect(a.terminationStatus == 0)
 
         // Duplicates: only events of B's partitions at or after the offset A restored, all identical.
@@ -308,11 +308,10 @@ struct GroupProcessTests {
         kill(b.processIdentifier, SIGCONT)
         #expect(b.waitForLog(containing: "partition lost", seconds: 30), "B: \(b.log.suffix(3000))")
         b.terminate()
-        #expect(b.waitForLog(containing: "stopped", seconds: 60), "B: \(b.log.suffix(3000))")
+        #expect(b.waitForLog(containing: "] stopped", seconds: 60), "B: \(b.log.suffix(3000))")
         a.terminate()
-        #expect(a.waitForLog(containing: "stopped", seconds: 60), "A: \(a.log.suffix(3000))")
-        b.waitForExit()
-        a.waitForExit()
+        #expect(a.waitForLog(containing: "] stopped", seconds: 60), "A: \(a.log.suffix(3000))")
+        #expect(b.waitForExit(seconds: 30) && a.waitForExit(seconds: 30), "a daemon did not exit")
         #expect(a.terminationStatus == 0 && b.terminationStatus == 0)
         // The winning snapshot of every partition B had is of A's epoch or later, never B's old one.
         let entries = try Self.state(broker, topic: "z-state")

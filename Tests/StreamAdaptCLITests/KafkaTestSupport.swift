@@ -104,6 +104,17 @@ final class StreamAdaptProcess {
         return log.contains(text)
     }
 
+    /// Waits up to `seconds` for the process to exit; kills it (SIGKILL) when it has not. Whether it
+    /// exited by itself.
+    func waitForExit(seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+        let exited = !process.isRunning
+        if !exited { kill(process.processIdentifier, SIGKILL) }
+        waitForExit()
+        return exited
+    }
+
     /// Waits for the process to exit and returns everything it wrote to stderr.
     @discardableResult
     func waitForExit() -> String {

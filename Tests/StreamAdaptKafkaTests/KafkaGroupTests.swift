@@ -61,12 +61,15 @@ import Testing
 
         // B leaves (its owner wrote its state before: the handler is not called during the close) and A
         // gets the partitions back at once, not after B's session timeout.
+        let leaving = ContinuousClock.now
         try b.close()
         #expect(eventsB.count == 1)
         #expect(b.ownedPartitions.isEmpty)
         try waitFor("A owns 4 partitions again", attempts: 600, serve: { _ = try a.collect(1, attempts: 1) }) {
             a.ownedPartitions.count == 4
         }
+        // Within the session timeout (6 s): B left the group, the group did not wait for its session to end.
+        #expect(ContinuousClock.now - leaving < .seconds(6))
         #expect(eventsA.count == 3)
         if case .assigned(let again) = eventsA.last { #expect(Set(again) == Set(taken)) } else { Issue.record("A: \(eventsA)") }
         try a.close()

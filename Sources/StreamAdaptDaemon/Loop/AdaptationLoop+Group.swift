@@ -83,10 +83,12 @@ extension AdaptationLoop {
             // Refused: snapshots that did not restore, or damaged ones (chunks lost or corrupted after they
             // were written) and nothing complete. A snapshot whose write never finished (torn) is as if
             // never written: with nothing else, the partition starts from zero at its oldest offset.
-            if restored == nil, !refusals.isEmpty || reader.damagedCount > 0 || reader.corrupt > 0, let highest = reader.highestEpoch ?? (reader.corrupt > 0 ? 0 : nil) {
+            // Records that are not ours (malformed), corrupt or fenced mean state was there: refused too.
+            let suspicious = reader.damagedCount + reader.corrupt + reader.rejected + reader.fenced
+            if restored == nil, !refusals.isEmpty || suspicious > 0 {
                 throw GroupStateError(
                     partition: p,
-                    "state topic \(configuration.stateTopic) [\(gp.partition)] holds snapshots up to epoch \(highest) (\(reader.read) records, \(reader.chunkRecords) snapshot chunks, \(reader.rejected) malformed, \(reader.corrupt) corrupt, \(reader.damagedCount) damaged: chunks lost to retention or corrupted) but none restores\(refusals.isEmpty ? "" : ": " + refusals.joined(separator: "; ")); refusing to start the partition from zero (docs/scale-out.md)")
+                    "state topic \(configuration.stateTopic) [\(gp.partition)] holds state records up to epoch \(reader.highestEpoch.map(String.init) ?? "?") (\(reader.read) records, \(reader.chunkRecords) snapshot chunks, \(reader.rejected) malformed, \(reader.corrupt) corrupt, \(reader.fenced) fenced, \(reader.damagedCount) damaged: chunks lost to retention or corrupted) but none restores\(refusals.isEmpty ? "" : ": " + refusals.joined(separator: "; ")); refusing to start the partition from zero (docs/scale-out.md)")
             }
             if restored == nil, reader.tornCount > 0 {
                 logger.warning(
@@ -106,7 +108,10 @@ extension AdaptationLoop {
                 if let gap = OffsetGap(partition: p, stored: stored, low: marks.low, high: marks.high) { try accept(gap) }
             }
             lane.lastSnapshot = clock()  // the restored snapshot (or nothing) is the state to replay from
-            lane.obsoleteKeys = reader.keys(below: lane.epoch)
+            // Superseded once this owner's first snapshot is delivered: the epochs before the one restored
+            // from. That one stays (a fallback, and the restore source of a successor if this owner stalls
+            // before its first snapshot: its tombstones must not take that away).
+            lane.obsoleteKeys = reader.keys(below: restored?.snapshot.epoch ?? lane.epoch)
             lanes[gp.partition] = lane
             partitions.append(p)
             // Claims the epoch: a later owner counts from it, even before this one writes a snapshot.
@@ -144,7 +149,9 @@ extension AdaptationLoop {
         let owned = revoked.compactMap { $0.topic == configuration.inputTopic ? lanes[$0.partition] : nil }
         _ = try waitForOutputs(limit: configuration.stopTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false })
         try checkDeliveries()
-        for lane in owned where lane.eventsSinceSnapshot > 0 { try writeSnapshot(lane) }
+        // Bounded: a revoke that outlasts the rebalance timeout would get this member expelled.
+        let bounded = StopCondition(deadline: .now + .seconds(configuration.stopTimeoutSeconds), shouldStop: { false })
+        for lane in owned where lane.eventsSinceSnapshot > 0 { try writeSnapshot(lane, until: bounded) }
         _ = try waitForOutputs(limit: configuration.stopTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false })
         try checkDeliveries()
         try tombstoneObsoleteKeys(of: owned)
@@ -195,11 +202,11 @@ extension AdaptationLoop {
     }
 
     /// Enqueues a snapshot of `lane` under its epoch and next sequence.
-    func writeSnapshot(_ lane: PartitionLane) throws {
+    func writeSnapshot(_ lane: PartitionLane, until: StopCondition? = nil) throws {
         let p = TopicPartition(topic: configuration.inputTopic, partition: lane.partition)
         let bytes = sealedState(model: lane.model, recentInputs: lane.recentInputs, offsets: nextOffsets[p].map { [p: $0] } ?? [:])
         let snapshot = StateSnapshot(partition: lane.partition, epoch: lane.epoch, sequence: lane.sequence, bytes: bytes)
-        try stateTopic.write(snapshot, producer: producer, until: outputWait)
+        try stateTopic.write(snapshot, producer: producer, until: until ?? outputWait)
         lane.sequence += 1
         lane.eventsSinceSnapshot = 0
         lane.lastSnapshot = clock()

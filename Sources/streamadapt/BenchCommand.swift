@@ -52,6 +52,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Instead: events/s of one daemon loop against N loops of one consumer group (per-partition models, 4 partitions, each loop on its own thread) through the embedded broker, alternating, 3 runs each, at the first of --dimensions and --classes (--events, default 20000).")
     var group: Int?
 
+    @Flag(help: "Instead: one fold of Kalman evidence over 4 partitions (the shared model's merge: Cholesky solve and inverse) and the cost of adding an event to a partition's evidence, at --dimensions and --classes.")
+    var fold = false
+
     @Flag(help: "Instead: classes added at run time: for each of --dimensions, --heads and N in --classes, the time of the last of N additions to 10 base classes, and of restoring their checkpoint (docs/classes.md).")
     var classGrowth = false
 
@@ -79,6 +82,12 @@ struct BenchCommand: ParsableCommand {
                 dimensions: dimensions.split(separator: ",").compactMap { Int($0) },
                 counts: classes.split(separator: ",").compactMap { Int($0) },
                 heads: heads.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+            return
+        }
+        if fold {
+            try FoldBench().run(
+                dimensions: dimensions.split(separator: ",").compactMap { Int($0) },
+                classCounts: classes.split(separator: ",").compactMap { Int($0) })
             return
         }
         if let group {

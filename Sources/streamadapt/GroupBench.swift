@@ -18,13 +18,8 @@ struct GroupBench {
     static let partitions: Int32 = 4
 
     func run(dimension d: Int, classCount c: Int) throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sa-group-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let (folder, inputs, labels) = try ModelBench.syntheticClassFolder(d: d, c: c)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let (classValues, inputs, labels) = ModelBench.syntheticStream(d: d, c: c)
-        try Data(classValues.withUnsafeBytes { Array($0) }).write(to: folder.appendingPathComponent("text.f32"))
-        try (0..<c).map { "class\($0)" }.joined(separator: "\n").write(
-            to: folder.appendingPathComponent("classes.txt"), atomically: true, encoding: .utf8)
         writeLine("D      C     members  ev/s (\(events) binary events, 4 partitions, kalman, drift monitor on)")
         var rates: [Int: [Double]] = [:]
         for _ in 0..<repetitions {

@@ -30,13 +30,8 @@ struct KafkaBench {
         let bare = ModelBench(events: events, maximumBlock: maximumBlock, projection: projection, repetitions: 1)
         for d in dimensions {
             for c in classCounts {
-                let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sa-bench-\(d)-\(c)-\(UUID().uuidString)")
-                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                let (folder, inputs, labels) = try ModelBench.syntheticClassFolder(d: d, c: c)
                 defer { try? FileManager.default.removeItem(at: folder) }
-                let (classValues, inputs, labels) = ModelBench.syntheticStream(d: d, c: c)
-                try Data(classValues.withUnsafeBytes { Array($0) }).write(to: folder.appendingPathComponent("text.f32"))
-                try (0..<c).map { "class\($0)" }.joined(separator: "\n").write(
-                    to: folder.appendingPathComponent("classes.txt"), atomically: true, encoding: .utf8)
                 // The bare model, per event and blocked (``ModelBench``), in the same run.
                 let times = try bare.measure(classes: ClassFile.load(directory: folder.path), inputs: inputs, labels: labels)
                 modelRows.append(ModelBench.row(d: d, c: c, times))

@@ -32,6 +32,18 @@ struct ModelBench {
 
     /// Events: noisy copies of random positive class embeddings, labelled round robin (the pool
     /// the Kafka benchmark replays).
+    /// ``syntheticStream(d:c:pool:)`` with its classes written to a new temporary folder (classes.txt,
+    /// text.f32) for a pipeline; the caller removes the folder.
+    static func syntheticClassFolder(d: Int, c: Int) throws -> (folder: URL, inputs: [Float], labels: [Int]) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sa-bench-\(d)-\(c)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let (classValues, inputs, labels) = syntheticStream(d: d, c: c)
+        try Data(classValues.withUnsafeBytes { Array($0) }).write(to: folder.appendingPathComponent("text.f32"))
+        try (0..<c).map { "class\($0)" }.joined(separator: "\n").write(
+            to: folder.appendingPathComponent("classes.txt"), atomically: true, encoding: .utf8)
+        return (folder, inputs, labels)
+    }
+
     static func syntheticStream(d: Int, c: Int, pool: Int = 512) -> (classValues: [Float], inputs: [Float], labels: [Int]) {
         var random = SplitMix64(seed: UInt64(d * 1000 + c))
         let classValues = (0..<(c * d)).map { _ in Float(random.next() % 1000) / 1000 }

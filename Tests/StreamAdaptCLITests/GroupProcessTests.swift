@@ -215,19 +215,29 @@ struct GroupProcessTests {
         try Self.expectReferenceState(broker, state: "h-state")
     }
 
+    /// A broker with 4-partition topics, a group pipeline `suffix`, daemon A, then daemon B once A owns
+    /// partitions; returns when B owns its two (and the partitions B owns, with the epochs it claimed).
+    static func twoMembers(_ suffix: String) throws -> (
+        broker: BrokerProcess, pipeline: String, folder: URL, a: StreamAdaptProcess, b: StreamAdaptProcess, ofB: Set<Int>, epochsOfB: [Int: Int]
+    ) {
+        let broker = try BrokerProcess(topics: ["embeddings", "\(suffix)-state", "ref-state"], partitions: 4)
+        let (pipeline, folder) = try pipeline(suffix: suffix, group: suffix, state: "\(suffix)-state")
+        let a = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
+        #expect(a.waitForLog(containing: "partition assigned", seconds: 30))
+        let b = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
+        #expect(waitForAssignments(b, 2), "B: \(b.log.suffix(2000))")
+        let ofB = Set(assignments(b.log).map(\.partition))
+        #expect(ofB.count == 2)
+        let epochsOfB = Dictionary(assignments(b.log).map { ($0.partition, $0.epoch) }) { $1 }
+        return (broker, pipeline, folder, a, b, ofB, epochsOfB)
+    }
+
     /// B is killed (SIGKILL) while events flow: A owns all four partitions within 20 s, each moved one
     /// restored from B's last snapshot; every event is predicted, the duplicates are only events after
     /// that snapshot and identical to the first predictions; every partition ends in the reference state.
     @Test func killDashNineOfOneMemberMovesItsPartitionsFromItsLastSnapshot() throws {
-        let broker = try BrokerProcess(topics: ["embeddings", "g-state", "ref-state"], partitions: 4)
-        let (pipeline, folder) = try Self.pipeline(suffix: "g", group: "g", state: "g-state")
+        let (broker, _, folder, a, b, ofB, _) = try Self.twoMembers("g")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let a = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
-        #expect(a.waitForLog(containing: "partition assigned", seconds: 30))
-        let b = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
-        #expect(Self.waitForAssignments(b, 2), "B: \(b.log.suffix(2000))")
-        let ofB = Set(Self.assignments(b.log).map(\.partition))
-        #expect(ofB.count == 2)
 
         try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try ProjectedSample.lines(0..<300))
         #expect(Self.waitForPredictions(broker, "predictions-g", distinct: 300, seconds: 60) == 300)
@@ -281,15 +291,8 @@ struct GroupProcessTests {
     /// continues (SIGCONT): it learns it lost them and writes nothing that wins; a new daemon C restores
     /// the newest epoch of each partition and ends in the reference state.
     @Test func aStalledMemberCannotOverwriteItsSuccessorsState() throws {
-        let broker = try BrokerProcess(topics: ["embeddings", "z-state", "ref-state"], partitions: 4)
-        let (pipeline, folder) = try Self.pipeline(suffix: "z", group: "z", state: "z-state")
+        let (broker, pipeline, folder, a, b, ofB, epochsOfB) = try Self.twoMembers("z")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let a = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
-        #expect(a.waitForLog(containing: "partition assigned", seconds: 30))
-        let b = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
-        #expect(Self.waitForAssignments(b, 2), "B: \(b.log.suffix(2000))")
-        let ofB = Set(Self.assignments(b.log).map(\.partition))
-        let epochsOfB = Dictionary(Self.assignments(b.log).map { ($0.partition, $0.epoch) }) { $1 }
         try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try ProjectedSample.lines(0..<300))
         #expect(Self.waitForPredictions(broker, "predictions-z", distinct: 300, seconds: 60) == 300)
 

@@ -48,4 +48,37 @@ struct RealKafkaTests {
         #expect(range.partition == partition)
         #expect(range.offset == marks.high + 1000)
     }
+
+    /// Consumer groups on a real coordinator: two members of a new group share the topic's partitions
+    /// (cooperative: the first gives up only what the second takes), and when the second leaves, the
+    /// first owns every partition again within the session timeout (6 s). With a one-partition topic
+    /// only the second half is meaningful.
+    @Test func twoGroupMembersShareThePartitionsAndHandThemBack() throws {
+        let group = "streamadapt-test-\(UInt64.random(in: 0...UInt64.max))"
+        let properties = KafkaConsumer.groupProperties(group: group).merging(
+            ["bootstrap.servers": bootstrap, "session.timeout.ms": "6000", "heartbeat.interval.ms": "500"]) { $1 }
+        let count = try KafkaConsumer(configuration: KafkaConfiguration(bootstrapServers: bootstrap)).partitions(of: topic).count
+        var eventsA: [Rebalance] = []
+        let a = try KafkaConsumer(configuration: KafkaConfiguration(properties))
+        try a.subscribe([topic]) { event in
+            eventsA.append(event)
+            return [:]
+        }
+        try waitFor("A owns every partition", attempts: 600, serve: { _ = try a.collect(1, attempts: 1) }) { a.ownedPartitions.count == count }
+        let b = try KafkaConsumer(configuration: KafkaConfiguration(properties))
+        try b.subscribe([topic]) { _ in [:] }
+        if count > 1 {
+            try waitFor("both own partitions", attempts: 600, serve: {
+                _ = try a.collect(1, attempts: 1)
+                _ = try b.collect(1, attempts: 1)
+            }, until: { !a.ownedPartitions.isEmpty && !b.ownedPartitions.isEmpty && a.ownedPartitions.count + b.ownedPartitions.count == count })
+            #expect(a.ownedPartitions.isDisjoint(with: b.ownedPartitions))
+            #expect(!eventsA.contains { if case .lost = $0 { true } else { false } })
+        }
+        let leaving = ContinuousClock.now
+        try b.close()
+        try waitFor("A owns every partition again", attempts: 600, serve: { _ = try a.collect(1, attempts: 1) }) { a.ownedPartitions.count == count }
+        #expect(ContinuousClock.now - leaving < .seconds(6))
+        try a.close()
+    }
 }

@@ -31,7 +31,7 @@ extension KafkaConsumer {
     }
 
     /// The partitions the group has assigned to this member.
-    public var ownedPartitions: Set<GroupPartition> { context.rebalance.owned }
+    public var ownedPartitions: Set<TopicPartition> { context.rebalance.owned }
 
     /// Leaves the group, within `timeout`: the partitions still owned are revoked without calling the
     /// rebalance handler (the owner writes its state before it closes), then the group rebalances without

@@ -12,6 +12,9 @@ public final class KafkaConsumer {
     let queue: OpaquePointer
     let context: ClientContext
     private var batch: [UnsafeMutablePointer<rd_kafka_message_t>?]
+    /// Scratch of ``groupByPartition(_:)``, allocated once: the batch reordered, the partitions seen.
+    private var reordered: [UnsafeMutablePointer<rd_kafka_message_t>?] = []
+    private var partitionsSeen: [Int32] = []
     /// The most messages one ``poll(timeoutMilliseconds:_:afterBatch:)`` hands over.
     public var batchSize: Int { batch.count }
     /// Hand each poll's messages over partition by partition (each partition's in order, partitions in
@@ -49,6 +52,7 @@ public final class KafkaConsumer {
         }
         self.queue = queue
         batch = Array(repeating: nil, count: max(1, batchSize))
+        reordered.reserveCapacity(batch.count)
     }
 
     deinit {
@@ -117,7 +121,6 @@ public final class KafkaConsumer {
     ) throws -> (messages: Int, events: [KafkaConsumerEvent]) {
         rd_kafka_poll(handle, 0)  // errors, statistics
         if let fatal = fatalError { throw fatal }
-        try checkRebalance()
         // rd_kafka_consume_batch_queue waits for a full batch or the timeout; instead, wait for the first
         // message only, then take whatever else is already queued.
         let relay = context.rebalance
@@ -134,7 +137,7 @@ public final class KafkaConsumer {
             // purge of messages fetched before a rebalance does not reach it. Dropped when the rebalance
             // touched its partition (it is fetched again from where the new assignment starts).
             if relay.served != served, first.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR, let rkt = first.pointee.rkt,
-                relay.touched.contains(GroupPartition(topic: String(cString: rd_kafka_topic_name(rkt)), partition: first.pointee.partition))
+                relay.touched.contains(TopicPartition(topic: String(cString: rd_kafka_topic_name(rkt)), partition: first.pointee.partition))
             {
                 rd_kafka_message_destroy(first)
                 for i in 0..<more { buffer[i] = buffer[i + 1] }
@@ -175,18 +178,17 @@ public final class KafkaConsumer {
     /// sort by partition; the messages of one poll are of one topic when this is on).
     private func groupByPartition(_ count: Int) {
         guard count > 2 else { return }
-        var firstSeen: [Int32] = []
+        partitionsSeen.removeAll(keepingCapacity: true)
         for index in 0..<count {
             let p = batch[index]!.pointee.partition
-            if !firstSeen.contains(p) { firstSeen.append(p) }
+            if !partitionsSeen.contains(p) { partitionsSeen.append(p) }
         }
-        guard firstSeen.count > 1 else { return }
-        var sorted: [UnsafeMutablePointer<rd_kafka_message_t>?] = []
-        sorted.reserveCapacity(count)
-        for p in firstSeen {
-            for index in 0..<count where batch[index]!.pointee.partition == p { sorted.append(batch[index]) }
+        guard partitionsSeen.count > 1 else { return }
+        reordered.removeAll(keepingCapacity: true)
+        for p in partitionsSeen {
+            for index in 0..<count where batch[index]!.pointee.partition == p { reordered.append(batch[index]) }
         }
-        for index in 0..<count { batch[index] = sorted[index] }
+        for index in 0..<count { batch[index] = reordered[index] }
     }
 
     /// The event an error message stands for (nil for end-of-partition).

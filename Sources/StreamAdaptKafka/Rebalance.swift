@@ -1,32 +1,19 @@
 import CRdkafka
 
-/// One partition of a topic, as a consumer group hands it over.
-public struct GroupPartition: Hashable, Sendable, CustomStringConvertible {
-    public let topic: String
-    public let partition: Int32
-
-    public init(topic: String, partition: Int32) {
-        self.topic = topic
-        self.partition = partition
-    }
-
-    public var description: String { "\(topic) [\(partition)]" }
-}
-
 /// What a consumer group did to this member's assignment (see ``KafkaConsumer/subscribe(_:onRebalance:)``).
 public enum Rebalance: Sendable, Equatable {
     /// The partitions are now this member's: restore their state and say where each starts.
-    case assigned([GroupPartition])
+    case assigned([TopicPartition])
     /// The partitions are being taken away in an orderly rebalance: write their state, flush, then return
     /// (they are unassigned when the handler returns; the next owner starts from what was written).
-    case revoked([GroupPartition])
+    case revoked([TopicPartition])
     /// The partitions were lost (the session timed out, the member was fenced): another member may
     /// already own them. Drop their state and write nothing for them.
-    case lost([GroupPartition])
+    case lost([TopicPartition])
 }
 
 /// Where an assigned partition starts: an offset, or nil for the oldest offset the partition holds.
-public typealias PartitionStarts = [GroupPartition: Int64?]
+public typealias PartitionStarts = [TopicPartition: Int64?]
 
 /// Carries the rebalance handler from the consumer to librdkafka's rebalance callback.
 ///
@@ -48,23 +35,27 @@ final class RebalanceRelay: @unchecked Sendable {
     /// Rebalance callbacks served, and the partitions they touched since ``touched`` was last emptied
     /// (for the first message of a poll, taken before a rebalance served in the same poll).
     var served = 0
-    var touched: Set<GroupPartition> = []
+    var touched: Set<TopicPartition> = []
     /// The first error librdkafka returned to an assign or unassign in the callback (the next poll throws it).
     var failure: KafkaError?
     /// Whether this member was ever assigned partitions (librdkafka #4381: closing a cooperative consumer
-    /// that never was can crash, so ``KafkaConsumer/close()`` skips the close then).
+    /// that never was can crash, so ``KafkaConsumer/close(timeout:)`` first waits for an assignment).
     var everAssigned = false
     /// The partitions this member owns now.
-    var owned: Set<GroupPartition> = []
+    var owned: Set<TopicPartition> = []
 
-    /// The rebalance callback's work: calls the handler, then assigns or unassigns (incrementally with the
-    /// cooperative protocol, the whole assignment with the eager one).
+    /// The rebalance callback's work: calls the handler, then assigns or unassigns incrementally. Only the
+    /// cooperative protocol is supported (``KafkaConsumer/groupProperties(group:)``): under the eager one
+    /// the next poll throws.
     func rebalance(_ rk: OpaquePointer, _ err: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
-        let cooperative = rd_kafka_rebalance_protocol(rk).map { String(cString: $0) } == "COOPERATIVE"
-        var partitions: [GroupPartition] = []
+        guard rd_kafka_rebalance_protocol(rk).map({ String(cString: $0) }) == "COOPERATIVE" else {
+            record(KafkaError(.configuration, "the consumer group uses the eager protocol: set partition.assignment.strategy=cooperative-sticky"))
+            return
+        }
+        var partitions: [TopicPartition] = []
         for i in 0..<Int(list.pointee.cnt) {
             let element = list.pointee.elems[i]
-            partitions.append(GroupPartition(topic: String(cString: element.topic), partition: element.partition))
+            partitions.append(TopicPartition(topic: String(cString: element.topic), partition: element.partition))
         }
         served += 1
         touched.formUnion(partitions)
@@ -77,23 +68,12 @@ final class RebalanceRelay: @unchecked Sendable {
             }
             everAssigned = true
             owned.formUnion(partitions)
-            if cooperative {
-                if let error = rd_kafka_incremental_assign(rk, list) { record(KafkaConsumer.take(error, "incremental assign")) }
-            } else {
-                let result = rd_kafka_assign(rk, list)
-                if result != RD_KAFKA_RESP_ERR_NO_ERROR { record(KafkaError(result, "assign")) }
-            }
+            if let error = rd_kafka_incremental_assign(rk, list) { record(KafkaConsumer.take(error, "incremental assign")) }
         } else {
             let lost = rd_kafka_assignment_lost(rk) != 0
             if !partitions.isEmpty, !closing { _ = handler?(lost ? .lost(partitions) : .revoked(partitions)) }
             owned.subtract(partitions)
-            if cooperative {
-                if let error = rd_kafka_incremental_unassign(rk, list) { record(KafkaConsumer.take(error, "incremental unassign")) }
-            } else {
-                let result = rd_kafka_assign(rk, nil)
-                if result != RD_KAFKA_RESP_ERR_NO_ERROR { record(KafkaError(result, "unassign")) }
-                owned = []
-            }
+            if let error = rd_kafka_incremental_unassign(rk, list) { record(KafkaConsumer.take(error, "incremental unassign")) }
         }
     }
 

@@ -253,7 +253,7 @@ struct EvalCommand: ParsableCommand {
         stats.modelNanoseconds = modelNanoseconds
         return HeadResult(
             name: "\(models[0].head.name) x\(partitions)", statistics: stats, alerts: [], alertsRaised: models.reduce(0) { $0 + $1.alertsRaised },
-            updates: models.reduce(0) { $0 + $1.head.updateCount })
+            updates: models.reduce(0) { $0 + $1.head.updateCount }, partitioned: true)
     }
 
     private func loadProjection(_ path: String, dimension: Int) throws -> Matrix {
@@ -282,6 +282,8 @@ struct HeadResult {
     let updates: Int
     /// Per-class recall around the class changes (with a class schedule).
     var classes: ClassReport? = nil
+    /// Spread over partitions (`--partitions`): the alerts of several models are counted, not listed.
+    var partitioned = false
 }
 
 /// The `eval` report: a table for people, JSON for tools.
@@ -314,6 +316,10 @@ struct EvalReport {
         }
         for head in heads { if let classes = head.classes { lines += classes.table(head: head.name) } }
         lines.append("alerts (drift monitor of \(heads.first?.name ?? "-")):")
+        if let first = heads.first, first.partitioned {
+            lines.append("  \(first.alertsRaised) raised by the \(first.name) models together (not listed: each counts its own events)")
+            return lines.joined(separator: "\n")
+        }
         if alerts.isEmpty { lines.append("  none") }
         if let first = heads.first, first.alertsRaised > alerts.count {
             lines.append("  (\(first.alertsRaised - alerts.count) earlier alerts not kept: the history keeps the last \(alerts.count))")

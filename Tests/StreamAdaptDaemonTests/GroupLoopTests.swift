@@ -70,7 +70,7 @@ import Testing
         // A: all four, then an orderly revoke of exactly the two B took; B started them where A stopped.
         let a = rebalancesA.get()
         let b = rebalancesB.get()
-        let all = Set((0..<4).map { GroupPartition(topic: "in", partition: Int32($0)) })
+        let all = Set((0..<4).map { TopicPartition(topic: "in", partition: Int32($0)) })
         guard a.count >= 2, case .assigned(let first) = a[0], case .revoked(let given) = a[1],
             case .assigned(let taken)? = b.first
         else {

@@ -37,7 +37,7 @@ import Testing
         }, until: { a.ownedPartitions.count == 4 && seenA.count >= 33 })
         #expect(seenA.count == 33)
         #expect(seenA.filter { $0.partition == 1 }.map(\.offset) == [7, 8, 9])
-        #expect(eventsA == [.assigned((0..<4).map { GroupPartition(topic: "in", partition: $0) })])
+        #expect(eventsA == [.assigned((0..<4).map { TopicPartition(topic: "in", partition: $0) })])
 
         var eventsB: [Rebalance] = []
         let b = try KafkaConsumer(configuration: KafkaConfiguration(properties))

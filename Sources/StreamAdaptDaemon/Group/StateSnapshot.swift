@@ -47,44 +47,38 @@ public struct StateSnapshot: Sendable, Equatable {
 
     /// The claim record of `epoch` for `partition`.
     public static func claim(partition: Int32, epoch: UInt64) -> (key: String, value: [UInt8]) {
-        var value = magic
-        value.reserveCapacity(headerSize)
-        let snapshot = StateSnapshot(partition: partition, epoch: epoch, sequence: 0, bytes: [])
-        snapshot.append(&value, UInt32(bitPattern: partition))
-        snapshot.append(&value, epoch)
-        snapshot.append(&value, UInt64(0))
-        snapshot.append(&value, UInt32(0))
-        snapshot.append(&value, UInt32(0))
-        snapshot.append(&value, UInt64(0))
-        snapshot.append(&value, Checkpoint.crc32(value))
-        return ("\(partition)#\(epoch)#claim", value)
+        ("\(partition)#\(epoch)#claim", record(partition: partition, epoch: epoch, sequence: 0, index: 0, count: 0, total: 0, chunk: [][...]))
     }
 
     /// The records (key, value) of this snapshot, in chunk order.
     public func records(chunkSize: Int = defaultChunkSize) -> [(key: String, value: [UInt8])] {
         precondition(chunkSize > 0)
         let count = max(1, (bytes.count + chunkSize - 1) / chunkSize)
-        var records: [(key: String, value: [UInt8])] = []
-        records.reserveCapacity(count)
-        for index in 0..<count {
-            let chunk = Array(bytes[min(bytes.count, index * chunkSize)..<min(bytes.count, (index + 1) * chunkSize)])
-            var value: [UInt8] = Self.magic
-            value.reserveCapacity(Self.headerSize + chunk.count)
-            append(&value, UInt32(bitPattern: partition))
-            append(&value, epoch)
-            append(&value, sequence)
-            append(&value, UInt32(index))
-            append(&value, UInt32(count))
-            append(&value, UInt64(bytes.count))
-            append(&value, Checkpoint.crc32(value + chunk))
-            value += chunk
-            records.append(("\(partition)#\(epoch)#\(sequence % 2)#\(index)", value))
+        return (0..<count).map { index in
+            let chunk = bytes[min(bytes.count, index * chunkSize)..<min(bytes.count, (index + 1) * chunkSize)]
+            let value = Self.record(
+                partition: partition, epoch: epoch, sequence: sequence, index: index, count: count, total: bytes.count, chunk: chunk)
+            return ("\(partition)#\(epoch)#\(sequence % 2)#\(index)", value)
         }
-        return records
     }
 
-    fileprivate func append<T: FixedWidthInteger>(_ out: inout [UInt8], _ value: T) {
-        withUnsafeBytes(of: value.littleEndian) { out += $0 }
+    /// One record's value: the header (its CRC over the header's first 44 bytes, then `chunk`), then `chunk`.
+    static func record(
+        partition: Int32, epoch: UInt64, sequence: UInt64, index: Int, count: Int, total: Int, chunk: ArraySlice<UInt8>
+    ) -> [UInt8] {
+        var value = magic
+        value.reserveCapacity(headerSize + chunk.count)
+        func append<T: FixedWidthInteger>(_ field: T) { withUnsafeBytes(of: field.littleEndian) { value += $0 } }
+        append(UInt32(bitPattern: partition))
+        append(epoch)
+        append(sequence)
+        append(UInt32(index))
+        append(UInt32(count))
+        append(UInt64(total))
+        let crc = value.withUnsafeBytes { header in chunk.withUnsafeBytes { Checkpoint.crc32($0, initial: Checkpoint.crc32(header)) } }
+        append(crc)
+        value += chunk
+        return value
     }
 }
 
@@ -126,10 +120,9 @@ struct StateChunk: Equatable {
         self.index = Int(index)
         self.count = Int(count)
         self.total = Int(total)
-        var covered = Array(value[0..<44])
-        bytes = Array(value[StateSnapshot.headerSize...])
-        covered += bytes
-        intact = Checkpoint.crc32(covered) == crc
+        let data = UnsafeRawBufferPointer(rebasing: value[StateSnapshot.headerSize...])
+        intact = Checkpoint.crc32(data, initial: Checkpoint.crc32(UnsafeRawBufferPointer(rebasing: value[0..<44]))) == crc
+        bytes = Array(data)
     }
 }
 

@@ -18,10 +18,25 @@ public struct StateTopic: Sendable {
     /// Enqueues a snapshot's records on `producer` (partition = the snapshot's partition), waiting on a
     /// full queue until `until` ends the wait. Delivery is the caller's to wait for (a flush).
     func write(_ snapshot: StateSnapshot, producer: KafkaProducer, until: StopCondition) throws {
-        for record in snapshot.records() {
-            try record.value.withUnsafeBytes { value in
-                try producer.sendWaiting(topic: name, partition: snapshot.partition, key: record.key, value: value, until: until)
-            }
+        for record in snapshot.records() { try send(record, partition: snapshot.partition, producer: producer, until: until) }
+    }
+
+    /// Enqueues the claim of `epoch` for `partition` (``StateSnapshot/claim(partition:epoch:)``).
+    func claim(partition: Int32, epoch: UInt64, producer: KafkaProducer, until: StopCondition) throws {
+        try send(StateSnapshot.claim(partition: partition, epoch: epoch), partition: partition, producer: producer, until: until)
+    }
+
+    /// Enqueues tombstones (null values) for `keys` of `partition`: compaction then removes them.
+    func tombstone(_ keys: [String], partition: Int32, producer: KafkaProducer, until: StopCondition) throws {
+        for key in keys { try send((key, []), partition: partition, producer: producer, until: until) }
+    }
+
+    /// One record (an empty value is sent as a null value, a tombstone).
+    private func send(_ record: (key: String, value: [UInt8]), partition: Int32, producer: KafkaProducer, until: StopCondition) throws {
+        try record.value.withUnsafeBytes { value in
+            try producer.sendWaiting(
+                topic: name, partition: partition, key: record.key,
+                value: value.isEmpty ? UnsafeRawBufferPointer(start: nil, count: 0) : value, until: until)
         }
     }
 
@@ -30,25 +45,10 @@ public struct StateTopic: Sendable {
         try KafkaConsumer(configuration: KafkaConfiguration(properties), batchSize: 1).partitions(of: name, until: until)
     }
 
-    /// Enqueues tombstones (null values) for `keys` of `partition`: compaction then removes them.
-    func tombstone(_ keys: [String], partition: Int32, producer: KafkaProducer, until: StopCondition) throws {
-        for key in keys {
-            try producer.sendWaiting(topic: name, partition: partition, key: key, value: UnsafeRawBufferPointer(start: nil, count: 0), until: until)
-        }
-    }
-
-    /// Enqueues the claim of `epoch` for `partition` (``StateSnapshot/claim(partition:epoch:)``).
-    func claim(partition: Int32, epoch: UInt64, producer: KafkaProducer, until: StopCondition) throws {
-        let record = StateSnapshot.claim(partition: partition, epoch: epoch)
-        try record.value.withUnsafeBytes { value in
-            try producer.sendWaiting(topic: name, partition: partition, key: record.key, value: value, until: until)
-        }
-    }
-
     /// Reads partition `partition` from its oldest record to its end (the high watermark when the read
     /// starts) with a consumer of its own.
     /// - Throws: ``KafkaError`` when the partition cannot be read before `until` ends the wait (the topic
-    ///   is missing or has fewer partitions: `unknownPartition`).
+    ///   is missing or has fewer partitions: `unknownTopic`).
     public func read(partition: Int32, until: StopCondition) throws -> StateSnapshotReader {
         var reader = StateSnapshotReader(partition: partition)
         var properties = self.properties

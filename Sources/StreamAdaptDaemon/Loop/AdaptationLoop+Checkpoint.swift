@@ -1,4 +1,5 @@
 import StreamAdaptCore
+import StreamAdaptKafka
 
 extension AdaptationLoop {
     /// Names and versions the daemon's section of a checkpoint (after the model's). Version 2 added the
@@ -17,9 +18,7 @@ extension AdaptationLoop {
         if let failure { throw failure }
         hooks.beforeCheckpoint?()
         _ = try waitForOutputs(limit: flushTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false })
-        try writeCheckpoint {
-            try writeSnapshots(limit: flushTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false })
-        }
+        try writeCheckpoint(limit: flushTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false })
     }
 
     /// Writes the checkpoint once every output enqueued so far is delivered; the offsets never move past
@@ -33,19 +32,18 @@ extension AdaptationLoop {
         // counts from its start (checkOutageLimit).
         guard try waitForOutputs(limit: 0, setting: "kafka.outageLimitSeconds", consuming: true, stopping: stopping)
         else { return }
-        try writeCheckpoint {
-            try writeSnapshots(limit: 0, setting: "kafka.outageLimitSeconds", consuming: true, stopping: stopping)
-        }
+        try writeCheckpoint(limit: 0, setting: "kafka.outageLimitSeconds", consuming: true, stopping: stopping)
     }
 
     /// Writes the checkpoint (outputs must have been flushed); in a group, the snapshots of the partitions
     /// that changed, to the state topic, waiting until they are delivered as the outputs were.
-    /// - Parameter snapshots: in a group, writes the snapshots and waits for them (false: a stop ended the
-    ///   wait, nothing is counted).
-    private func writeCheckpoint(snapshots: () throws -> Bool) throws {
+    /// In a group the snapshots are waited for as the outputs were (the parameters of
+    /// ``waitForOutputs(limit:setting:consuming:stopping:)``); when a stop ends that wait nothing is counted.
+    private func writeCheckpoint(limit: Double, setting: String, consuming: Bool, stopping: () -> Bool) throws {
         try checkDeliveries()
         if group != nil {
-            guard try snapshots() else { return }
+            guard try writeSnapshots(of: Array(lanes.values), limit: limit, setting: setting, consuming: consuming, stopping: stopping)
+            else { return }
         } else {
             guard let store else { return }
             try store.write(sealedState(model: model, recentInputs: recentInputs, offsets: nextOffsets))

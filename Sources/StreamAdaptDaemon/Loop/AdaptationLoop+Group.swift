@@ -57,13 +57,12 @@ extension AdaptationLoop {
     }
 
     /// Restores each assigned input partition from the state topic and claims it with a new epoch.
-    private func assign(_ assigned: [GroupPartition]) throws -> PartitionStarts {
+    private func assign(_ assigned: [TopicPartition]) throws -> PartitionStarts {
         var starts: PartitionStarts = [:]
-        for gp in assigned where gp.topic == configuration.inputTopic {
+        for p in assigned where p.topic == configuration.inputTopic {
             let started = clock()
-            let p = TopicPartition(topic: gp.topic, partition: gp.partition)
             let wait = StopCondition(deadline: .now + .seconds(60), shouldStop: { [health] in health.isStopping })
-            let reader = try stateTopic.read(partition: gp.partition, until: wait)
+            let reader = try stateTopic.read(partition: p.partition, until: wait)
             var restored: (snapshot: StateSnapshot, lane: (StreamModel, RecentInputs), offset: Int64?)?
             var refusals: [String] = []
             for snapshot in reader.completeSnapshots {
@@ -88,7 +87,7 @@ extension AdaptationLoop {
             if restored == nil, !refusals.isEmpty || suspicious > 0 {
                 throw GroupStateError(
                     partition: p,
-                    "state topic \(configuration.stateTopic) [\(gp.partition)] holds state records up to epoch \(reader.highestEpoch.map(String.init) ?? "?") (\(reader.read) records, \(reader.chunkRecords) snapshot chunks, \(reader.rejected) malformed, \(reader.corrupt) corrupt, \(reader.fenced) fenced, \(reader.damagedCount) damaged: chunks lost to retention or corrupted) but none restores\(refusals.isEmpty ? "" : ": " + refusals.joined(separator: "; ")); refusing to start the partition from zero (docs/scale-out.md)")
+                    "state topic \(configuration.stateTopic) [\(p.partition)] holds state records up to epoch \(reader.highestEpoch.map(String.init) ?? "?") (\(reader.read) records, \(reader.chunkRecords) snapshot chunks, \(reader.rejected) malformed, \(reader.corrupt) corrupt, \(reader.fenced) fenced, \(reader.damagedCount) damaged: chunks lost to retention or corrupted) but none restores\(refusals.isEmpty ? "" : ": " + refusals.joined(separator: "; ")); refusing to start the partition from zero (docs/scale-out.md)")
             }
             if restored == nil, reader.tornCount > 0 {
                 logger.warning(
@@ -101,7 +100,7 @@ extension AdaptationLoop {
                     metadata: ["partition": "\(p)", "records": "\(reader.fenced)"])
             }
             let (model, recent) = try restored?.lane ?? newLane()
-            let lane = PartitionLane(partition: gp.partition, model: model, recentInputs: recent, epoch: (reader.highestEpoch ?? 0) + 1)
+            let lane = PartitionLane(partition: p.partition, model: model, recentInputs: recent, epoch: (reader.highestEpoch ?? 0) + 1)
             nextOffsets[p] = restored?.offset
             if let stored = restored?.offset {
                 let marks = try consumer.watermarks(topic: p.topic, partition: p.partition, until: wait)
@@ -112,11 +111,11 @@ extension AdaptationLoop {
             // from. That one stays (a fallback, and the restore source of a successor if this owner stalls
             // before its first snapshot: its tombstones must not take that away).
             lane.obsoleteKeys = reader.keys(below: restored?.snapshot.epoch ?? lane.epoch)
-            lanes[gp.partition] = lane
+            lanes[p.partition] = lane
             partitions.append(p)
             // Claims the epoch: a later owner counts from it, even before this one writes a snapshot.
-            try stateTopic.claim(partition: gp.partition, epoch: lane.epoch, producer: producer, until: outputWait)
-            starts[gp] = nextOffsets[p]
+            try stateTopic.claim(partition: p.partition, epoch: lane.epoch, producer: producer, until: outputWait)
+            starts[p] = nextOffsets[p]
             logger.info(
                 "partition assigned", metadata: [
                     "partition": "\(p)", "epoch": "\(lane.epoch)",
@@ -137,32 +136,30 @@ extension AdaptationLoop {
     /// A new model and input window for a lane (the class set is the pipeline's: class changes at run time
     /// are not supported in a group).
     private func newLane() throws -> (StreamModel, RecentInputs) {
-        (try Self.makeModel(configuration, idle?.model.classes ?? classes), RecentInputs(capacity: max(1, configuration.drift.inputWindow)))
+        (try Self.makeModel(configuration, classes), RecentInputs(capacity: max(1, configuration.drift.inputWindow)))
     }
 
     /// Flushes the outputs, writes the snapshot of each revoked partition that changed since its last,
     /// waits until delivered, then drops the partitions.
-    private func revoke(_ revoked: [GroupPartition]) throws {
+    private func revoke(_ revoked: [TopicPartition]) throws {
         // Dropped whatever happens: a partition whose snapshot failed is not handled any more either.
         defer { drop(revoked, lost: false) }
         try processBatch()
         let owned = revoked.compactMap { $0.topic == configuration.inputTopic ? lanes[$0.partition] : nil }
-        _ = try waitForOutputs(limit: configuration.stopTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false })
+        let limit = configuration.stopTimeoutSeconds
+        _ = try waitForOutputs(limit: limit, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false })
         try checkDeliveries()
         // Bounded: a revoke that outlasts the rebalance timeout would get this member expelled.
-        let bounded = StopCondition(deadline: .now + .seconds(configuration.stopTimeoutSeconds), shouldStop: { false })
-        for lane in owned where lane.eventsSinceSnapshot > 0 { try writeSnapshot(lane, until: bounded) }
-        _ = try waitForOutputs(limit: configuration.stopTimeoutSeconds, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false })
-        try checkDeliveries()
-        try tombstoneObsoleteKeys(of: owned)
+        _ = try writeSnapshots(
+            of: owned, limit: limit, setting: "kafka.stopTimeoutSeconds", consuming: false, stopping: { false },
+            sendingUntil: StopCondition(deadline: .now + .seconds(limit), shouldStop: { false }))
     }
 
     /// Forgets partitions: their lanes, offsets and place in ``partitions``.
-    private func drop(_ dropped: [GroupPartition], lost: Bool) {
-        for gp in dropped where gp.topic == configuration.inputTopic {
-            let p = TopicPartition(topic: gp.topic, partition: gp.partition)
-            let lane = lanes.removeValue(forKey: gp.partition)
-            if activeLane == gp.partition, let idle {
+    private func drop(_ dropped: [TopicPartition], lost: Bool) {
+        for p in dropped where p.topic == configuration.inputTopic {
+            let lane = lanes.removeValue(forKey: p.partition)
+            if activeLane == p.partition, let idle {
                 model = idle.model
                 recentInputs = idle.recentInputs
                 activeLane = nil
@@ -214,16 +211,21 @@ extension AdaptationLoop {
         metrics.snapshotBytes.record(bytes.count)
     }
 
-    /// The snapshots of every partition that changed since its last, waited for as the outputs before
-    /// them were (``waitForOutputs(limit:setting:consuming:stopping:)``'s parameters).
+    /// The snapshots of the lanes that changed since their last, waited for as the outputs before them
+    /// were (``waitForOutputs(limit:setting:consuming:stopping:)``'s parameters); once delivered, the
+    /// tombstones of their obsolete keys.
+    /// - Parameter sendingUntil: bounds the wait on a full producer queue (default ``outputWait``).
     /// - Returns: whether they were delivered (false: a stop ended the wait).
-    func writeSnapshots(limit: Double, setting: String, consuming: Bool, stopping: () -> Bool) throws -> Bool {
-        for lane in lanes.values.sorted(by: { $0.partition < $1.partition }) where lane.eventsSinceSnapshot > 0 {
-            try writeSnapshot(lane)
+    func writeSnapshots(
+        of lanes: [PartitionLane], limit: Double, setting: String, consuming: Bool, stopping: () -> Bool,
+        sendingUntil: StopCondition? = nil
+    ) throws -> Bool {
+        for lane in lanes.sorted(by: { $0.partition < $1.partition }) where lane.eventsSinceSnapshot > 0 {
+            try writeSnapshot(lane, until: sendingUntil)
         }
         let delivered = try waitForOutputs(limit: limit, setting: setting, consuming: consuming, stopping: stopping)
         try checkDeliveries()
-        if delivered { try tombstoneObsoleteKeys(of: Array(lanes.values)) }
+        if delivered { try tombstoneObsoleteKeys(of: lanes) }
         return delivered
     }
 

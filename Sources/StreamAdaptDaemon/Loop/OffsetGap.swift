@@ -1,3 +1,5 @@
+import StreamAdaptKafka
+
 /// A gap in a partition's input: its stored next offset is past the partition's end (the topic was
 /// re-created or emptied) or before its oldest offset (input removed by retention before it was read).
 public struct OffsetGap: Sendable, Equatable {

@@ -16,6 +16,8 @@ public final class EventBatch {
     /// Row i: the L2-normalised input of event i.
     let inputs: Matrix
     private(set) var labels: [Int]
+    /// Event times in seconds (NaN: none).
+    private(set) var times: [Double]
     /// Per class, whether it is retired (set by ``StreamModel/makeBatch(capacity:)``): labels of
     /// retired classes are refused.
     var retired: [Bool]
@@ -38,6 +40,7 @@ public final class EventBatch {
         self.classCount = classCount
         inputs = Matrix(rows: capacity, columns: dimension)
         labels = Array(repeating: -1, count: capacity)
+        times = Array(repeating: .nan, count: capacity)
         retired = Array(repeating: false, count: classCount)
         let empty = EventResult(
             index: 0, probability: 0, entropy: 0, variance: 0, mahalanobis2: nil, drifting: false, updated: false,
@@ -49,7 +52,8 @@ public final class EventBatch {
     }
 
     /// Adds an event. - Throws: ``EmbeddingError`` for a bad embedding or label; nothing is added then.
-    public func append(_ embedding: UnsafeBufferPointer<Float>, label: Int?) throws(EmbeddingError) {
+    /// - Parameter time: the event's time in seconds, when it has one.
+    public func append(_ embedding: UnsafeBufferPointer<Float>, label: Int?, time: Double? = nil) throws(EmbeddingError) {
         precondition(count < capacity, "the batch is full")
         if let label, label < 0 || label >= classCount {
             throw .labelOutOfRange(label: label, classCount: classCount)
@@ -57,17 +61,21 @@ public final class EventBatch {
         if let label, retired[label] { throw .retiredClass(label: label) }
         try normalizeEmbedding(embedding, into: inputs.row(count), dimension: dimension)
         labels[count] = label ?? -1
+        times[count] = time ?? .nan
         count += 1
     }
 
     /// Adds an event given as a Swift array (convenience for tests and tools).
-    public func append(_ embedding: [Float], label: Int?) throws(EmbeddingError) {
-        try embedding.withUnsafeBufferPointer { (buffer) throws(EmbeddingError) in try append(buffer, label: label) }
+    public func append(_ embedding: [Float], label: Int?, time: Double? = nil) throws(EmbeddingError) {
+        try embedding.withUnsafeBufferPointer { (buffer) throws(EmbeddingError) in try append(buffer, label: label, time: time) }
     }
 
     public var isFull: Bool { count == capacity }
 
     public func removeAll() { count = 0 }
+
+    /// The time of event i (nil: none).
+    func time(_ i: Int) -> Double? { times[i].isNaN ? nil : times[i] }
 
     func record(_ i: Int, _ result: EventResult, _ model: StreamModel) {
         results[i] = result
@@ -100,14 +108,14 @@ extension StreamModel {
                 // Too few events for the level-3 calls to pay for their packing: event by event.
                 for i in 0..<n {
                     let label = batch.labels[start + i]
-                    batch.record(start + i, step(rows + i * dimension, label: label >= 0 ? label : nil, blockRow: nil), self)
+                    batch.record(start + i, step(rows + i * dimension, label: label >= 0 ? label : nil, blockRow: nil, time: batch.time(start + i)), self)
                 }
             } else {
                 blockedHead?.beginBlock(rows, count: n)
                 scorer?.beginBlock(rows, count: n)
                 for i in 0..<n {
                     let label = batch.labels[start + i]
-                    batch.record(start + i, step(rows + i * dimension, label: label >= 0 ? label : nil, blockRow: i), self)
+                    batch.record(start + i, step(rows + i * dimension, label: label >= 0 ? label : nil, blockRow: i, time: batch.time(start + i)), self)
                 }
                 blockedHead?.endBlock()
             }

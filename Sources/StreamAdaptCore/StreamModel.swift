@@ -203,19 +203,20 @@ public final class StreamModel {
     /// - Parameters:
     ///   - embedding: the raw image embedding (D values, need not be normalised).
     ///   - label: the class index, when the event is labelled.
+    ///   - time: the event's time in seconds, when it has one (the Kalman head's event-time forgetting).
     /// - Throws: ``EmbeddingError`` for a bad embedding or label; the model is then unchanged.
-    public func process(_ embedding: UnsafeBufferPointer<Float>, label: Int?) throws(EmbeddingError) -> EventResult {
+    public func process(_ embedding: UnsafeBufferPointer<Float>, label: Int?, time: Double? = nil) throws(EmbeddingError) -> EventResult {
         if let label, label < 0 || label >= classCount {
             throw .labelOutOfRange(label: label, classCount: classCount)
         }
         if let label, retired[label] { throw .retiredClass(label: label) }
         try normalizeEmbedding(embedding, into: input.pointer, dimension: dimension)
-        return step(UnsafePointer(input.pointer), label: label, blockRow: nil)
+        return step(UnsafePointer(input.pointer), label: label, blockRow: nil, time: time)
     }
 
     /// One event, normalised input `x`: scored, predicted, learned. With `blockRow`, the scorer and the
     /// (blocked) head take the event from the block they were given (see `StreamModel+Batch.swift`).
-    func step(_ x: UnsafePointer<Double>, label: Int?, blockRow: Int?) -> EventResult {
+    func step(_ x: UnsafePointer<Double>, label: Int?, blockRow: Int?, time: Double? = nil) -> EventResult {
         alertHistory.beginCall()
         changes.removeAll(keepingCapacity: true)
 
@@ -262,7 +263,7 @@ public final class StreamModel {
 
         if let label {
             calibrateScale(label: label, kappa: kappa, maximum: maximum)
-            head.learn(label: label, context: LearnContext(mahalanobis2: d2))
+            head.learn(label: label, context: LearnContext(mahalanobis2: d2, time: time))
         }
         scorer?.learn(label: label ?? index)
 
@@ -297,8 +298,8 @@ public final class StreamModel {
     }
 
     /// Processes one event given as a Swift array (convenience for tests and tools).
-    public func process(_ embedding: [Float], label: Int?) throws(EmbeddingError) -> EventResult {
-        try embedding.withUnsafeBufferPointer { (buffer) throws(EmbeddingError) in try process(buffer, label: label) }
+    public func process(_ embedding: [Float], label: Int?, time: Double? = nil) throws(EmbeddingError) -> EventResult {
+        try embedding.withUnsafeBufferPointer { (buffer) throws(EmbeddingError) in try process(buffer, label: label, time: time) }
     }
 
     /// Online temperature scaling (Guo et al., "On Calibration of Modern Neural Networks", ICML 2017,

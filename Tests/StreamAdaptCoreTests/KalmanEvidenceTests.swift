@@ -56,13 +56,6 @@ import Testing
         }
         #expect(worstW < 1e-8, "W relative difference \(worstW)")
         #expect(worstP < 1e-8, "P difference \(worstP) of its largest entry")
-        // One evidence holding all events gives the same fold as its four parts.
-        let whole = KalmanEvidence(dimension: d, classCount: c)
-        for p in parts { whole.add(p) }
-        #expect(whole.count == n)
-        let once = KalmanHead(classes: classes, configuration: config)
-        try KalmanEvidence.fold([whole], into: once, classes: classes)
-        for k in 0..<c { for j in 0..<d { #expect(abs(once.weights[k, j] - folded.weights[k, j]) <= 1e-12 * max(1, abs(folded.weights[k, j]))) } }
         // No evidence: the prior.
         let prior = KalmanHead(classes: classes, configuration: config)
         try KalmanEvidence.fold([], into: prior, classes: classes)
@@ -87,4 +80,141 @@ import Testing
             try KalmanEvidence.fold([broken], into: KalmanHead(classes: classes, configuration: Self.exactConfiguration()), classes: classes)
         }
     }
+
+    /// No drift scoring or alerts: the head alone.
+    static var quiet: DriftSettings {
+        var drift = DriftSettings()
+        drift.inputScoring = false
+        drift.inputAlerts = false
+        return drift
+    }
+
+    /// Relative differences of W and of P (to P's largest entry) between two heads.
+    static func differences(_ a: KalmanHead, _ b: KalmanHead) -> (w: Double, p: Double) {
+        var worstW = 0.0
+        var worstP = 0.0
+        var largestP = 0.0
+        let (c, d) = (a.classCount, a.dimension)
+        for k in 0..<c { for j in 0..<d { worstW = max(worstW, abs(a.weights[k, j] - b.weights[k, j]) / max(abs(a.weights[k, j]), 1e-12)) } }
+        for i in 0..<d { for j in i..<d { largestP = max(largestP, abs(a.covarianceEntry(i, j))) } }
+        for i in 0..<d { for j in i..<d { worstP = max(worstP, abs(a.covarianceEntry(i, j) - b.covarianceEntry(i, j)) / largestP) } }
+        return (worstW, worstP)
+    }
+
+    /// Event-time forgetting: four partition heads, each learning only its own events and recording them,
+    /// fold to the head that learned every event in time order (irregular gaps, lambda = 0.97 per second).
+    @Test(arguments: [KalmanBlockMode.perEvent, .blocked])
+    func recordedEvidenceWithEventTimeForgettingFoldsToTheSequentialHead(_ mode: KalmanBlockMode) throws {
+        BLAS.setThreads(1)
+        let (d, c, n, partitions) = (20, 4, 360, 4)
+        var random = SplitMix64(seed: 5)
+        func uniform() -> Double { Double(random.next() >> 11) / Double(1 << 53) - 0.5 }
+        let classes = try ClassEmbeddings(names: (0..<c).map { "c\($0)" }, dimension: d, values: (0..<(c * d)).map { _ in Float(uniform()) })
+        var config = Self.exactConfiguration()
+        config.forgetting = 0.97
+        config.forgettingUnit = .second
+        config.traceBound = .infinity
+        #expect(KalmanEvidence.isExact(for: config))
+        var bounded = config
+        bounded.traceBound = 1
+        #expect(!KalmanEvidence.isExact(for: bounded))
+        let block = mode == .blocked ? 16 : 1
+        let sequential = StreamModel(classes: classes, head: KalmanHead(classes: classes, configuration: config), drift: Self.quiet, maximumBlock: 1)
+        let heads = (0..<partitions).map { _ in KalmanHead(classes: classes, configuration: config) }
+        let models = heads.map { StreamModel(classes: classes, head: $0, drift: Self.quiet, maximumBlock: block, minimumBlock: 2) }
+        for h in heads { h.evidence = KalmanEvidence(for: h) }
+        let batches = models.map { $0.makeBatch(capacity: block) }
+        var time = 1000.0
+        for i in 0..<n {
+            let label = Int(random.next() % UInt64(c))
+            let x = (0..<d).map { j in Float(uniform() + (j % c == label ? 0.8 : 0)) }
+            time += Double(random.next() % 4) * 0.5  // gaps of 0 to 1.5 s, ties included
+            _ = try sequential.process(x, label: label, time: time)
+            let p = i % partitions
+            try batches[p].append(x, label: label, time: time)
+            if batches[p].isFull {
+                models[p].process(batches[p])
+                batches[p].removeAll()
+            }
+        }
+        for (m, b) in zip(models, batches) where b.count > 0 { m.process(b) }
+        let folded = KalmanHead(classes: classes, configuration: config)
+        try KalmanEvidence.fold(heads.map { $0.evidence! }, into: folded, classes: classes)
+        let reference = sequential.head as! KalmanHead
+        let (w, p) = Self.differences(reference, folded)
+        #expect(w < 1e-8, "W relative difference \(w)")
+        #expect(p < 1e-8, "P difference \(p) of its largest entry")
+        #expect(folded.lastTime == time && reference.lastTime == time)
+        // Forgetting did act: without it the fold is far off.
+        var unforgetting = config
+        unforgetting.forgetting = 1
+        let plain = KalmanHead(classes: classes, configuration: unforgetting)
+        let plainEvidence = heads.map { h in
+            let e = KalmanEvidence(dimension: d, classCount: c, forgetting: 1, unit: .second)
+            e.information.copy(from: h.evidence!.information)
+            e.projection.copy(from: h.evidence!.projection)
+            e.scale = h.evidence!.scale
+            return e
+        }
+        try KalmanEvidence.fold(plainEvidence, into: plain, classes: classes)
+        #expect(Self.differences(reference, plain).w > 1e-3)
+    }
+
+    /// Closed form: with one event per second, forgetting per second is forgetting per event (whose first
+    /// update forgets once more: P0 / lambda, so the per-second head starts from that prior).
+    @Test func oneEventPerSecondForgetsAsPerEvent() throws {
+        let (d, c) = (8, 3)
+        var random = SplitMix64(seed: 9)
+        func uniform() -> Double { Double(random.next() >> 11) / Double(1 << 53) - 0.5 }
+        let classes = try ClassEmbeddings(names: ["a", "b", "c"], dimension: d, values: (0..<(c * d)).map { _ in Float(uniform()) })
+        var perEvent = KalmanConfiguration()
+        perEvent.forgetting = 0.95
+        perEvent.traceBound = .infinity
+        var perSecond = perEvent
+        perSecond.forgettingUnit = .second
+        perSecond.priorVariance = perEvent.priorVariance / perEvent.forgetting
+        let a = StreamModel(classes: classes, head: KalmanHead(classes: classes, configuration: perEvent), drift: Self.quiet)
+        let b = StreamModel(classes: classes, head: KalmanHead(classes: classes, configuration: perSecond), drift: Self.quiet)
+        for i in 0..<200 {
+            let x = (0..<d).map { _ in Float(uniform()) }
+            _ = try a.process(x, label: i % c, time: nil)
+            _ = try b.process(x, label: i % c, time: Double(i))
+        }
+        let (w, p) = Self.differences(a.head as! KalmanHead, b.head as! KalmanHead)
+        #expect(w < 1e-12 && p < 1e-12, "W \(w), P \(p)")
+    }
+
+    /// The evidence and the head's event time survive a checkpoint; a record of another forgetting is refused.
+    @Test func evidenceAndEventTimeRoundTripThroughACheckpoint() throws {
+        let (d, c) = (6, 2)
+        let classes = try ClassEmbeddings(names: ["a", "b"], dimension: d, values: (0..<(c * d)).map { Float($0 % 5) + 1 })
+        var config = Self.exactConfiguration()
+        config.forgetting = 0.9
+        config.forgettingUnit = .second
+        let head = KalmanHead(classes: classes, configuration: config)
+        let evidence = KalmanEvidence(for: head)
+        head.evidence = evidence
+        let model = StreamModel(classes: classes, head: head, drift: Self.quiet)
+        for i in 0..<30 { _ = try model.process((0..<d).map { Float(($0 + i) % 4) + 0.5 }, label: i % c, time: 10 + Double(i) / 3) }
+        var writer = CheckpointWriter()
+        evidence.save(to: &writer)
+        head.save(to: &writer)
+        let copyHead = KalmanHead(classes: classes, configuration: config)
+        let copy = KalmanEvidence(for: copyHead)
+        var reader = try CheckpointReader(writer.bytes)
+        try copy.prepareRestore(from: &reader).apply()
+        try copyHead.prepareRestore(from: &reader).apply()
+        #expect(copy.count == 30 && copy.latestTime == evidence.latestTime && copy.firstTime == 10)
+        #expect(copyHead.lastTime == head.lastTime && head.lastTime == 10 + 29.0 / 3)
+        for i in 0..<d { for j in i..<d { #expect(abs(copy.information[i, j] - evidence.information[i, j]) <= 1e-15 * abs(evidence.information[i, j])) } }
+        for k in 0..<c { for j in 0..<d { #expect(copy.projection[k, j] == evidence.projection[k, j]) } }
+        let other = KalmanEvidence(dimension: d, classCount: c, forgetting: 0.8, unit: .second)
+        var again = try CheckpointReader(writer.bytes)
+        #expect(throws: CheckpointError.self) { try other.prepareRestore(from: &again) }
+    }
+}
+
+enum KalmanBlockMode: String, CustomStringConvertible {
+    case perEvent, blocked
+    var description: String { rawValue }
 }

@@ -35,6 +35,12 @@ enum ConfigurationValue: Equatable, CustomStringConvertible {
         }
     }
 
+    /// Fields added after checkpoints were first written, with the value older checkpoints implied:
+    /// such a checkpoint restores when the current value is that one.
+    static let addedLater: [(suffix: String, value: ConfigurationValue)] = [
+        (".forgettingUnit", .string("event"))
+    ]
+
     /// The stored properties of `value` (a struct), flattened with dotted names under `prefix`.
     static func flatten(_ value: Any, prefix: String) -> [(name: String, value: ConfigurationValue)] {
         var out: [(name: String, value: ConfigurationValue)] = []
@@ -125,7 +131,10 @@ extension CheckpointReader {
         }
         let storedByName = Dictionary(stored.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
         for (name, v) in current {
-            guard let s = storedByName[name] else {  // a field added later needs a new format version
+            guard let s = storedByName[name] else {
+                // A field added later reads as its default from older checkpoints; any other value needs a
+                // new format version.
+                if ConfigurationValue.addedLater.contains(where: { name.hasSuffix($0.suffix) && $0.value == v }) { continue }
                 throw .configuration(name, expected: "\(v)", found: "no such field")
             }
             if s != v { throw .configuration(name, expected: "\(v)", found: "\(s)") }

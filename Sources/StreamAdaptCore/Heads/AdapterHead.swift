@@ -33,8 +33,14 @@ public struct LearnContext: Sendable {
     /// or nil when there is none (input scoring off, or a delayed label). The Kalman head shrinks its
     /// step for large values and takes nil as the neutral d2 = D.
     public var mahalanobis2: Double?
+    /// The event's time in seconds (its timestamp), or nil when it has none: the Kalman head's
+    /// event-time forgetting (`kalman.forgettingUnit: second`) counts from it.
+    public var time: Double?
 
-    public init(mahalanobis2: Double? = nil) { self.mahalanobis2 = mahalanobis2 }
+    public init(mahalanobis2: Double? = nil, time: Double? = nil) {
+        self.mahalanobis2 = mahalanobis2
+        self.time = time
+    }
 }
 
 /// The class embeddings a head starts from: CLIP text embeddings of the class prompts (in the bundled

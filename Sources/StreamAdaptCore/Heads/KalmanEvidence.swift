@@ -1,69 +1,146 @@
+import Foundation
+
 /// What a set of labelled events tells the Kalman head, in information form: the building block of one
 /// model learned from several partitions (the `shared` model mode of a consumer group, docs/scale-out.md).
 ///
-/// For the linear-Gaussian head with a fixed observation noise R, no Mahalanobis regulation, the one-hot
-/// target y = kappa onehot(c) and forgetting 1, the posterior after any set of events is that of Bayesian
-/// linear regression, whatever the order (Kalman 1960; the information filter, e.g. Maybeck 1979, ch. 5):
+/// Every update of the head is a linear-Gaussian observation of the logits: target y (C values) through
+/// x with noise r (``KalmanHead`` records y = z + e / g and r = R_eff, or R_eff / (h a^2) for the softmax
+/// observation). For the linear-Gaussian head with a fixed R, no Mahalanobis regulation and the one-hot
+/// target, y = kappa onehot(c) and r = R do not depend on the state, and the posterior after any set of
+/// events is that of weighted Bayesian linear regression, whatever the order (Kalman 1960; the
+/// information filter, e.g. Maybeck 1979, ch. 5). With forgetting per second of event time
+/// (`forgettingUnit: second`, no trace bound) an event at time t_i weighs lambda^(T - t_i) at time T:
 ///
-///     Y   = P^-1        = P0^-1 + sum_i x_i x_i' / R
-///     Y W' = eta         = P0^-1 W0' + sum_i x_i y_i' / R
+///     Y(T)   = P(T)^-1 = lambda^(T - t_0) P0^-1 + sum_i lambda^(T - t_i) x_i x_i' / r_i
+///     eta(T) = Y W'    = lambda^(T - t_0) P0^-1 W0' + sum_i lambda^(T - t_i) x_i y_i' / r_i
 ///
-/// so the evidence of disjoint sets of events (partitions) adds: with E_p = (sum_{i in p} x_i x_i' / R,
-/// sum_{i in p} y_i x_i' / R),
+/// (t_0 the first event's time; forgetting inflates P and keeps W, so it scales Y and eta alike). So the
+/// evidence of disjoint sets of events (partitions) adds: partition p keeps E_p = (sum x x' / r,
+/// sum y x' / r) weighted to its latest time T_p, and
 ///
-///     G = P0^-1 + sum_p E_p.information,   W' = G^-1 (P0^-1 W0' + sum_p E_p.projection'),   P = G^-1
+///     G = lambda^(T - t_0) P0^-1 + sum_p lambda^(T - T_p) E_p.information,   P = G^-1,
+///     W' = G^-1 (lambda^(T - t_0) P0^-1 W0' + sum_p lambda^(T - T_p) E_p.projection')
 ///
-/// equals, up to rounding, the head that learned every event one by one (``fold(_:into:)``; tested in
-/// KalmanEvidenceTests). With the centred target, an adaptive R, the Mahalanobis regulation or
-/// forgetting, a fold is an approximation (``isExact(for:)``).
+/// with T = max_p T_p, t_0 = min_p of the first times, equals (up to rounding) the head that learned every
+/// event one by one in time order (``fold(_:into:classes:)``; tested in KalmanEvidenceTests). Anything
+/// else is an approximation (``isExact(for:)``): y and r then depend on the state of the head that
+/// recorded them; with per-event forgetting each partition forgets over its own events (E_p is weighted
+/// lambda^(its events since), the prior lambda^(the most events of a partition)); the trace bound is
+/// left out.
 ///
-/// Storage: D x D (the upper triangle of sum x x' / R) and C x D; one `dsyr` and one `daxpy` per event.
+/// Storage: D x D (the upper triangle of sum x x' / r) and C x D, both times a lazy ``scale``; one
+/// `dsyr` and one `dger` per event.
 public final class KalmanEvidence {
     public let dimension: Int
     public let classCount: Int
-    /// sum_i x_i x_i' / R: the upper triangle of a D x D row-major matrix.
+    /// The head's forgetting factor and what it counts.
+    public let forgetting: Double
+    public let unit: KalmanConfiguration.ForgettingUnit
+    /// sum_i w_i x_i x_i' / r_i = scale * information (the upper triangle of a D x D row-major matrix).
     public let information: Matrix
-    /// sum_i y_i x_i' / R as C x D, row-major: row c is the evidence for W's row c.
+    /// sum_i w_i y_i x_i' / r_i = scale * projection, C x D row-major: row c is the evidence for W's row c.
     public let projection: Matrix
+    /// The lazy factor of ``information`` and ``projection``.
+    public internal(set) var scale = 1.0
     /// Events added.
-    public private(set) var count = 0
+    public internal(set) var count = 0
+    /// `second`: the latest event time (seconds) added, the time the weights refer to; nil before one.
+    public internal(set) var latestTime: Double?
+    /// `second`: the earliest event time added.
+    public internal(set) var firstTime: Double?
+    /// Scratch for the recording head: the target of the event being added (C values).
+    let target: Matrix
 
-    public init(dimension: Int, classCount: Int) {
+    public init(dimension: Int, classCount: Int, forgetting: Double = 1, unit: KalmanConfiguration.ForgettingUnit = .event) {
         self.dimension = dimension
         self.classCount = classCount
+        self.forgetting = forgetting
+        self.unit = unit
         information = Matrix(rows: dimension, columns: dimension)
         projection = Matrix(rows: classCount, columns: dimension)
+        target = Matrix(rows: classCount, columns: 1)
     }
 
-    /// Whether a fold reproduces the sequential head exactly (up to rounding) for `configuration`.
+    /// An empty record for `head`'s shape and forgetting.
+    public convenience init(for head: KalmanHead) {
+        self.init(
+            dimension: head.dimension, classCount: head.classCount, forgetting: head.configuration.forgetting,
+            unit: head.configuration.forgettingUnit)
+    }
+
+    /// Whether a fold reproduces the sequential head exactly (up to rounding) for `configuration`: the
+    /// full Float64 Gaussian head with the one-hot target, fixed noise, no Mahalanobis regulation, and
+    /// either no forgetting or forgetting per second of event time without a trace bound.
     public static func isExact(for configuration: KalmanConfiguration) -> Bool {
-        configuration.observation == .gaussian && configuration.target == .oneHot && configuration.covariance == .full
-            && configuration.precision == .float64 && configuration.forgetting == 1 && configuration.noiseMemory == 1
-            && configuration.mahalanobisScaling == 0
+        let forgettingIsExact =
+            configuration.forgetting == 1 || (configuration.forgettingUnit == .second && configuration.traceBound == .infinity)
+        return configuration.observation == .gaussian && configuration.target == .oneHot && configuration.covariance == .full
+            && configuration.precision == .float64 && configuration.noiseMemory == 1 && configuration.mahalanobisScaling == 0
+            && forgettingIsExact
     }
 
-    /// Adds one labelled event: `x` as the head saw it (normalised), its label, the head's target scale
-    /// kappa and observation noise R.
-    public func add(_ x: UnsafePointer<Double>, label: Int, targetScale: Double, noise: Double) {
-        precondition(label >= 0 && label < classCount, "label \(label) out of range")
-        BLAS.syr(dimension, alpha: 1 / noise, x, information.pointer)
-        BLAS.axpy(dimension, alpha: targetScale / noise, x, projection.pointer + label * dimension)
+    /// Adds one event: `x` as the head saw it (normalised), its target y (C values) and noise r, at event
+    /// time `time` (seconds; `second` unit only, nil: counted at the latest time).
+    public func add(_ x: UnsafePointer<Double>, target y: UnsafePointer<Double>, noise r: Double, time: Double?) {
+        var weight = 1.0
+        switch unit {
+        case .event:
+            scale *= forgetting
+        case .second:
+            if let time, time.isFinite {
+                if let latest = latestTime {
+                    if time > latest {
+                        scale *= Foundation.pow(forgetting, time - latest)
+                        latestTime = time
+                    } else {
+                        weight = Foundation.pow(forgetting, latest - time)
+                    }
+                } else {
+                    latestTime = time
+                }
+                firstTime = min(firstTime ?? time, time)
+            }
+        }
+        if scale < 1e-8 { normalize() }
+        let alpha = weight / (r * scale)
+        BLAS.syr(dimension, alpha: alpha, x, information.pointer)
+        BLAS.ger(classCount, dimension, alpha: alpha, y, x, projection.pointer)
         count += 1
     }
 
-    /// Adds the evidence of other events (a disjoint set).
-    public func add(_ other: KalmanEvidence) {
-        precondition(other.dimension == dimension && other.classCount == classCount)
-        BLAS.axpy(information.count, alpha: 1, other.information.pointer, information.pointer)
-        BLAS.axpy(projection.count, alpha: 1, other.projection.pointer, projection.pointer)
-        count += other.count
+    /// Adds one event of the linear-Gaussian head with the one-hot target: y = kappa onehot(label).
+    public func add(_ x: UnsafePointer<Double>, label: Int, targetScale: Double, noise: Double, time: Double? = nil) {
+        precondition(label >= 0 && label < classCount, "label \(label) out of range")
+        let y = target.pointer
+        for k in 0..<classCount { y[k] = k == label ? targetScale : 0 }
+        add(x, target: UnsafePointer(y), noise: noise, time: time)
+    }
+
+    /// Folds the lazy scale into the stored matrices (the stored values stay in range).
+    func normalize() {
+        guard scale != 1 else { return }
+        BLAS.scal(information.count, alpha: scale, information.pointer)
+        BLAS.scal(projection.count, alpha: scale, projection.pointer)
+        scale = 1
+    }
+
+    /// Empties the record (after its events were folded into a model that is now the prior: not used by
+    /// the daemon, whose records are cumulative).
+    public func removeAll() {
+        information.pointer.update(repeating: 0, count: information.count)
+        projection.pointer.update(repeating: 0, count: projection.count)
+        scale = 1
+        count = 0
+        latestTime = nil
+        firstTime = nil
     }
 
     /// Sets `head`'s weights and covariance to the posterior of its prior (W0 = initialScale * t^_c,
-    /// P0 = p0 I, from its configuration and `classes`) and `evidence`: one Cholesky factorisation of G,
-    /// O(D^3 / 3) + O(C D^2). The head's noise and update count are left as they are.
+    /// P0 = p0 I, from its configuration and `classes`) and `evidence`, weighted as the type's equations
+    /// say: one Cholesky factorisation of G, O(D^3 / 3) + O(C D^2). With event-time forgetting the head's
+    /// latest time becomes T. The head's noise and update count are left as they are.
     /// - Throws: ``KalmanEvidenceError`` when the head is not a full Float64 Kalman head of the same
-    ///   shape, or G is not positive definite.
+    ///   shape and forgetting, or G is not positive definite.
     public static func fold(_ evidence: [KalmanEvidence], into head: KalmanHead, classes: ClassEmbeddings) throws(KalmanEvidenceError) {
         let d = head.dimension
         let c = head.classCount
@@ -74,21 +151,40 @@ public final class KalmanEvidence {
         guard classes.dimension == d, classes.count == c, evidence.allSatisfy({ $0.dimension == d && $0.classCount == c }) else {
             throw .shape("evidence and head differ in D or C")
         }
+        guard evidence.allSatisfy({ $0.forgetting == config.forgetting && $0.unit == config.forgettingUnit }) else {
+            throw .shape("evidence and head differ in their forgetting")
+        }
+        // The weights of the prior and of each record.
+        var priorWeight = 1.0
+        var weights = [Double](repeating: 1, count: evidence.count)
+        let latest = evidence.compactMap(\.latestTime).max()
+        switch config.forgettingUnit {
+        case .event:
+            priorWeight = Foundation.pow(config.forgetting, Double(evidence.map(\.count).max() ?? 0))
+        case .second:
+            if let latest, let first = evidence.compactMap(\.firstTime).min() {
+                priorWeight = Foundation.pow(config.forgetting, latest - first)
+            }
+            for (i, e) in evidence.enumerated() {
+                if let t = e.latestTime, let latest { weights[i] = Foundation.pow(config.forgetting, latest - t) }
+            }
+        }
         let g = Matrix(rows: d, columns: d)
         let b = Matrix(rows: c, columns: d)
-        let prior = 1 / config.priorVariance
+        let prior = priorWeight / config.priorVariance
         for i in 0..<d { g[i, i] = prior }
         // P0^-1 W0' with W0 = initialScale * t^_c.
         b.pointer.update(from: classes.normalized.pointer, count: c * d)
         BLAS.scal(c * d, alpha: prior * config.initialScale, b.pointer)
-        for e in evidence {
-            BLAS.axpy(d * d, alpha: 1, e.information.pointer, g.pointer)
-            BLAS.axpy(c * d, alpha: 1, e.projection.pointer, b.pointer)
+        for (e, w) in zip(evidence, weights) {
+            BLAS.axpy(d * d, alpha: w * e.scale, e.information.pointer, g.pointer)
+            BLAS.axpy(c * d, alpha: w * e.scale, e.projection.pointer, b.pointer)
         }
         guard BLAS.choleskySolveAndInvert(d, g.pointer, rightHandSides: c, b.pointer) else {
             throw .notPositiveDefinite
         }
         head.adopt(weights: b, covariance: g)
+        if config.forgettingUnit == .second, let latest { head.lastTime = latest }
     }
 }
 

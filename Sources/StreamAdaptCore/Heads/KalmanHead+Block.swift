@@ -139,12 +139,15 @@ extension KalmanHead: BlockedHead {
         let l = block.current
         let d = dimension
         let config = configuration
-        let lambda = max(config.forgetting, min(1, covarianceTrace / traceLimit))
+        let lambda = forgettingFactor(time: context.time)
         covarianceScale /= lambda
         let q = lastVariance / lambda
         let d2 = context.mahalanobis2 ?? Double(d)
         let noiseEffective = noise * (1 + config.mahalanobisScaling * max(0, d2) / Double(d))
         let (s, gain) = innovate(label: label, logits: block.logits.row(l), variance: q, noise: noiseEffective)
+        if let evidence, let rows = block.rows {
+            recordEvidence(evidence, input: rows + l * d, logits: block.logits.row(l), gain: gain, noise: noiseEffective, time: context.time)
+        }
         let v = block.directions.row(l)
         let alpha = gain * covarianceScale / s
         block.weights[l] = alpha

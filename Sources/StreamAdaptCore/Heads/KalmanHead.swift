@@ -39,16 +39,30 @@ public struct KalmanConfiguration: Sendable, Equatable {
         case float32
     }
 
+    /// What the forgetting factor counts.
+    public enum ForgettingUnit: String, Sendable, CaseIterable {
+        /// P <- P / lambda before each update (the default).
+        case event
+        /// P <- P / lambda^dt, dt the seconds of event time (the event's timestamp) since the latest
+        /// update: forgetting that does not depend on how the events are spread over partitions, as the
+        /// `shared` model mode of a consumer group needs to be exact (docs/scale-out.md). An event without
+        /// a timestamp, or older than the latest, forgets nothing.
+        case second
+    }
+
     public var observation: Observation = .gaussian
     public var target: Target = .centred
     public var covariance: Covariance = .full
     /// Storage of the full covariance (the diagonal variant is always Float64).
     public var precision: Precision = .float64
-    /// Forgetting factor lambda in (0, 1]: P <- P / lambda before each update.
+    /// Forgetting factor lambda in (0, 1]: P <- P / lambda before each update (or per second of event
+    /// time, ``forgettingUnit``).
     public var forgetting: Double = 0.999
+    /// Whether ``forgetting`` applies per update or per second of event time.
+    public var forgettingUnit: ForgettingUnit = .event
     /// Prior variance p0 of each weight: P0 = p0 * I.
     public var priorVariance: Double = 0.01
-    /// Upper bound on trace(P), as a multiple of trace(P0); stops forgetting wind-up.
+    /// Upper bound on trace(P), as a multiple of trace(P0); stops forgetting wind-up (infinity: no bound).
     public var traceBound: Double = 1.0
     /// Initial observation-noise variance R0.
     public var initialNoise: Double = 1e-3
@@ -208,6 +222,11 @@ public final class KalmanHead: AdapterHead {
     var hasPrediction = false
     /// The in-block state of the blocked update (``KalmanBlock``), allocated by ``prepareBlocks(capacity:)``.
     var block: KalmanBlock?
+    /// Event-time forgetting (`forgettingUnit: second`): the latest event time (seconds) an update saw.
+    public internal(set) var lastTime: Double?
+    /// When set, every update is also added to this record of evidence (its information-form terms, for
+    /// the `shared` model of a consumer group: ``KalmanEvidence``). Not part of the head's checkpoint.
+    public var evidence: KalmanEvidence?
 
     public init(classes: ClassEmbeddings, configuration: KalmanConfiguration = .init(), name: String = "kalman") {
         self.name = name
@@ -297,8 +316,7 @@ public final class KalmanHead: AdapterHead {
         let config = configuration
 
         // Forgetting (predict step): P <- P / lambda_eff, bounded trace.
-        let trace = covarianceTrace
-        let lambda = max(config.forgetting, min(1, trace / traceLimit))
+        let lambda = forgettingFactor(time: context.time)
         covarianceScale /= lambda
         var q = lastVariance / lambda
         if config.covariance == .full {
@@ -313,6 +331,9 @@ public final class KalmanHead: AdapterHead {
 
         let (innovationScale, gain) = innovate(label: label, logits: logits.pointer, variance: q, noise: noiseEffective)
         let e = innovation.pointer
+        if let evidence {
+            recordEvidence(evidence, input: input.pointer, logits: logits.pointer, gain: gain, noise: noiseEffective, time: context.time)
+        }
 
         switch config.covariance {
         case .full:
@@ -344,6 +365,37 @@ public final class KalmanHead: AdapterHead {
 
         updateCount += 1
         maintainCovariance(refreshingTrace: updateCount % 1024 == 0)
+    }
+
+    /// lambda_eff of an update at event time `time`: max(lambda^k, min(1, tr(P) / (b tr(P0)))) with k = 1 per
+    /// event, or k = the seconds since the latest update (`forgettingUnit: second`; 0 without a time or
+    /// for an older event). Advances ``lastTime``.
+    func forgettingFactor(time: Double?) -> Double {
+        let config = configuration
+        var base = config.forgetting
+        if config.forgettingUnit == .second {
+            base = 1
+            if let time, time.isFinite {
+                if let last = lastTime, time > last, config.forgetting < 1 { base = Foundation.pow(config.forgetting, time - last) }
+                if lastTime.map({ time > $0 }) ?? true { lastTime = time }
+            }
+        }
+        return max(base, min(1, covarianceTrace / traceLimit))
+    }
+
+    /// Adds the update just computed (``innovation`` e, gain g) to `evidence` as the linear-Gaussian
+    /// observation it equals: target y = z + e / g with noise r = R_eff (Gaussian) or R_eff / (h a^2)
+    /// (softmax: S = R_eff / a + h a q = h a (q + r)), so that P^-1 <- P^-1 + x x' / r and
+    /// W <- W + (y - z) (P x)' / (q + r) is this update.
+    func recordEvidence(
+        _ evidence: KalmanEvidence, input x: UnsafePointer<Double>, logits z: UnsafePointer<Double>, gain: Double, noise: Double,
+        time: Double?
+    ) {
+        let y = evidence.target.pointer
+        let e = innovation.pointer
+        for k in 0..<classCount { y[k] = z[k] + e[k] / gain }
+        let r = configuration.observation == .gaussian ? noise : noise / (gain * configuration.logitScale)
+        evidence.add(x, target: y, noise: r, time: time)
     }
 
     /// The innovation e (into ``innovation``) of the observation `label` for the unscaled logits z = W x,
@@ -489,6 +541,7 @@ extension KalmanHead {
         writer.writeDouble(storedTrace)
         writer.writeDouble(noise)
         writer.writeInt(updateCount)
+        if configuration.forgettingUnit == .second { writer.writeDouble(lastTime ?? .nan) }
     }
 
     public func prepareRestore(from reader: inout CheckpointReader) throws(CheckpointError) -> CheckpointCommit {
@@ -510,6 +563,7 @@ extension KalmanHead {
         let storedTraceValue = try reader.readDouble()
         let storedNoise = try reader.readDouble()
         let storedUpdates = try reader.readInt()
+        let storedTime = configuration.forgettingUnit == .second ? try reader.readDouble() : .nan
         guard storedScale > 0, storedScale.isFinite else {
             throw .corrupt("\(name).covarianceScale", "\(storedScale) is not a positive finite scale")
         }
@@ -537,6 +591,7 @@ extension KalmanHead {
             storedTrace = storedTraceValue
             noise = storedNoise
             updateCount = storedUpdates
+            lastTime = storedTime.isNaN ? nil : storedTime
             hasPrediction = false
         }
     }

@@ -101,7 +101,7 @@ let package = Package(
         // Runs the built `streamadapt` binary as a separate process.
         .testTarget(
             name: "StreamAdaptCLITests",
-            dependencies: ["streamadapt"]
+            dependencies: ["streamadapt", "StreamAdaptCore", "StreamAdaptDaemon"]
         ),
     ],
     swiftLanguageModes: [.v6]

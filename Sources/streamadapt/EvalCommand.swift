@@ -56,6 +56,15 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Spread the stream round-robin over N partitions, each with its own model (what a daemon group with model.mode per-partition does): event i goes to the model of partition i mod N. Accuracy is over all events; alerts are counted, not listed.")
     var partitions = 1
 
+    @Option(help: "With --partitions: per-partition (a model per partition) or shared (one Kalman model learned from every partition: each partition's model records its evidence and every --merge-every events the members fold them, docs/scale-out.md).")
+    var modelMode = "per-partition"
+
+    @Option(help: "Shared model: events between folds (over all partitions).")
+    var mergeEvery = 1000
+
+    @Option(help: "Shared model: members (daemons) the partitions are spread over, round-robin. At a merge each member in turn folds its own partitions' current evidence with the others' as of their last merge (as a daemon reads them from the state topic), then publishes its own.")
+    var members = 2
+
     @OptionGroup var headOptions: HeadOptions
 
     mutating func validate() throws {
@@ -64,6 +73,12 @@ struct EvalCommand: ParsableCommand {
         guard maxBlock >= 1 else { throw ValidationError("--max-block must be at least 1") }
         guard !(controlRun && referenceRun) else { throw ValidationError("give --control-run or --reference-run, not both") }
         guard partitions >= 1 else { throw ValidationError("--partitions must be at least 1") }
+        guard modelMode == "per-partition" || modelMode == "shared" else {
+            throw ValidationError("--model-mode must be per-partition or shared, not \(modelMode)")
+        }
+        guard modelMode == "per-partition" || (partitions > 1 && mergeEvery >= 1 && members >= 1 && members <= partitions) else {
+            throw ValidationError("--model-mode shared needs --partitions > 1, --merge-every >= 1 and 1 <= --members <= --partitions")
+        }
         guard partitions == 1 || (addClass.isEmpty && retireClass.isEmpty && holdBackClass.isEmpty && trace == nil) else {
             throw ValidationError("--partitions does not combine with class changes or --trace")
         }
@@ -206,7 +221,8 @@ struct EvalCommand: ParsableCommand {
         }
     }
 
-    /// One head over the stream spread round-robin over ``partitions`` models (``partitions`` > 1).
+    /// One head over the stream spread round-robin over ``partitions`` models (``partitions`` > 1); with
+    /// `--model-mode shared`, one Kalman model learned from all of them (``SharedMerge``).
     private func partitioned(
         _ name: String, settings: HeadSettings, drift: DriftSettings, classes: ClassEmbeddings, projection: Matrix?,
         segments: [Segment], keepsLabel: [Bool]
@@ -218,6 +234,16 @@ struct EvalCommand: ParsableCommand {
                 throw ValidationError(error.description)
             }
             models.append(StreamModel(classes: classes, head: head, drift: drift, maximumBlock: maxBlock))
+        }
+        var merge: SharedMerge?
+        if modelMode == "shared" {
+            let heads = try models.map { model in
+                guard let head = model.head as? KalmanHead else {
+                    throw ValidationError("--model-mode shared needs the kalman head, not \(name)")
+                }
+                return head
+            }
+            merge = try SharedMerge(heads: heads, members: members, classes: classes)
         }
         let batches = models.map { $0.makeBatch(capacity: maxBlock) }
         var pending: [[(segment: Int, truth: Int)]] = Array(repeating: [], count: partitions)
@@ -240,9 +266,17 @@ struct EvalCommand: ParsableCommand {
             let d = segment.dataset.dimension
             try segment.dataset.embeddings.withUnsafeBufferPointer { all in
                 for row in segment.range {
+                    if let merge, event > 0, event % mergeEvery == 0 {
+                        for p in 0..<partitions { flush(p) }
+                        let start = monotonicNanoseconds()
+                        try merge.merge()
+                        modelNanoseconds &+= monotonicNanoseconds() &- start
+                    }
                     let p = event % partitions
                     let truth = segment.dataset.labels[row]
-                    try batches[p].append(UnsafeBufferPointer(rebasing: all[(row * d)..<((row + 1) * d)]), label: keepsLabel[event] ? truth : nil)
+                    try batches[p].append(
+                        UnsafeBufferPointer(rebasing: all[(row * d)..<((row + 1) * d)]), label: keepsLabel[event] ? truth : nil,
+                        time: Double(event))
                     pending[p].append((s, truth))
                     event += 1
                     if batches[p].isFull { flush(p) }
@@ -251,8 +285,9 @@ struct EvalCommand: ParsableCommand {
         }
         for p in 0..<partitions { flush(p) }
         stats.modelNanoseconds = modelNanoseconds
+        let suffix = merge.map { " shared x\(partitions)/\(members) every \(mergeEvery) (\($0.folds) folds)" } ?? " x\(partitions)"
         return HeadResult(
-            name: "\(models[0].head.name) x\(partitions)", statistics: stats, alerts: [], alertsRaised: models.reduce(0) { $0 + $1.alertsRaised },
+            name: models[0].head.name + suffix, statistics: stats, alerts: [], alertsRaised: models.reduce(0) { $0 + $1.alertsRaised },
             updates: models.reduce(0) { $0 + $1.head.updateCount }, partitioned: true)
     }
 

@@ -18,6 +18,14 @@ struct HeadOptions: ParsableArguments {
     var kalmanPrecision: String?
     @Option(help: "Kalman forgetting factor lambda in (0, 1].")
     var kalmanForgetting: Double?
+    @Option(help: "What the Kalman forgetting factor counts: event (per update, default) or second (per second of event time; eval gives event i the time i s).")
+    var kalmanForgettingUnit: String?
+    @Option(help: "Kalman trace bound b (a multiple of trace(P0); inf: none).")
+    var kalmanTraceBound: Double?
+    @Option(help: "Kalman Gaussian target: centred (default) or onehot.")
+    var kalmanTarget: String?
+    @Option(help: "Kalman noise memory beta (1: fixed observation noise).")
+    var kalmanNoiseMemory: Double?
     @Option(help: "Kalman Mahalanobis scaling factor s.")
     var kalmanScaling: Double?
     @Option(help: "Kalman prior variance p0 (P0 = p0 I; for kalman-diagonal, its per-weight prior).")
@@ -67,8 +75,26 @@ struct HeadOptions: ParsableArguments {
             }
             observation = o
         }
+        var unit: KalmanConfiguration.ForgettingUnit?
+        if let kalmanForgettingUnit {
+            guard let u = KalmanConfiguration.ForgettingUnit(rawValue: kalmanForgettingUnit) else {
+                throw ValidationError("--kalman-forgetting-unit must be event or second, not \(kalmanForgettingUnit)")
+            }
+            unit = u
+        }
+        var target: KalmanConfiguration.Target?
+        if let kalmanTarget {
+            guard let t = KalmanConfiguration.Target(rawValue: kalmanTarget) else {
+                throw ValidationError("--kalman-target must be centred or onehot, not \(kalmanTarget)")
+            }
+            target = t
+        }
         // Both Kalman heads (kalman, kalman-diagonal) take the flags.
         settings.setKalman(observation: observation) { c in
+            if let unit { c.forgettingUnit = unit }
+            if let target { c.target = target }
+            if let kalmanTraceBound { c.traceBound = kalmanTraceBound }
+            if let kalmanNoiseMemory { c.noiseMemory = kalmanNoiseMemory }
             if let kalmanForgetting { c.forgetting = kalmanForgetting }
             if let kalmanScaling { c.mahalanobisScaling = kalmanScaling }
             if let kalmanPrior { c.priorVariance = kalmanPrior }

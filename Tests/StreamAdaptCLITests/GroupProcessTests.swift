@@ -65,7 +65,8 @@ struct GroupProcessTests {
     /// A group pipeline (per-partition models, state on `state`), event by event (states compared byte
     /// for byte), a snapshot every 20 events, short sessions (the embedded broker waits
     /// `session.timeout.ms - 1 s` in each join round).
-    static func pipeline(suffix: String, group: String, state: String) throws -> (path: String, folder: URL) {
+    /// - Parameter model: more lines of the `model` section (indented by two spaces).
+    static func pipeline(suffix: String, group: String, state: String, model: String = "") throws -> (path: String, folder: URL) {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sa-\(suffix)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let yaml = """
@@ -85,6 +86,7 @@ struct GroupProcessTests {
               classes: \(try ProjectedSample.classes().path)
               head: kalman
               maxBlock: 1
+            \(model)
             drift:
               warmupEvents: 50
               referenceEvents: 100

@@ -208,3 +208,29 @@ extension KalmanHead {
         hasPrediction = false
     }
 }
+
+extension KalmanEvidence {
+    /// Makes this record a copy of `other` (same shape and forgetting).
+    public func copy(from other: KalmanEvidence) {
+        precondition(other.dimension == dimension && other.classCount == classCount && other.forgetting == forgetting && other.unit == unit)
+        information.copy(from: other.information)
+        projection.copy(from: other.projection)
+        scale = other.scale
+        count = other.count
+        latestTime = other.latestTime
+        firstTime = other.firstTime
+    }
+}
+
+extension KalmanHead {
+    /// Takes `other`'s W, P and event time (the posterior of a fold given to a member's other partitions).
+    public func adoptPosterior(of other: KalmanHead) {
+        precondition(other.dimension == dimension && other.classCount == classCount && other.covariance32 == nil && covariance32 == nil)
+        weights.copy(from: other.weights)
+        covariance.copy(from: other.covariance)
+        covarianceScale = other.covarianceScale
+        storedTrace = other.storedTrace
+        lastTime = other.lastTime
+        hasPrediction = false
+    }
+}

@@ -62,7 +62,8 @@ extension PipelineConfiguration {
                 "zeroshot | kalman | kalman-diagonal | tip | tipx | clipood, or a sum: kalman+tip"),
             .choice(
                 "model.mode", \.modelMode,
-                "single: one model for every partition; per-partition: one per input partition (needs group)"),
+                "single: one model for every partition; per-partition: one per input partition (needs group); shared: "
+                    + "one kalman model learned from every partition, folded at each snapshot round (needs group; docs/scale-out.md)"),
             .int(
                 "model.maxBlock", \.maximumBlock,
                 "the most events of a poll batch processed as one block (level-3 BLAS; outputs published after "
@@ -99,13 +100,25 @@ extension PipelineConfiguration {
                     node, "model.kalman.precision", KalmanConfiguration.Precision.self)
             },
             .kalman("model.kalman.target", \.target, "centred | onehot (gaussian observation)"),
-            .kalman("model.kalman.forgetting", \.forgetting, "lambda: P <- P / lambda per update"),
+            .kalman("model.kalman.forgetting", \.forgetting, "lambda: P <- P / lambda per update (or per second, forgettingUnit)"),
+            .kalman(
+                "model.kalman.forgettingUnit", \.forgettingUnit,
+                "event (lambda per update) | second (lambda per second of event time, the events' ts or Kafka timestamp: "
+                    + "what an exact shared model needs)"),
             .kalman(
                 "model.kalman.priorVariance", \.priorVariance,
                 "p0: P0 = p0 I; default 0.01 for the kalman head (10 with the softmax observation) and 0.0003 for "
                     + "kalman-diagonal (and covariance: diagonal); given, it sets both heads",
                 commentedOut: true),
-            .kalman("model.kalman.traceBound", \.traceBound, "trace(P) <= traceBound * trace(P0)"),
+            .custom(
+                "model.kalman.traceBound", type: "number | .inf", "trace(P) <= traceBound * trace(P0) (.inf: no bound)",
+                render: { $0.heads.kalman.traceBound == .infinity ? ".inf" : "\($0.heads.kalman.traceBound)" }
+            ) { node, c in
+                let text = node.scalar?.string ?? ""
+                let value = [".inf", "inf", ".Inf", ".INF"].contains(text) ? Double.infinity : try PipelineSetting.double(node, "model.kalman.traceBound")
+                c.heads.kalman.traceBound = value
+                c.heads.kalmanDiagonal.traceBound = value
+            },
             .kalman(
                 "model.kalman.initialNoise", \.initialNoise,
                 "R0, the initial observation-noise variance (softmax observation: 1)", commentedOut: true),

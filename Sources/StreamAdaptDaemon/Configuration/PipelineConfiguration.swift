@@ -50,8 +50,8 @@ public struct PipelineConfiguration: Sendable, Equatable {
     /// model.maxClasses: the most classes (active and retired) control records can grow the model to
     /// (``StreamModel/maximumClassCount``); an add-class beyond is a dead letter `too-many-classes`.
     public var maximumClassCount = StreamModel.defaultMaximumClassCount
-    /// model.mode: one model for every partition (`single`), or one per input partition
-    /// (`per-partition`, required with ``group``).
+    /// model.mode: one model for every partition (`single`), one per input partition (`per-partition`),
+    /// or one learned from every partition (`shared`); a ``group`` needs one of the last two.
     public var modelMode = ModelMode.single
     // input
     public var maximumMessageBytes = 1 << 20
@@ -172,9 +172,20 @@ public struct PipelineConfiguration: Sendable, Equatable {
         }
         if let group {
             if group.isEmpty { throw ConfigurationError(field: "group", reason: "must not be empty (leave it out to read alone)") }
-            guard modelMode == .perPartition else {
+            guard modelMode != .single else {
                 throw ConfigurationError(
-                    field: "model.mode", reason: "must be per-partition with group (single reads every partition into one model)")
+                    field: "model.mode", reason: "must be per-partition or shared with group (single reads every partition into one model)")
+            }
+            if modelMode == .shared {
+                // The fold is of the full Float64 Kalman head's evidence (KalmanEvidence).
+                guard head == "kalman" else {
+                    throw ConfigurationError(field: "model.head", reason: "must be kalman with model.mode shared, not \(head)")
+                }
+                guard heads.kalman.covariance == .full, heads.kalman.precision == .float64 else {
+                    throw ConfigurationError(
+                        field: heads.kalman.covariance == .full ? "model.kalman.precision" : "model.kalman.covariance",
+                        reason: "model.mode shared needs the full float64 covariance")
+                }
             }
             // Labels and class changes on topics of their own are not co-partitioned with the events: a
             // member would get labels for partitions another member owns.
@@ -197,8 +208,8 @@ public struct PipelineConfiguration: Sendable, Equatable {
             if [inputTopic, predictionsTopic, alertsTopic, deadLetterTopic].contains(stateTopic) {
                 throw ConfigurationError(field: "topics.state", reason: "must differ from the other topics")
             }
-        } else if modelMode == .perPartition {
-            throw ConfigurationError(field: "model.mode", reason: "per-partition needs group (docs/scale-out.md)")
+        } else if modelMode != .single {
+            throw ConfigurationError(field: "model.mode", reason: "\(modelMode.rawValue) needs group (docs/scale-out.md)")
         }
         if bootstrapServers.isEmpty { throw ConfigurationError(field: "kafka.bootstrap", reason: "must not be empty") }
         if maximumMessageBytes < 16 { throw ConfigurationError(field: "input.maxMessageBytes", reason: "too small") }
@@ -222,6 +233,10 @@ public enum ModelMode: String, Sendable, CaseIterable {
     /// One model per input partition, each with its own state on the state topic (partitions are
     /// tenants, cameras or sites with data of their own); needs `group`.
     case perPartition = "per-partition"
+    /// One Kalman model learned from every partition: each partition's snapshot carries its evidence, and
+    /// at each snapshot round a member folds all partitions' evidence into the model of its partitions;
+    /// needs `group` and the full Float64 `kalman` head.
+    case shared
 }
 
 /// What the daemon does when its input has a gap: a stored offset past the end of its partition (the

@@ -7,6 +7,8 @@ extension AdaptationLoop {
     static let checkpointTag = "streamadapt-daemon/2"
     /// The previous version, still read (so an upgrade keeps the model): its alert window starts empty.
     static let version1Tag = "streamadapt-daemon/1"
+    /// A snapshot of the shared model mode: version 2 followed by the partition's Kalman evidence.
+    static let sharedTag = "streamadapt-daemon/3"
 
     /// Flushes the producer (so every event up to here has its outputs delivered), then writes the
     /// model state and the per-partition next offsets in one sealed file, atomically.
@@ -44,6 +46,7 @@ extension AdaptationLoop {
         if group != nil {
             guard try writeSnapshots(of: Array(lanes.values), limit: limit, setting: setting, consuming: consuming, stopping: stopping)
             else { return }
+            if configuration.modelMode == .shared { try foldSharedModel() }
         } else {
             guard let store else { return }
             try store.write(sealedState(model: model, recentInputs: recentInputs, offsets: nextOffsets))
@@ -54,11 +57,14 @@ extension AdaptationLoop {
         metrics.checkpoints.increment()
     }
 
-    /// A sealed checkpoint of `model` and `recentInputs` with `offsets` (and the label cache).
-    func sealedState(model: StreamModel, recentInputs: RecentInputs, offsets: [TopicPartition: Int64]) -> [UInt8] {
+    /// A sealed checkpoint of `model` and `recentInputs` with `offsets` (and the label cache); with
+    /// `evidence` (the shared model mode), that too.
+    func sealedState(
+        model: StreamModel, recentInputs: RecentInputs, offsets: [TopicPartition: Int64], evidence: KalmanEvidence? = nil
+    ) -> [UInt8] {
         var writer = CheckpointWriter(reservingCapacity: 1 << 20)
         model.save(to: &writer)
-        writer.writeString(Self.checkpointTag)
+        writer.writeString(evidence == nil ? Self.checkpointTag : Self.sharedTag)
         writer.writeString(configuration.inputTopic)
         writer.writeInt(offsets.count)
         for (tp, offset) in offsets.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
@@ -68,6 +74,7 @@ extension AdaptationLoop {
         }
         labelCache.save(to: &writer)
         recentInputs.save(to: &writer)
+        evidence?.save(to: &writer)
         return Checkpoint.seal(payload: writer.bytes)
     }
 
@@ -80,26 +87,48 @@ extension AdaptationLoop {
         return tag
     }
 
-    /// Restores a sealed checkpoint into `model` and `recentInputs` (and the label cache): nothing changes
-    /// unless all of it reads and matches.
+    /// Restores a sealed checkpoint into `model` and `recentInputs` (and the label cache, and `evidence` in
+    /// the shared model mode): nothing changes unless all of it reads and matches.
     /// - Returns: the tag of its daemon section and the offsets it holds.
-    func restore(_ bytes: [UInt8], model: StreamModel, recentInputs: RecentInputs) throws(CheckpointError)
+    func restore(_ bytes: [UInt8], model: StreamModel, recentInputs: RecentInputs, evidence: KalmanEvidence? = nil) throws(CheckpointError)
         -> (tag: String, offsets: [TopicPartition: Int64])
     {
+        let state = try Self.prepareState(
+            bytes, model: model, recentInputs: recentInputs, labelCache: labelCache, evidence: evidence,
+            inputTopic: configuration.inputTopic)
+        state.commit.apply()
+        state.evidenceCommit.apply()
+        return (state.tag, state.offsets)
+    }
+
+    /// Reads a sealed checkpoint against `model`, `recentInputs`, `labelCache` and `evidence` (nil: a
+    /// checkpoint without evidence is expected) and returns what applies it: `commit` the model, label
+    /// cache and window, `evidenceCommit` the evidence. Nothing changes here.
+    static func prepareState(
+        _ bytes: [UInt8], model: StreamModel, recentInputs: RecentInputs, labelCache: LabelCache, evidence: KalmanEvidence?,
+        inputTopic: String
+    ) throws(CheckpointError) -> (tag: String, offsets: [TopicPartition: Int64], commit: CheckpointCommit, evidenceCommit: CheckpointCommit) {
         var reader = try CheckpointReader(sealed: bytes)
         try model.adoptClassSet(from: reader)  // classes added over topics.control before the checkpoint
         let commit = try model.prepareRestore(from: &reader)
         let tag = try reader.readString()
-        guard tag == Self.checkpointTag || tag == Self.version1Tag else {
+        guard tag == Self.checkpointTag || tag == Self.version1Tag || tag == Self.sharedTag else {
             throw CheckpointError(
                 code: .unsupportedVersion, field: "daemon",
-                message: "daemon section \(tag), this version reads \(Self.checkpointTag) and \(Self.version1Tag)")
+                message: "daemon section \(tag), this version reads \(Self.sharedTag), \(Self.checkpointTag) and \(Self.version1Tag)")
+        }
+        if (tag == Self.sharedTag) != (evidence != nil) {
+            throw CheckpointError(
+                code: .configurationMismatch, field: "model.mode",
+                message: tag == Self.sharedTag
+                    ? "the snapshot holds a shared model's evidence (written with model.mode shared)"
+                    : "the snapshot holds no shared model's evidence (written with another model.mode)")
         }
         let topic = try reader.readString()
-        guard topic == configuration.inputTopic else {
+        guard topic == inputTopic else {
             throw CheckpointError(
                 code: .configurationMismatch, field: "topics.input",
-                message: "the checkpoint is for input topic \(topic), the pipeline reads \(configuration.inputTopic)")
+                message: "the checkpoint is for input topic \(topic), the pipeline reads \(inputTopic)")
         }
         var offsets: [TopicPartition: Int64] = [:]
         let count = try reader.readInt()
@@ -115,8 +144,8 @@ extension AdaptationLoop {
         }
         let cacheCommit = try labelCache.prepareRestore(from: &reader)
         let recentCommit = tag == Self.version1Tag ? CheckpointCommit {} : try recentInputs.prepareRestore(from: &reader)
+        let evidenceCommit = try evidence?.prepareRestore(from: &reader) ?? CheckpointCommit {}
         try reader.finish()
-        CheckpointCommit([commit, cacheCommit, recentCommit]).apply()
-        return (tag, offsets)
+        return (tag, offsets, CheckpointCommit([commit, cacheCommit, recentCommit]), evidenceCommit)
     }
 }

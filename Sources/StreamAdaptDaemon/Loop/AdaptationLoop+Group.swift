@@ -68,7 +68,7 @@ extension AdaptationLoop {
             for snapshot in reader.completeSnapshots {
                 let lane = try newLane()
                 do {
-                    let (_, offsets) = try restore(snapshot.bytes, model: lane.0, recentInputs: lane.1)
+                    let (_, offsets) = try restore(snapshot.bytes, model: lane.0, recentInputs: lane.1, evidence: Self.evidence(of: lane.0))
                     restored = (snapshot, lane, offsets[p])
                     break
                 } catch {
@@ -135,9 +135,15 @@ extension AdaptationLoop {
 
     /// A new model and input window for a lane (the class set is the pipeline's: class changes at run time
     /// are not supported in a group).
-    private func newLane() throws -> (StreamModel, RecentInputs) {
-        (try Self.makeModel(configuration, classes), RecentInputs(capacity: max(1, configuration.drift.inputWindow)))
+    /// In the shared model mode its head records its evidence (``KalmanEvidence``).
+    func newLane() throws -> (StreamModel, RecentInputs) {
+        let model = try Self.makeModel(configuration, classes)
+        if configuration.modelMode == .shared, let head = model.head as? KalmanHead { head.evidence = KalmanEvidence(for: head) }
+        return (model, RecentInputs(capacity: max(1, configuration.drift.inputWindow)))
     }
+
+    /// The evidence `model`'s head records (the shared model mode), or nil.
+    static func evidence(of model: StreamModel) -> KalmanEvidence? { (model.head as? KalmanHead)?.evidence }
 
     /// Flushes the outputs, writes the snapshot of each revoked partition that changed since its last,
     /// waits until delivered, then drops the partitions.
@@ -201,7 +207,9 @@ extension AdaptationLoop {
     /// Enqueues a snapshot of `lane` under its epoch and next sequence.
     func writeSnapshot(_ lane: PartitionLane, until: StopCondition? = nil) throws {
         let p = TopicPartition(topic: configuration.inputTopic, partition: lane.partition)
-        let bytes = sealedState(model: lane.model, recentInputs: lane.recentInputs, offsets: nextOffsets[p].map { [p: $0] } ?? [:])
+        let bytes = sealedState(
+            model: lane.model, recentInputs: lane.recentInputs, offsets: nextOffsets[p].map { [p: $0] } ?? [:],
+            evidence: Self.evidence(of: lane.model))
         let snapshot = StateSnapshot(partition: lane.partition, epoch: lane.epoch, sequence: lane.sequence, bytes: bytes)
         try stateTopic.write(snapshot, producer: producer, until: until ?? outputWait)
         lane.sequence += 1

@@ -96,6 +96,9 @@ public final class AdaptationLoop {
     var groupFailure: (any Error)?
     /// Whether the group ever assigned partitions to this member (`--until-caught-up` waits for it).
     var assignedOnce = false
+    /// Shared model mode: a model, window and label cache that other partitions' snapshots are read into
+    /// (never applied) for their evidence (`AdaptationLoop+Shared.swift`).
+    var foreignScratch: (model: StreamModel, recentInputs: RecentInputs, labelCache: LabelCache)?
     /// Set when ``run`` threw: the loop refuses to run or checkpoint again.
     var failure: LoopFailure?
     /// Rolling prequential accuracy over the last 500 labelled events.
@@ -141,7 +144,7 @@ public final class AdaptationLoop {
         (producer, consumer) = try Self.makeClients(configuration, connectivity: connectivity, logger: logger)
         // Per-partition models are independent: a poll's events are taken partition by partition, so that
         // a block of the model is not cut at every change of partition (each partition keeps its order).
-        consumer.runsOfPartitions = configuration.modelMode == .perPartition
+        consumer.runsOfPartitions = configuration.modelMode != .single
         // One block: the batch is processed as soon as it holds `model.maxBlock` events, so no message
         // waits for more than a block of later ones (with 1, every event is published before the next
         // is decoded, as event by event).
@@ -230,9 +233,11 @@ public final class AdaptationLoop {
             return
         }
         let dimension = classes.dimension
+        // Event time for the Kalman head's event-time forgetting: the event's ts, else the Kafka timestamp.
+        let time = (event.timestamp ?? message.timestamp).map { Double($0) / 1000 }
         do {
             try decoder.embedding.withUnsafeBufferPointer { buffer throws(EmbeddingError) in
-                try batch.append(UnsafeBufferPointer(rebasing: buffer[0..<dimension]), label: label)
+                try batch.append(UnsafeBufferPointer(rebasing: buffer[0..<dimension]), label: label, time: time)
             }
         } catch {
             try processBatch()

@@ -25,6 +25,10 @@ final class DaemonMetrics {
     /// Seconds since the oldest of the owned partitions' last snapshots (or claim, for one not yet
     /// snapshotted): what a kill -9 now would replay, in time.
     let snapshotAge = Gauge(label: "streamadapt_state_snapshot_age_seconds")
+    /// Shared model mode: folds of every partition's evidence, and the seconds the last one took (reading
+    /// the other partitions' snapshots included).
+    let folds = Counter(label: "streamadapt_shared_model_folds_total")
+    let foldSeconds = Gauge(label: "streamadapt_shared_model_fold_seconds")
     private var labelled: [String: [String: Counter]] = [:]
 
     /// streamadapt_late_labels_total{outcome}.

@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import Prometheus
 import StreamAdaptCore
+import StreamAdaptDaemon
 
 /// `streamadapt bench`: per-update time of each head on random unit vectors (release build).
 struct BenchCommand: ParsableCommand {
@@ -52,6 +53,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Instead: events/s of one daemon loop against N loops of one consumer group (per-partition models, 4 partitions, each loop on its own thread) through the embedded broker, alternating, 3 runs each, at the first of --dimensions and --classes (--events, default 20000).")
     var group: Int?
 
+    @Option(help: "With --group: the members' model mode, per-partition or shared (one model folded from every partition's evidence at each snapshot round).")
+    var modelMode = "per-partition"
+
     @Flag(help: "Instead: one fold of Kalman evidence over 4 partitions (the shared model's merge: Cholesky solve and inverse) and the cost of adding an event to a partition's evidence, at --dimensions and --classes.")
     var fold = false
 
@@ -94,7 +98,10 @@ struct BenchCommand: ParsableCommand {
             guard group >= 2 else { throw ValidationError("--group must be at least 2") }
             bootstrapLogging(level: .error)
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))
-            try GroupBench(events: events ?? 20_000, members: group).run(
+            guard let mode = ModelMode(rawValue: modelMode), mode != .single else {
+                throw ValidationError("--model-mode must be per-partition or shared")
+            }
+            try GroupBench(events: events ?? 20_000, members: group, modelMode: mode).run(
                 dimension: dimensions.split(separator: ",").compactMap { Int($0) }.first ?? 1024,
                 classCount: classes.split(separator: ",").compactMap { Int($0) }.first ?? 10)
             return

@@ -245,6 +245,11 @@ struct EvalCommand: ParsableCommand {
             }
             merge = try SharedMerge(heads: heads, members: members, classes: classes)
         }
+        // Shared: one model over the whole stream alongside, to compare the final fold with.
+        let reference = try merge.map { _ in
+            StreamModel(classes: classes, head: try settings.makeHead(name, classes: classes, projection: projection), drift: drift, maximumBlock: maxBlock)
+        }
+        let referenceBatch = reference?.makeBatch(capacity: maxBlock)
         let batches = models.map { $0.makeBatch(capacity: maxBlock) }
         var pending: [[(segment: Int, truth: Int)]] = Array(repeating: [], count: partitions)
         var stats = PrequentialStatistics(segments: segments.count)
@@ -278,6 +283,15 @@ struct EvalCommand: ParsableCommand {
                         UnsafeBufferPointer(rebasing: all[(row * d)..<((row + 1) * d)]), label: keepsLabel[event] ? truth : nil,
                         time: Double(event))
                     pending[p].append((s, truth))
+                    if let reference, let referenceBatch {
+                        try referenceBatch.append(
+                            UnsafeBufferPointer(rebasing: all[(row * d)..<((row + 1) * d)]), label: keepsLabel[event] ? truth : nil,
+                            time: Double(event))
+                        if referenceBatch.isFull {
+                            reference.process(referenceBatch)
+                            referenceBatch.removeAll()
+                        }
+                    }
                     event += 1
                     if batches[p].isFull { flush(p) }
                 }
@@ -285,10 +299,48 @@ struct EvalCommand: ParsableCommand {
         }
         for p in 0..<partitions { flush(p) }
         stats.modelNanoseconds = modelNanoseconds
+        if let merge, let reference, let referenceBatch {
+            if referenceBatch.count > 0 { reference.process(referenceBatch) }
+            try compareFinalFold(merge, reference: reference, segments: segments)
+        }
         let suffix = merge.map { " shared x\(partitions)/\(members) every \(mergeEvery) (\($0.folds) folds)" } ?? " x\(partitions)"
         return HeadResult(
             name: models[0].head.name + suffix, statistics: stats, alerts: [], alertsRaised: models.reduce(0) { $0 + $1.alertsRaised },
             updates: models.reduce(0) { $0 + $1.head.updateCount }, partitioned: true)
+    }
+
+    /// Shared model: the fold of every partition's final evidence against one model that learned the
+    /// whole stream in order (to stderr): how far W and P are apart and how often their argmax agrees on
+    /// the stream's inputs.
+    private func compareFinalFold(_ merge: SharedMerge, reference model: StreamModel, segments: [Segment]) throws {
+        guard let reference = model.head as? KalmanHead, let first = merge.heads.first else { return }
+        let final = KalmanHead(classes: merge.classes, configuration: first.configuration)
+        try KalmanEvidence.fold(merge.heads.map { $0.evidence! }, into: final, classes: merge.classes)
+        let (c, d) = (final.classCount, final.dimension)
+        var largestW = 0.0, worstW = 0.0, largestP = 0.0, worstP = 0.0
+        for k in 0..<c { for j in 0..<d { largestW = max(largestW, abs(reference.weights[k, j])) } }
+        for k in 0..<c { for j in 0..<d { worstW = max(worstW, abs(final.weights[k, j] - reference.weights[k, j])) } }
+        for i in 0..<d { for j in i..<d { largestP = max(largestP, abs(reference.covarianceEntry(i, j))) } }
+        for i in 0..<d { for j in i..<d { worstP = max(worstP, abs(final.covarianceEntry(i, j) - reference.covarianceEntry(i, j))) } }
+        var agree = 0
+        var total = 0
+        let a = UnsafeMutablePointer<Double>.allocate(capacity: c)
+        let b = UnsafeMutablePointer<Double>.allocate(capacity: c)
+        let x = UnsafeMutablePointer<Double>.allocate(capacity: d)
+        defer { a.deallocate(); b.deallocate(); x.deallocate() }
+        for segment in segments {
+            try segment.dataset.embeddings.withUnsafeBufferPointer { all in
+                for row in segment.range {
+                    try normalizeEmbedding(UnsafeBufferPointer(rebasing: all[(row * d)..<((row + 1) * d)]), into: x, dimension: d)
+                    _ = final.predict(x, logits: a)
+                    _ = reference.predict(x, logits: b)
+                    if (0..<c).max(by: { a[$0] < a[$1] }) == (0..<c).max(by: { b[$0] < b[$1] }) { agree += 1 }
+                    total += 1
+                }
+            }
+        }
+        let line = "shared \(first.name): the final fold against one model over the same events: W differs by \(String(format: "%.1e", worstW / largestW)) of its largest entry, P by \(String(format: "%.1e", worstP / largestP)); argmax agrees on \(agree) of \(total) inputs (\(fmt(100 * Double(agree) / Double(max(1, total)), 2)) %)\n"
+        FileHandle.standardError.write(Data(line.utf8))
     }
 
     private func loadProjection(_ path: String, dimension: Int) throws -> Matrix {

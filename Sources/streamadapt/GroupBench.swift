@@ -14,13 +14,15 @@ import Synchronization
 struct GroupBench {
     let events: Int
     let members: Int
+    /// per-partition or shared.
+    var modelMode = ModelMode.perPartition
     var repetitions = 3
     static let partitions: Int32 = 4
 
     func run(dimension d: Int, classCount c: Int) throws {
         let (folder, inputs, labels) = try ModelBench.syntheticClassFolder(d: d, c: c)
         defer { try? FileManager.default.removeItem(at: folder) }
-        writeLine("D      C     members  ev/s (\(events) binary events, 4 partitions, kalman, drift monitor on)")
+        writeLine("D      C     members  ev/s (\(events) binary events, 4 partitions, kalman \(modelMode.rawValue), drift monitor on)")
         var rates: [Int: [Double]] = [:]
         for _ in 0..<repetitions {
             for n in [1, members] {
@@ -43,6 +45,7 @@ struct GroupBench {
         config.head = "kalman"
         config.name = "bench"
         config.joinGroup("bench")
+        config.modelMode = modelMode
         config.kafkaProperties = ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"]
         try broker.createTopic(config.inputTopic, partitions: Self.partitions)
         try broker.createTopic(config.stateTopic, partitions: Self.partitions)

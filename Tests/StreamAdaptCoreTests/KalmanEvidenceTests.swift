@@ -103,8 +103,8 @@ import Testing
 
     /// Event-time forgetting: four partition heads, each learning only its own events and recording them,
     /// fold to the head that learned every event in time order (irregular gaps, lambda = 0.97 per second).
-    @Test(arguments: [KalmanBlockMode.perEvent, .blocked])
-    func recordedEvidenceWithEventTimeForgettingFoldsToTheSequentialHead(_ mode: KalmanBlockMode) throws {
+    @Test(arguments: [KalmanBlockMode.perEvent, .blocked], [KalmanConfiguration.Target.oneHot, .centred])
+    func recordedEvidenceWithEventTimeForgettingFoldsToTheSequentialHead(_ mode: KalmanBlockMode, _ target: KalmanConfiguration.Target) throws {
         BLAS.setThreads(1)
         let (d, c, n, partitions) = (20, 4, 360, 4)
         var random = SplitMix64(seed: 5)
@@ -114,6 +114,7 @@ import Testing
         config.forgetting = 0.97
         config.forgettingUnit = .second
         config.traceBound = .infinity
+        config.target = target
         #expect(KalmanEvidence.isExact(for: config))
         var bounded = config
         bounded.traceBound = 1

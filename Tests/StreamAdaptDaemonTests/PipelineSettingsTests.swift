@@ -142,9 +142,35 @@ import Testing
         #expect(fromEnvironment.group == "h" && fromEnvironment.modelMode == .perPartition)
     }
 
+    /// `model.mode: shared`: with a group and the full Float64 kalman head only; the file's mode stays
+    /// when a group comes from the environment; event-time forgetting and an unbounded trace parse.
+    @Test func aSharedModelNeedsAGroupAndTheFullKalmanHead() throws {
+        let shared = try PipelineConfiguration.parse(
+            yaml: "group: g\nmodel:\n  classes: x\n  mode: shared\n  kalman:\n    forgettingUnit: second\n    traceBound: .inf")
+        #expect(shared.modelMode == .shared && shared.heads.kalman.forgettingUnit == .second)
+        #expect(shared.heads.kalman.traceBound == .infinity)
+        try shared.validate()
+        func refusal(_ yaml: String) throws -> ConfigurationError {
+            let config = try PipelineConfiguration.parse(yaml: "model:\n  classes: x\n" + yaml)
+            return try #require(throws: ConfigurationError.self) { try config.validate() }
+        }
+        #expect(try refusal("  mode: shared").field == "model.mode")  // no group
+        #expect(try refusal("  mode: shared\n  head: tip\ngroup: g").field == "model.head")
+        #expect(try refusal("  mode: shared\n  head: kalman-diagonal\ngroup: g").field == "model.head")
+        #expect(try refusal("  mode: shared\n  kalman:\n    covariance: diagonal\ngroup: g").field == "model.kalman.covariance")
+        #expect(try refusal("  mode: shared\n  kalman:\n    precision: float32\ngroup: g").field == "model.kalman.precision")
+        var fromEnvironment = try PipelineConfiguration.parse(yaml: "model:\n  classes: x\n  mode: shared")
+        try fromEnvironment.applyEnvironment(["STREAMADAPT_GROUP": "h"])
+        #expect(fromEnvironment.modelMode == .shared)
+        try fromEnvironment.validate()
+        #expect(throws: ConfigurationError.self) {
+            try PipelineConfiguration.parse(yaml: "model:\n  classes: x\n  kalman:\n    forgettingUnit: minute")
+        }
+    }
+
     @Test(arguments: [
         ("model:\n  kalman:\n    forgeting: 0.9", "model.kalman.forgeting",
-         "covariance, forgetting, initialNoise, initialScale, logitScale, mahalanobisScaling, minimumNoise, noiseMemory, observation, outputScale, precision, priorVariance, target, targetScale, traceBound"),
+         "covariance, forgetting, forgettingUnit, initialNoise, initialScale, logitScale, mahalanobisScaling, minimumNoise, noiseMemory, observation, outputScale, precision, priorVariance, target, targetScale, traceBound"),
         ("metric:\n  port: 1", "metric",
          "checkpoint, drift, group, input, kafka, metrics, model, name, topics"),
         ("kafka:\n  bootstrapServers: x", "kafka.bootstrapServers",

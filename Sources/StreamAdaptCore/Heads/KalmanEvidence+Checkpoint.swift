@@ -34,8 +34,9 @@ extension KalmanEvidence {
             throw .corrupt("evidence", "non-finite values")
         }
         return CheckpointCommit { [self] in
-            information.assignUpperTriangle(storedInformation)
-            projection.assign(storedProjection)
+            pending = 0
+            self.storedInformation.assignUpperTriangle(storedInformation)
+            self.storedProjection.assign(storedProjection)
             scale = 1
             count = storedCount
             latestTime = storedLatest

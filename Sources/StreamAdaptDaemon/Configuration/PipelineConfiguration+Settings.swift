@@ -111,7 +111,7 @@ extension PipelineConfiguration {
                     + "kalman-diagonal (and covariance: diagonal); given, it sets both heads",
                 commentedOut: true),
             .custom(
-                "model.kalman.traceBound", type: "number | .inf", "trace(P) <= traceBound * trace(P0) (.inf: no bound)",
+                "model.kalman.traceBound", type: "number", "trace(P) <= traceBound * trace(P0) (.inf: no bound)",
                 render: { $0.heads.kalman.traceBound == .infinity ? ".inf" : "\($0.heads.kalman.traceBound)" }
             ) { node, c in
                 let text = node.scalar?.string ?? ""

@@ -9,6 +9,8 @@ extension AdaptationLoop {
         var handled: ((TopicPartition, Int64) -> Void)?
         /// At the start of every checkpoint (periodic and final), before the producer is flushed.
         var beforeCheckpoint: (() -> Void)?
+        /// After each fold of the shared model, with the heads of the owned partitions (which hold it now).
+        var folded: (([Int32: KalmanHead]) -> Void)?
     }
 
     /// Consumes, handles and publishes until a stop, then flushes and writes a final checkpoint.

@@ -36,6 +36,7 @@ extension AdaptationLoop {
         guard let first = owned.first else { return }
         try KalmanEvidence.fold(parts, into: first, classes: classes)
         for head in owned.dropFirst() { head.adoptPosterior(of: first) }
+        hooks.folded?(lanes.compactMapValues { $0.model.head as? KalmanHead })
         let seconds = Double(clock() &- started) / 1e9
         metrics.foldSeconds.record(seconds)
         metrics.folds.increment()

@@ -1,0 +1,79 @@
+import Foundation
+import StreamAdaptCore
+import StreamAdaptKafka
+import Testing
+
+@testable import StreamAdaptDaemon
+
+/// The shared model mode in process (one member owning all 4 partitions): it folds after each snapshot
+/// round and every partition's head then holds the same model; the fold of the state topic's final
+/// snapshots equals one model over every event (exact configuration, forgetting 1: order does not
+/// matter); a shared snapshot does not restore into a per-partition pipeline.
+@Suite struct SharedModelLoopTests {
+    static func sharedFixture() throws -> LoopFixture {
+        let fixture = try GroupLoopTests.groupFixture()
+        fixture.configuration.modelMode = .shared
+        fixture.configuration.heads.kalman.target = .oneHot
+        fixture.configuration.heads.kalman.noiseMemory = 1
+        fixture.configuration.heads.kalman.mahalanobisScaling = 0
+        fixture.configuration.heads.kalman.forgetting = 1
+        try fixture.configuration.validate()
+        return fixture
+    }
+
+    @Test func aMemberFoldsAfterEachSnapshotRoundAndTheStateTopicFoldsToTheSequentialModel() throws {
+        let fixture = try Self.sharedFixture()
+        let events = SyntheticStream.events(200)
+        let loop = try fixture.loop()
+        let folds = Shared<[(heads: Int, identical: Bool, events: Int)]>([])
+        let handled = Shared(0)
+        loop.hooks.handled = { _, _ in handled.update { $0 += 1 } }
+        loop.hooks.folded = { heads in
+            let list = heads.sorted { $0.key < $1.key }.map(\.value)
+            let first = list[0]
+            let identical = list.allSatisfy { h in
+                (0..<h.classCount).allSatisfy { k in (0..<h.dimension).allSatisfy { j in h.weights[k, j] == first.weights[k, j] } }
+                    && (0..<h.dimension).allSatisfy { i in (i..<h.dimension).allSatisfy { j in h.covarianceEntry(i, j) == first.covarianceEntry(i, j) } }
+            }
+            folds.update { $0.append((list.count, identical, list.reduce(0) { $0 + ($1.evidence?.count ?? 0) })) }
+        }
+        let stop = Shared(false)
+        let run = BackgroundRun(loop) { stop.get() }
+        // 8 chunks of 25 events (a snapshot round every 25), each handled before the next is produced.
+        for chunk in 0..<8 {
+            try fixture.produceJSON(Array(events[(chunk * 25)..<((chunk + 1) * 25)]), partitions: 4)
+            #expect(waitUntil(seconds: 60) { handled.get() == (chunk + 1) * 25 }, "handled \(handled.get())")
+        }
+        stop.update { $0 = true }
+        try #require(run.wait()).get()
+        let seen = folds.get()
+        // A snapshot round after (about) every 25 events, each followed by a fold.
+        #expect(seen.count >= 4, "\(seen.count) folds")
+        #expect(seen.allSatisfy { $0.heads == 4 && $0.identical }, "\(seen)")
+        #expect(seen.map(\.events) == seen.map(\.events).sorted() && (seen.last?.events ?? 0) >= 175)
+
+        let snapshots = try GroupLoopTests.newestSnapshots(fixture, topic: "state")
+        let shared = try SharedModelFold(configuration: fixture.configuration, snapshots: snapshots.mapValues { [$0] })
+        #expect(shared.events == 200 && shared.sources.count == 4)
+        let classes = try ClassFile.load(directory: fixture.configuration.classesDirectory)
+        let reference = StreamModel(classes: classes, head: KalmanHead(classes: classes, configuration: fixture.configuration.heads.kalman))
+        for e in events { _ = try reference.process(e.embedding, label: e.label) }
+        let head = try #require(reference.head as? KalmanHead)
+        var worst = 0.0
+        for k in 0..<head.classCount {
+            for j in 0..<head.dimension { worst = max(worst, abs(head.weights[k, j] - shared.head.weights[k, j]) / max(1e-12, abs(head.weights[k, j]))) }
+        }
+        #expect(worst < 1e-8, "W differs by \(worst)")
+
+        // A per-partition pipeline refuses the shared snapshot (and says why).
+        var perPartition = fixture.configuration
+        perPartition.modelMode = .perPartition
+        fixture.configuration = perPartition
+        let other = try fixture.loop()
+        let lane = try other.newLane()
+        let error = try #require(throws: CheckpointError.self) {
+            _ = try other.restore(snapshots[0]!.bytes, model: lane.0, recentInputs: lane.1)
+        }
+        #expect(error.field == "model.mode", "\(error)")
+    }
+}

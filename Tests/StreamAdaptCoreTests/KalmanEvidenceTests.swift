@@ -219,3 +219,39 @@ enum KalmanBlockMode: String, CustomStringConvertible {
     case perEvent, blocked
     var description: String { rawValue }
 }
+
+/// `kalman.forgettingUnit` was added after checkpoints were first written: a configuration stored
+/// without it reads as `event`, and only then.
+@Suite struct AddedConfigurationFieldTests {
+    static func storedWithout(_ suffix: String, _ config: KalmanConfiguration) -> [UInt8] {
+        var writer = CheckpointWriter()
+        let fields = ConfigurationValue.flatten(config, prefix: "kalman").filter { !$0.name.hasSuffix(suffix) }
+        writer.writeSection("configuration")
+        writer.writeUInt64(UInt64(fields.count))
+        for (name, value) in fields {
+            writer.writeString(name)
+            switch value {
+            case .double(let x): writer.writeUInt8(1); writer.writeDouble(x)
+            case .int(let x): writer.writeUInt8(2); writer.writeInt(x)
+            case .bool(let x): writer.writeUInt8(3); writer.writeBool(x)
+            case .uint64(let x): writer.writeUInt8(4); writer.writeUInt64(x)
+            case .string(let x): writer.writeUInt8(5); writer.writeString(x)
+            }
+        }
+        return writer.bytes
+    }
+
+    @Test func aConfigurationWithoutTheForgettingUnitReadsAsPerEvent() throws {
+        let old = Self.storedWithout(".forgettingUnit", KalmanConfiguration())
+        var reader = CheckpointReader(old)
+        try reader.expectConfiguration(KalmanConfiguration(), prefix: "kalman")
+        var perSecond = KalmanConfiguration()
+        perSecond.forgettingUnit = .second
+        var again = CheckpointReader(old)
+        let error = try #require(throws: CheckpointError.self) { try again.expectConfiguration(perSecond, prefix: "kalman") }
+        #expect(error.field == "kalman.forgettingUnit")
+        // Any other missing field is still refused.
+        var missingForgetting = CheckpointReader(Self.storedWithout(".forgetting", KalmanConfiguration()))
+        #expect(throws: CheckpointError.self) { try missingForgetting.expectConfiguration(KalmanConfiguration(), prefix: "kalman") }
+    }
+}

@@ -74,6 +74,9 @@ public final class EventBatch {
 
     public func removeAll() { count = 0 }
 
+    /// The label of event i (nil: unlabelled).
+    public func label(_ i: Int) -> Int? { labels[i] >= 0 ? labels[i] : nil }
+
     /// The time of event i (nil: none).
     func time(_ i: Int) -> Double? { times[i].isNaN ? nil : times[i] }
 

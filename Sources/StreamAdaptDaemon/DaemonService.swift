@@ -15,12 +15,15 @@ public struct DaemonService: Service {
     let maximumEvents: Int?
     let untilCaughtUp: Bool
 
+    /// - Parameter dashboard: where the loop publishes the live page's document (`/api/state`).
     public init(
         configuration: PipelineConfiguration, logger: Logger, health: HealthState, fresh: Bool, maximumEvents: Int?,
-        untilCaughtUp: Bool = false
+        untilCaughtUp: Bool = false, dashboard: DashboardFeed? = nil
     ) {
         self.init(health: health, logger: logger, maximumEvents: maximumEvents, untilCaughtUp: untilCaughtUp) {
-            try AdaptationLoop(configuration: configuration, logger: logger, health: health, fresh: fresh)
+            let loop = try AdaptationLoop(configuration: configuration, logger: logger, health: health, fresh: fresh)
+            loop.dashboard = dashboard
+            return loop
         }
     }
 
@@ -87,7 +90,9 @@ public struct MetricsService: Service {
     }
 
     public func run() async throws {
-        logger.info("metrics endpoint", metadata: ["url": "http://\(host):\(server.port)/metrics"])
+        logger.info(
+            "metrics endpoint and live page",
+            metadata: ["url": "http://\(host):\(server.port)/metrics", "dashboard": "http://\(host):\(server.port)/"])
         try? await gracefulShutdown()
         await server.shutdown()
     }

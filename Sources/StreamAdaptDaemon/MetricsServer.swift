@@ -6,7 +6,8 @@ import NIOHTTP1
 import NIOPosix
 import Prometheus
 
-/// A small HTTP server for `/metrics` (Prometheus text format), `/healthz` and `/readyz`.
+/// A small HTTP server for `/metrics` (Prometheus text format), `/healthz` and `/readyz`; with a
+/// ``DashboardFeed``, also the live page at `/` and its document at `/api/state` (docs/dashboard.md).
 public final class MetricsServer: Sendable {
     private let channel: any Channel
     private let group: MultiThreadedEventLoopGroup
@@ -16,14 +17,16 @@ public final class MetricsServer: Sendable {
     /// Binds `host:port` and serves until ``shutdown()``.
     /// - Throws: ``MetricsServerError`` naming `host:port` when it cannot listen there (port in use,
     ///   host not local or not resolvable).
-    public init(host: String, port: Int, registry: PrometheusCollectorRegistry, health: HealthState) async throws {
+    public init(
+        host: String, port: Int, registry: PrometheusCollectorRegistry, health: HealthState, dashboard: DashboardFeed? = nil
+    ) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(EndpointHandler(registry: registry, health: health))
+                    channel.pipeline.addHandler(EndpointHandler(registry: registry, health: health, dashboard: dashboard))
                 }
             }
         do {
@@ -80,34 +83,47 @@ private final class EndpointHandler: ChannelInboundHandler, Sendable {
 
     let registry: PrometheusCollectorRegistry
     let health: HealthState
+    let dashboard: DashboardFeed?
 
-    init(registry: PrometheusCollectorRegistry, health: HealthState) {
+    init(registry: PrometheusCollectorRegistry, health: HealthState, dashboard: DashboardFeed?) {
         self.registry = registry
         self.health = health
+        self.dashboard = dashboard
     }
+
+    static let page = Array(DashboardPage.html.utf8)
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(let request) = unwrapInboundIn(data) else { return }
         let path = request.uri.split(separator: "?").first.map(String.init) ?? request.uri
-        let (status, body, type): (HTTPResponseStatus, String, String)
+        let (status, body, type): (HTTPResponseStatus, [UInt8], String)
         switch path {
         case "/metrics":
-            (status, body, type) = (.ok, registry.emitToString(), "text/plain; version=0.0.4")
+            (status, body, type) = (.ok, Array(registry.emitToString().utf8), "text/plain; version=0.0.4")
         case "/healthz":
             let stale = health.secondsSinceHeartbeat > 30
-            (status, body, type) = (stale ? .serviceUnavailable : .ok, stale ? "stalled\n" : "ok\n", "text/plain")
+            (status, body, type) = (stale ? .serviceUnavailable : .ok, Array((stale ? "stalled\n" : "ok\n").utf8), "text/plain")
         case "/readyz":
             let ready = health.isReady
-            (status, body, type) = (ready ? .ok : .serviceUnavailable, ready ? "ready\n" : "not ready\n", "text/plain")
+            (status, body, type) = (ready ? .ok : .serviceUnavailable, Array((ready ? "ready\n" : "not ready\n").utf8), "text/plain")
+        case "/" where dashboard != nil, "/index.html" where dashboard != nil:
+            (status, body, type) = (.ok, Self.page, "text/html; charset=utf-8")
+        case "/api/state":
+            if let dashboard {
+                (status, body, type) = (.ok, dashboard.json, "application/json")
+            } else {
+                (status, body, type) = (.notFound, Array("no dashboard\n".utf8), "text/plain")
+            }
         default:
-            (status, body, type) = (.notFound, "not found\n", "text/plain")
+            (status, body, type) = (.notFound, Array("not found\n".utf8), "text/plain")
         }
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: type)
-        headers.add(name: "content-length", value: String(body.utf8.count))
+        headers.add(name: "content-length", value: String(body.count))
+        headers.add(name: "cache-control", value: "no-store")
         headers.add(name: "connection", value: "close")
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }

@@ -34,12 +34,24 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Fraction of events that carry their label.")
     var labelFraction = 1.0
 
+    @Flag(help: "Keep the daemon and its live page up after the replay, until Ctrl-C.")
+    var dashboard = false
+
+    @Option(help: "The port of the live page (and /metrics); 0: any free port. When the port is taken, any free port is used instead.")
+    var dashboardPort = 9464
+
     func run() throws {
         BLAS.setThreads(1)
         guard format == "json" || format == "binary" else { throw ValidationError("--format must be json or binary") }
         bootstrapLogging(level: .warning)
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let data = try EmbeddingDataset(directory: sample)
+        let feed = DashboardFeed()
+        let server = try startServer(registry: registry, feed: feed)
+        defer { blocking { await server.shutdown() } }
+        print("dashboard at http://127.0.0.1:\(server.port)/" + (dashboard ? "" : " (up while the demo runs; --dashboard keeps it up)"))
+        fflush(nil)
 
         // Teardown order: every client (the replay producer, the daemon's producer and consumer) is gone
         // before the broker stops, so no client is left to report the brokers down. librdkafka's own log
@@ -54,14 +66,15 @@ struct DemoCommand: ParsableCommand {
                 try broker.createTopic(topic, partitions: 1)
             }
             print("embedded broker at \(config.bootstrapServers)")
-            try runOnBroker(config, data)
+            fflush(nil)
+            try runOnBroker(config, data, feed: feed, url: "http://127.0.0.1:\(server.port)/")
         }
     }
 
     /// Replays the sample into the input topic on a second thread while the daemon consumes it, then
     /// prints the summary. Returns only after the replay thread has finished and the daemon's clients
     /// are gone.
-    private func runOnBroker(_ config: PipelineConfiguration, _ data: EmbeddingDataset) throws {
+    private func runOnBroker(_ config: PipelineConfiguration, _ data: EmbeddingDataset, feed: DashboardFeed, url: String) throws {
         // The replay runs a bounded distance ahead of the daemon (the mock broker keeps only about 5 MB
         // per partition).
         let consumed = SharedCounter()
@@ -126,6 +139,7 @@ struct DemoCommand: ParsableCommand {
 
         // The daemon, on the same stream.
         let loop = try AdaptationLoop(configuration: config, logger: Logger(label: "streamadapt"), health: HealthState())
+        loop.dashboard = feed
         var index = 0
         var correct = [0, 0]
         var total = [0, 0]
@@ -154,6 +168,57 @@ struct DemoCommand: ParsableCommand {
             print("  alert \(alert.kind.rawValue): raised at event \(alert.raisedAt) (\(alert.raisedAt - shift >= 0 ? "\(alert.raisedAt - shift) events after the shift" : "before the shift")), \(cleared)")
         }
         print(String(format: "  throughput: %.0f events/s end to end through Kafka, replay included (%.2f s)", Double(loop.handled) / elapsed, elapsed))
+        guard dashboard else { return }
+        // The daemon goes on (idle: the sample is replayed) and the page stays up until Ctrl-C.
+        print("")
+        print("the daemon and its live page stay up at \(url) (predictions on \(config.predictionsTopic) at \(config.bootstrapServers)); Ctrl-C to stop")
+        fflush(nil)
+        signal(SIGINT, SIG_IGN)
+        let interrupted = SharedCounter()
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { interrupted.add(1) }
+        source.resume()
+        defer { source.cancel() }
+        try loop.run { interrupted.value > 0 }
+        print("stopped")
+    }
+
+    /// The live page's server (with /metrics): on --dashboard-port, or any free port when it is taken.
+    private func startServer(registry: PrometheusCollectorRegistry, feed: DashboardFeed) throws -> MetricsServer {
+        let port = dashboardPort
+        do {
+            return try blocking { try await MetricsServer(host: "127.0.0.1", port: port, registry: registry, health: HealthState(), dashboard: feed) }
+        } catch let error as MetricsServerError where error.code == .addressInUse && port != 0 {
+            FileHandle.standardError.write(Data("port \(port) is taken: the dashboard takes a free port\n".utf8))
+            return try blocking { try await MetricsServer(host: "127.0.0.1", port: 0, registry: registry, health: HealthState(), dashboard: feed) }
+        }
+    }
+}
+
+/// Runs async work from synchronous code (the demo's main thread, not a thread of the cooperative
+/// pool) and waits for it.
+func blocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+    let box = ResultBox<T>()
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        do { box.set(.success(try await work())) } catch { box.set(.failure(error)) }
+        done.signal()
+    }
+    done.wait()
+    return try box.get()
+}
+
+/// The result of ``blocking(_:)``'s task.
+final class ResultBox<T: Sendable>: Sendable {
+    private let result = Mutex<Result<T, any Error>?>(nil)
+    func set(_ value: Result<T, any Error>) { result.withLock { $0 = value } }
+    func get() throws -> T { try result.withLock { $0 }!.get() }
+}
+
+func blocking(_ work: @escaping @Sendable () async -> Void) {
+    _ = try? blocking { () async throws -> Int in
+        await work()
+        return 0
     }
 }
 

@@ -82,15 +82,18 @@ struct RunCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let health = HealthState()
         var metrics: MetricsService?
+        var dashboard: DashboardFeed?
         if config.metricsPort > 0 {
             // Bound here, before any service starts: a port in use or a host that cannot be bound stops
-            // the start (non-zero exit, the error names host:port).
-            let server = try await MetricsServer(host: config.metricsHost, port: config.metricsPort, registry: registry, health: health)
+            // the start (non-zero exit, the error names host:port). The live page is served there too.
+            dashboard = DashboardFeed()
+            let server = try await MetricsServer(
+                host: config.metricsHost, port: config.metricsPort, registry: registry, health: health, dashboard: dashboard)
             metrics = MetricsService(server: server, host: config.metricsHost, logger: logger)
         }
         let daemon = DaemonService(
             configuration: config, logger: logger, health: health, fresh: fresh, maximumEvents: maxEvents,
-            untilCaughtUp: untilCaughtUp)
+            untilCaughtUp: untilCaughtUp, dashboard: dashboard)
         let services = DaemonService.services(daemon: daemon, metrics: metrics)
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

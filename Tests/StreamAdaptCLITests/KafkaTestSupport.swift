@@ -62,7 +62,8 @@ final class StreamAdaptProcess {
     private let collected = Collected()
     private let reader = DispatchGroup()
 
-    init(_ arguments: [String]) throws {
+    /// - Parameter capturingStandardOutput: collect stdout with stderr (else it is discarded).
+    init(_ arguments: [String], capturingStandardOutput: Bool = false) throws {
         process.executableURL = CommandRunner.binary
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
@@ -70,7 +71,7 @@ final class StreamAdaptProcess {
         process.environment = environment
         let pipe = Pipe()
         process.standardError = pipe
-        process.standardOutput = FileHandle.nullDevice
+        process.standardOutput = capturingStandardOutput ? pipe : FileHandle.nullDevice
         try process.run()
         let handle = pipe.fileHandleForReading
         reader.enter()

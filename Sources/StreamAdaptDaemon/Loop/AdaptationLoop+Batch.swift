@@ -43,6 +43,9 @@ extension AdaptationLoop {
             if result.updated { metrics.updates.increment() }
             if result.drifting { metrics.driftFlags.increment() }
             if let correct = result.correct { recordCorrect(correct) }
+            dashboardHistory?.record(
+                result, label: batch.label(i), rollingAccuracy: result.correct == nil ? nil : rollingAccuracy,
+                threshold: model.scorer?.threshold)
             if event.cachesEmbedding {
                 pendingEmbeddings.withUnsafeBufferPointer {
                     labelCache.insert(
@@ -71,5 +74,6 @@ extension AdaptationLoop {
         let elapsed = monotonicNanoseconds() &- start
         metrics.latency.recordNanoseconds(Int64(elapsed))
         if recordsLatencies { latencies.append(elapsed) }
+        dashboardHistory?.recordLatency(elapsed)
     }
 }

@@ -27,6 +27,7 @@ extension AdaptationLoop {
             try producer.sendWaiting(topic: configuration.predictionsTopic, key: event.id, value: $0, until: outputWait)
         }
         metrics.predictionsOut.increment()
+        predictionsPublished += 1
     }
 
     /// Publishes an alert an event (or a late label) raised or cleared, as the alert stood right after
@@ -36,6 +37,7 @@ extension AdaptationLoop {
         let alert = change.alert
         let state: StaticString = change.raised ? "raised" : "cleared"
         if change.raised { metrics.alerts(alert.kind.rawValue).increment() }
+        dashboardHistory?.record(change)
         do {
             try encoder.alert(
                 alert, state: state, windowEvents: recentInputs.count, modelVersion: modelVersion,

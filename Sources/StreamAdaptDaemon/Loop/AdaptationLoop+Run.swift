@@ -63,7 +63,7 @@ extension AdaptationLoop {
         if lastCheckpoint == nil { lastCheckpoint = clock() }
         followConnectivity()
         defer { health.setReady(false) }
-        var lastLag = clock()
+        var lastLagTime = clock()
         while !stopping() {
             health.beat()
             var unhandled = 0
@@ -89,8 +89,9 @@ extension AdaptationLoop {
             try checkOutageLimit()
             if untilCaughtUp, count == 0, isCaughtUp() { break }
             if store != nil || group != nil, checkpointIsDue() { try checkpointWhenDelivered(stopping: stopping) }
-            if clock() &- lastLag > 1_000_000_000 {
-                lastLag = clock()
+            if dashboard != nil, clock() &- lastDashboard > 500_000_000 { publishDashboard() }
+            if clock() &- lastLagTime > 1_000_000_000 {
+                lastLagTime = clock()
                 recordLag()
                 if group != nil { recordSnapshotAge() }
             }
@@ -98,6 +99,7 @@ extension AdaptationLoop {
         health.setReady(false)  // no longer consuming: /readyz answers 503 during the final checkpoint
         try checkpoint(flushTimeoutSeconds: configuration.stopTimeoutSeconds)
         if group != nil { try leaveGroup() }
+        if dashboard != nil { publishDashboard() }
         logger.info(
             "stopped", metadata: ["handled": "\(handled)", "events": "\(model.eventCount)",
                                   "late-labels-applied": "\(lateLabelsApplied)", "late-labels-unmatched": "\(lateLabelsUnmatched)"])
@@ -149,6 +151,7 @@ extension AdaptationLoop {
             }
         }
         metrics.consumerLag.record(lag)
+        lastLag = lag
     }
 }
 

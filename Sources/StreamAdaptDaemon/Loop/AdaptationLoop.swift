@@ -114,6 +114,19 @@ public final class AdaptationLoop {
     /// When set, the handling time of every input message (from the start of its decode to the end of
     /// its publishing, the wait for the rest of its block included) is appended to ``latencies``
     /// (nanoseconds), for benchmarks.
+    /// When set, the loop keeps the live page's history (``DashboardHistory``) and publishes its
+    /// `/api/state` document there about every half second (`AdaptationLoop+Dashboard.swift`).
+    public var dashboard: DashboardFeed? {
+        didSet { dashboardHistory = dashboard == nil ? nil : DashboardHistory() }
+    }
+    var dashboardHistory: DashboardHistory?
+    /// When the dashboard document was last published (monotonic nanoseconds).
+    var lastDashboard: UInt64 = 0
+    /// (time, messages handled, predictions published) at the last few publications, for the rates.
+    var dashboardSamples: [(time: UInt64, handled: Int, published: Int)] = []
+    /// Predictions published since start, and the last consumer lag measured.
+    var predictionsPublished = 0
+    var lastLag: Int64?
     public var recordsLatencies = false
     public internal(set) var latencies: [UInt64] = []
 
@@ -323,6 +336,9 @@ public final class AdaptationLoop {
         }
         return try decoder.decodeJSON(message.value)
     }
+
+    /// The rolling prequential accuracy (last 500 labelled events).
+    var rollingAccuracy: Double { recentCorrect.fraction }
 
     func recordCorrect(_ correct: Bool) {
         recentCorrect.append(correct)

@@ -65,6 +65,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Shared model: members (daemons) the partitions are spread over, round-robin. At a merge each member in turn folds its own partitions' current evidence with the others' as of their last merge (as a daemon reads them from the state topic), then publishes its own.")
     var members = 2
 
+    @Option(help: "Write a self-contained HTML report (accuracy over time per head with segments and alerts, drift score and threshold, reliability diagrams, the table) to this file.")
+    var report: String?
+
     @OptionGroup var headOptions: HeadOptions
 
     mutating func validate() throws {
@@ -79,8 +82,8 @@ struct EvalCommand: ParsableCommand {
         guard modelMode == "per-partition" || (partitions > 1 && mergeEvery >= 1 && members >= 1 && members <= partitions) else {
             throw ValidationError("--model-mode shared needs --partitions > 1, --merge-every >= 1 and 1 <= --members <= --partitions")
         }
-        guard partitions == 1 || (addClass.isEmpty && retireClass.isEmpty && holdBackClass.isEmpty && trace == nil) else {
-            throw ValidationError("--partitions does not combine with class changes or --trace")
+        guard partitions == 1 || (addClass.isEmpty && retireClass.isEmpty && holdBackClass.isEmpty && trace == nil && report == nil) else {
+            throw ValidationError("--partitions does not combine with class changes, --trace or --report")
         }
         guard !(controlRun || referenceRun) || !holdBackClass.isEmpty else {
             throw ValidationError("--control-run and --reference-run need --hold-back-class")
@@ -149,6 +152,7 @@ struct EvalCommand: ParsableCommand {
             }
             mapClasses()
             var classEvents: [ClassEvent] = []
+            var series = report == nil ? nil : HeadSeries()
             var dropped = 0
             var event = 0
             var modelNanoseconds: UInt64 = 0
@@ -172,6 +176,7 @@ struct EvalCommand: ParsableCommand {
                     stats.record(
                         segment: p.segment, isCorrect: result.index == p.truth, confidence: result.probability,
                         updateNanoseconds: maxBlock == 1 && p.labelled ? nanoseconds : nil)
+                    series?.record(event: p.event, correct: result.index == p.truth, result: result, threshold: model.scorer?.threshold)
                 }
                 batch.removeAll()
                 pending.removeAll(keepingCapacity: true)
@@ -206,7 +211,7 @@ struct EvalCommand: ParsableCommand {
                 schedule.isEmpty
                 ? nil : ClassReport(events: classEvents, schedule: schedule, classNames: model.classes.names, dropped: dropped)
             results.append(HeadResult(name: head.name, statistics: stats, alerts: model.alerts, alertsRaised: model.alertsRaised,
-                updates: model.head.updateCount, classes: classReport))
+                updates: model.head.updateCount, classes: classReport, series: series))
         }
         if let trace {
             let header = "event,segment,label,predicted,probability,variance,mahalanobis2,drifting,updated,input_drift\n"
@@ -218,6 +223,12 @@ struct EvalCommand: ParsableCommand {
             print(report.json())
         } else {
             print(report.table())
+        }
+        if let file = self.report {
+            let starts = segments.reduce(into: [0]) { $0.append($0.last! + $1.range.count) }.dropLast()
+            let html = EvalReportHTML(report: report, segmentStarts: Array(starts), command: CommandLine.arguments.dropFirst().joined(separator: " ")).html()
+            try html.write(toFile: file, atomically: true, encoding: .utf8)
+            FileHandle.standardError.write(Data("report: \(file)\n".utf8))
         }
     }
 
@@ -371,6 +382,8 @@ struct HeadResult {
     var classes: ClassReport? = nil
     /// Spread over partitions (`--partitions`): the alerts of several models are counted, not listed.
     var partitioned = false
+    /// Per event, for `--report`.
+    var series: HeadSeries? = nil
 }
 
 /// The `eval` report: a table for people, JSON for tools.

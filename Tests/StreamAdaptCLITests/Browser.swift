@@ -76,7 +76,12 @@ enum DOM {
 
     /// The contents of the element that starts at the tag with `id`, up to `closing` (e.g. `</svg>`).
     static func element(_ html: String, id: String, closing: String) -> String? {
-        guard let start = html.range(of: " id=\"\(id)\""), let end = html[start.upperBound...].range(of: closing) else { return nil }
+        element(html, marker: " id=\"\(id)\"", closing: closing)
+    }
+
+    /// The text from the first occurrence of `marker` up to `closing`.
+    static func element(_ html: String, marker: String, closing: String) -> String? {
+        guard let start = html.range(of: marker), let end = html[start.upperBound...].range(of: closing) else { return nil }
         return String(html[start.lowerBound..<end.upperBound])
     }
 }

@@ -45,6 +45,15 @@ public struct PrequentialStatistics: Sendable {
 
     public var accuracy: Double { events == 0 ? 0 : Double(correct) / Double(events) }
 
+    /// The reliability diagram: per confidence bin, its events, their mean confidence and their accuracy
+    /// (nil for an empty bin).
+    public var reliability: [(events: Int, confidence: Double?, accuracy: Double?)] {
+        (0..<binCount.count).map { b in
+            let n = binCount[b]
+            return (n, n == 0 ? nil : binConfidence[b] / Double(n), n == 0 ? nil : Double(binCorrect[b]) / Double(n))
+        }
+    }
+
     public var segmentAccuracies: [Double] {
         zip(segmentCorrect, segmentEvents).map { $1 == 0 ? 0 : Double($0) / Double($1) }
     }

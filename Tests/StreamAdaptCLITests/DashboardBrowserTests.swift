@@ -74,6 +74,19 @@ struct DashboardBrowserTests {
         #expect(DOM.text(dom, id: "flagged") == "\(drifting)")
         #expect(predictions.last?.value.contains(#""model_version":\#(model["version"] as? Int ?? -1),"#) == true)
 
+        // The Grafana board asks only for metrics the daemon exports (those with a label that appears on
+        // first use excepted: dead letters, late labels, rebalances).
+        let metrics = try #require(httpGet(url + "metrics")).1
+        let board = try String(contentsOf: CommandRunner.packageRoot.appendingPathComponent("etc/grafana/streamadapt.json"), encoding: .utf8)
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(board.utf8)) as? [String: Any])
+        let panels = try #require(parsed["panels"] as? [[String: Any]])
+        #expect(panels.count >= 15)
+        let names = Set(board.matches(of: /streamadapt_[a-z_]+/).map { String($0.0) })
+        let onFirstUse: Set = ["streamadapt_dead_letters_total", "streamadapt_late_labels_total", "streamadapt_group_rebalances_total"]
+        for name in names.subtracting(onFirstUse) {
+            #expect(metrics.contains("\n\(name)") || metrics.contains("\n\(name){") || metrics.hasPrefix(name), "the board's \(name) is not in /metrics")
+        }
+
         let shot = Browser.artifacts.appendingPathComponent("dashboard.png")
         #expect(try Browser.screenshot(url, to: shot), "no screenshot")
         print("screenshot: \(shot.path)")

@@ -42,6 +42,7 @@ extension AdaptationLoop {
             observer?(result)
             if result.updated { metrics.updates.increment() }
             if result.drifting { metrics.driftFlags.increment() }
+            if let d2 = result.mahalanobis2 { metrics.driftScore.record(d2) }
             if let correct = result.correct { recordCorrect(correct) }
             dashboardHistory?.record(
                 result, label: batch.label(i), rollingAccuracy: result.correct == nil ? nil : rollingAccuracy,

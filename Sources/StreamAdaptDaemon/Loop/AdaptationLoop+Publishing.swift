@@ -38,6 +38,7 @@ extension AdaptationLoop {
         let state: StaticString = change.raised ? "raised" : "cleared"
         if change.raised { metrics.alerts(alert.kind.rawValue).increment() }
         dashboardHistory?.record(change)
+        metrics.alertActive(alert.kind.rawValue).record(change.raised ? 1 : 0)
         do {
             try encoder.alert(
                 alert, state: state, windowEvents: recentInputs.count, modelVersion: modelVersion,

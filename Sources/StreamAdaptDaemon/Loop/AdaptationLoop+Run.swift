@@ -152,6 +152,9 @@ extension AdaptationLoop {
         }
         metrics.consumerLag.record(lag)
         lastLag = lag
+        if let threshold = model.scorer?.threshold { metrics.driftThreshold.record(threshold) }
+        metrics.modelVersion.record(model.head.updateCount)
+        if let lastCheckpoint { metrics.checkpointAge.record(Double(clock() &- lastCheckpoint) / 1e9) }
     }
 }
 

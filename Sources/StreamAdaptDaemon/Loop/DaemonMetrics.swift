@@ -10,6 +10,12 @@ final class DaemonMetrics {
     let consumerLag = Gauge(label: "streamadapt_consumer_lag")
     let latency = Metrics.Timer(label: "streamadapt_event_latency_seconds")
     let checkpoints = Counter(label: "streamadapt_checkpoints_total")
+    /// The last event's squared Mahalanobis distance, the drift scorer's threshold, the model version
+    /// (updates) and the seconds since the last checkpoint: the live page's figures, for Grafana.
+    let driftScore = Gauge(label: "streamadapt_drift_score")
+    let driftThreshold = Gauge(label: "streamadapt_drift_threshold")
+    let modelVersion = Gauge(label: "streamadapt_model_version")
+    let checkpointAge = Gauge(label: "streamadapt_checkpoint_age_seconds")
     /// Times the Kafka cluster became unreachable, and whether it is reachable now (1) or not (0).
     let brokerOutages = Counter(label: "streamadapt_broker_outages_total")
     let brokerReachable = Gauge(label: "streamadapt_broker_reachable")
@@ -30,6 +36,7 @@ final class DaemonMetrics {
     let folds = Counter(label: "streamadapt_shared_model_folds_total")
     let foldSeconds = Gauge(label: "streamadapt_shared_model_fold_seconds")
     private var labelled: [String: [String: Counter]] = [:]
+    private var activeGauges: [String: Gauge] = [:]
 
     /// streamadapt_late_labels_total{outcome}.
     func lateLabels(_ outcome: String) -> Counter { counter("streamadapt_late_labels_total", "outcome", outcome) }
@@ -39,6 +46,14 @@ final class DaemonMetrics {
     func offsetGaps(_ kind: String) -> Counter { counter("streamadapt_offset_gaps_total", "kind", kind) }
     /// streamadapt_alerts_total{kind}.
     func alerts(_ kind: String) -> Counter { counter("streamadapt_alerts_total", "kind", kind) }
+
+    /// streamadapt_alert_active{kind}: 1 while an alert of that kind is raised, else 0.
+    func alertActive(_ kind: String) -> Gauge {
+        if let g = activeGauges[kind] { return g }
+        let g = Gauge(label: "streamadapt_alert_active", dimensions: [("kind", kind)])
+        activeGauges[kind] = g
+        return g
+    }
 
     /// streamadapt_class_changes_total{op}: control records applied (add-class, retire-class; a record
     /// already in effect is not counted).

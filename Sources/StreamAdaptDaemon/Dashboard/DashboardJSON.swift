@@ -71,14 +71,15 @@ struct DashboardJSON {
         bytes += Array((v ? "true" : "false").utf8)
     }
 
-    /// A number with 6 significant digits (null for nil, NaN or infinity).
+    /// A number, the shortest text that reads back to the same Double (null for nil, NaN or infinity).
+    /// (`description`, not `String(format:)`: a document of 2,000 points holds some 20,000 numbers.)
     mutating func value(_ name: String? = nil, _ v: Double?) {
         key(name)
         guard let v, v.isFinite else {
             bytes += Array("null".utf8)
             return
         }
-        bytes += Array(String(format: "%.6g", v).utf8)
+        bytes += Array(v.description.utf8)
     }
 
     mutating func values(_ name: String?, _ vs: [Int]) {

@@ -89,7 +89,7 @@ extension AdaptationLoop {
             try checkOutageLimit()
             if untilCaughtUp, count == 0, isCaughtUp() { break }
             if store != nil || group != nil, checkpointIsDue() { try checkpointWhenDelivered(stopping: stopping) }
-            if dashboard != nil, clock() &- lastDashboard > 500_000_000 { publishDashboard() }
+            if let dashboard, dashboard.isWanted, clock() &- lastDashboard > 500_000_000 { publishDashboard() }
             if clock() &- lastLagTime > 1_000_000_000 {
                 lastLagTime = clock()
                 recordLag()

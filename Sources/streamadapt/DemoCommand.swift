@@ -9,7 +9,7 @@ import StreamAdaptKafka
 import Synchronization
 
 /// `streamadapt demo`: the whole product on the bundled sample, with no Kafka to install.
-struct DemoCommand: ParsableCommand {
+struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
         abstract: "Start the embedded broker, replay the bundled sample into it, run the daemon on it, summarise.",
@@ -40,18 +40,32 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "The port of the live page (and /metrics); 0: any free port. When the port is taken, any free port is used instead.")
     var dashboardPort = 9464
 
-    func run() throws {
-        BLAS.setThreads(1)
+    func run() async throws {
         guard format == "json" || format == "binary" else { throw ValidationError("--format must be json or binary") }
         bootstrapLogging(level: .warning)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let data = try EmbeddingDataset(directory: sample)
         let feed = DashboardFeed()
-        let server = try startServer(registry: registry, feed: feed)
-        defer { blocking { await server.shutdown() } }
+        let health = HealthState()  // the loop's: /healthz and /readyz answer for it
+        let server = try await startServer(registry: registry, feed: feed, health: health)
         print("dashboard at http://127.0.0.1:\(server.port)/" + (dashboard ? "" : " (up while the demo runs; --dashboard keeps it up)"))
         fflush(nil)
+        // The replay and the loop block in librdkafka and OpenBLAS: on a thread of their own, off the
+        // cooperative pool.
+        let command = self
+        do {
+            try await onThread { try command.replay(feed: feed, health: health, url: "http://127.0.0.1:\(server.port)/") }
+        } catch {
+            await server.shutdown()
+            throw error
+        }
+        await server.shutdown()
+    }
+
+    /// The embedded broker, the replay and the daemon (blocking: on its own thread).
+    private func replay(feed: DashboardFeed, health: HealthState, url: String) throws {
+        BLAS.setThreads(1)
+        let data = try EmbeddingDataset(directory: sample)
 
         // Teardown order: every client (the replay producer, the daemon's producer and consumer) is gone
         // before the broker stops, so no client is left to report the brokers down. librdkafka's own log
@@ -67,14 +81,16 @@ struct DemoCommand: ParsableCommand {
             }
             print("embedded broker at \(config.bootstrapServers)")
             fflush(nil)
-            try runOnBroker(config, data, feed: feed, url: "http://127.0.0.1:\(server.port)/")
+            try runOnBroker(config, data, feed: feed, health: health, url: url)
         }
     }
 
     /// Replays the sample into the input topic on a second thread while the daemon consumes it, then
     /// prints the summary. Returns only after the replay thread has finished and the daemon's clients
     /// are gone.
-    private func runOnBroker(_ config: PipelineConfiguration, _ data: EmbeddingDataset, feed: DashboardFeed, url: String) throws {
+    private func runOnBroker(
+        _ config: PipelineConfiguration, _ data: EmbeddingDataset, feed: DashboardFeed, health: HealthState, url: String
+    ) throws {
         // The replay runs a bounded distance ahead of the daemon (the mock broker keeps only about 5 MB
         // per partition).
         let consumed = SharedCounter()
@@ -138,7 +154,7 @@ struct DemoCommand: ParsableCommand {
         }
 
         // The daemon, on the same stream.
-        let loop = try AdaptationLoop(configuration: config, logger: Logger(label: "streamadapt"), health: HealthState())
+        let loop = try AdaptationLoop(configuration: config, logger: Logger(label: "streamadapt"), health: health)
         loop.dashboard = feed
         var index = 0
         var correct = [0, 0]
@@ -173,6 +189,7 @@ struct DemoCommand: ParsableCommand {
         print("")
         print("the daemon and its live page stay up at \(url) (predictions on \(config.predictionsTopic) at \(config.bootstrapServers)); Ctrl-C to stop")
         fflush(nil)
+        loop.observer = nil  // the sample is done: later events (anyone may produce now) are not its rows
         signal(SIGINT, SIG_IGN)
         let interrupted = SharedCounter()
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
@@ -184,41 +201,30 @@ struct DemoCommand: ParsableCommand {
     }
 
     /// The live page's server (with /metrics): on --dashboard-port, or any free port when it is taken.
-    private func startServer(registry: PrometheusCollectorRegistry, feed: DashboardFeed) throws -> MetricsServer {
-        let port = dashboardPort
+    private func startServer(registry: PrometheusCollectorRegistry, feed: DashboardFeed, health: HealthState) async throws -> MetricsServer {
         do {
-            return try blocking { try await MetricsServer(host: "127.0.0.1", port: port, registry: registry, health: HealthState(), dashboard: feed) }
-        } catch let error as MetricsServerError where error.code == .addressInUse && port != 0 {
-            FileHandle.standardError.write(Data("port \(port) is taken: the dashboard takes a free port\n".utf8))
-            return try blocking { try await MetricsServer(host: "127.0.0.1", port: 0, registry: registry, health: HealthState(), dashboard: feed) }
+            return try await MetricsServer(host: "127.0.0.1", port: dashboardPort, registry: registry, health: health, dashboard: feed)
+        } catch let error as MetricsServerError where error.code == .addressInUse && dashboardPort != 0 {
+            FileHandle.standardError.write(Data("port \(dashboardPort) is taken: the dashboard takes a free port\n".utf8))
+            return try await MetricsServer(host: "127.0.0.1", port: 0, registry: registry, health: health, dashboard: feed)
         }
     }
 }
 
-/// Runs async work from synchronous code (the demo's main thread, not a thread of the cooperative
-/// pool) and waits for it.
-func blocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
-    let box = ResultBox<T>()
-    let done = DispatchSemaphore(value: 0)
-    Task {
-        do { box.set(.success(try await work())) } catch { box.set(.failure(error)) }
-        done.signal()
-    }
-    done.wait()
-    return try box.get()
-}
-
-/// The result of ``blocking(_:)``'s task.
-final class ResultBox<T: Sendable>: Sendable {
-    private let result = Mutex<Result<T, any Error>?>(nil)
-    func set(_ value: Result<T, any Error>) { result.withLock { $0 = value } }
-    func get() throws -> T { try result.withLock { $0 }!.get() }
-}
-
-func blocking(_ work: @escaping @Sendable () async -> Void) {
-    _ = try? blocking { () async throws -> Int in
-        await work()
-        return 0
+/// Runs blocking work on a thread of its own (16 MiB stack, as the daemon's loop) and waits for it
+/// without holding a thread of the cooperative pool.
+func onThread(_ work: @escaping @Sendable () throws -> Void) async throws {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        let thread = Thread {
+            do {
+                try work()
+                continuation.resume()
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+        thread.stackSize = 16 << 20
+        thread.start()
     }
 }
 

@@ -161,6 +161,46 @@ import Testing
         #expect(Self.differences(reference, plain).w > 1e-3)
     }
 
+    /// One partition with per-event forgetting (no trace bound) folds to its own head exactly, through
+    /// many renormalisations of the record's lazy scale (0.9 per event: below 1e-8 every 175 events).
+    @Test func aRecordForgettingPerEventFoldsToItsHeadThroughRenormalisations() throws {
+        let (d, c) = (10, 3)
+        var random = SplitMix64(seed: 21)
+        func uniform() -> Double { Double(random.next() >> 11) / Double(1 << 53) - 0.5 }
+        let classes = try ClassEmbeddings(names: ["a", "b", "c"], dimension: d, values: (0..<(c * d)).map { _ in Float(uniform()) })
+        var config = Self.exactConfiguration()
+        config.forgetting = 0.9
+        config.traceBound = .infinity
+        let head = KalmanHead(classes: classes, configuration: config)
+        head.evidence = KalmanEvidence(for: head)
+        let model = StreamModel(classes: classes, head: head, drift: Self.quiet, maximumBlock: 1)
+        for i in 0..<600 { _ = try model.process((0..<d).map { j in Float(uniform() + (j % c == i % c ? 0.6 : 0)) }, label: i % c) }
+        #expect(head.evidence!.count == 600)
+        let folded = KalmanHead(classes: classes, configuration: config)
+        try KalmanEvidence.fold([head.evidence!], into: folded, classes: classes)
+        let (w, p) = Self.differences(head, folded)
+        #expect(w < 1e-8 && p < 1e-8, "W \(w), P \(p)")
+    }
+
+    /// A gap of event time long enough for lambda^dt to underflow: the update forgets by the floor
+    /// (1e-8), and the head stays finite.
+    @Test func aLongGapInEventTimeKeepsTheHeadFinite() throws {
+        let (d, c) = (6, 2)
+        let classes = try ClassEmbeddings(names: ["a", "b"], dimension: d, values: (0..<(c * d)).map { Float($0 % 5) + 1 })
+        var config = Self.exactConfiguration()
+        config.forgetting = 0.3
+        config.forgettingUnit = .second
+        config.traceBound = .infinity
+        let head = KalmanHead(classes: classes, configuration: config)
+        let model = StreamModel(classes: classes, head: head, drift: Self.quiet)
+        _ = try model.process([1, 0, 0, 0, 0, 1], label: 0, time: 0)
+        let before = head.covarianceEntry(2, 2)
+        _ = try model.process([0, 1, 0, 0, 1, 0], label: 1, time: 5000)  // 0.3^5000 underflows to 0
+        #expect(head.covarianceEntry(2, 2) == before / KalmanHead.minimumForgettingFactor)
+        let result = try model.process([1, 1, 0, 0, 0, 0], label: 0, time: 5001)
+        #expect(result.probability.isFinite && (0..<c).allSatisfy { k in (0..<d).allSatisfy { head.weights[k, $0].isFinite } })
+    }
+
     /// Closed form: with one event per second, forgetting per second is forgetting per event (whose first
     /// update forgets once more: P0 / lambda, so the per-second head starts from that prior).
     @Test func oneEventPerSecondForgetsAsPerEvent() throws {

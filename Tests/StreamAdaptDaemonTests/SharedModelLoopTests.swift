@@ -8,7 +8,7 @@ import Testing
 /// The shared model mode in process (one member owning all 4 partitions): it folds after each snapshot
 /// round and every partition's head then holds the same model; the fold of the state topic's final
 /// snapshots equals one model over every event (exact configuration, forgetting 1: order does not
-/// matter); a shared snapshot does not restore into a per-partition pipeline.
+/// matter); a per-partition pipeline restores a shared snapshot, a shared one refuses a per-partition one.
 @Suite struct SharedModelLoopTests {
     static func sharedFixture() throws -> LoopFixture {
         let fixture = try GroupLoopTests.groupFixture()
@@ -27,14 +27,19 @@ import Testing
         let loop = try fixture.loop()
         let folds = Shared<[(heads: Int, identical: Bool, events: Int)]>([])
         let handled = Shared(0)
+        let classes = try ClassFile.load(directory: fixture.configuration.classesDirectory)
+        let config = fixture.configuration.heads.kalman
         loop.hooks.handled = { _, _ in handled.update { $0 += 1 } }
         loop.hooks.folded = { heads in
+            // Every owned head holds the fold of every partition's evidence (this member owns all four),
+            // computed again here.
             let list = heads.sorted { $0.key < $1.key }.map(\.value)
-            let first = list[0]
-            let identical = list.allSatisfy { h in
-                (0..<h.classCount).allSatisfy { k in (0..<h.dimension).allSatisfy { j in h.weights[k, j] == first.weights[k, j] } }
-                    && (0..<h.dimension).allSatisfy { i in (i..<h.dimension).allSatisfy { j in h.covarianceEntry(i, j) == first.covarianceEntry(i, j) } }
-            }
+            let expected = KalmanHead(classes: classes, configuration: config)
+            let identical = (try? KalmanEvidence.fold(list.compactMap(\.evidence), into: expected, classes: classes)) != nil
+                && list.allSatisfy { h in
+                    (0..<h.classCount).allSatisfy { k in (0..<h.dimension).allSatisfy { j in abs(h.weights[k, j] - expected.weights[k, j]) <= 1e-12 * max(1, abs(expected.weights[k, j])) } }
+                        && (0..<h.dimension).allSatisfy { i in (i..<h.dimension).allSatisfy { j in abs(h.covarianceEntry(i, j) - expected.covarianceEntry(i, j)) <= 1e-12 * max(1e-3, abs(expected.covarianceEntry(i, j))) } }
+                }
             folds.update { $0.append((list.count, identical, list.reduce(0) { $0 + ($1.evidence?.count ?? 0) })) }
         }
         let stop = Shared(false)
@@ -55,24 +60,38 @@ import Testing
         let snapshots = try GroupLoopTests.newestSnapshots(fixture, topic: "state")
         let shared = try SharedModelFold(configuration: fixture.configuration, snapshots: snapshots.mapValues { [$0] })
         #expect(shared.events == 200 && shared.sources.count == 4)
-        let classes = try ClassFile.load(directory: fixture.configuration.classesDirectory)
         let reference = StreamModel(classes: classes, head: KalmanHead(classes: classes, configuration: fixture.configuration.heads.kalman))
         for e in events { _ = try reference.process(e.embedding, label: e.label) }
         let head = try #require(reference.head as? KalmanHead)
         var worst = 0.0
+        var worstP = 0.0
         for k in 0..<head.classCount {
             for j in 0..<head.dimension { worst = max(worst, abs(head.weights[k, j] - shared.head.weights[k, j]) / max(1e-12, abs(head.weights[k, j]))) }
         }
+        for i in 0..<head.dimension {
+            for j in i..<head.dimension { worstP = max(worstP, abs(head.covarianceEntry(i, j) - shared.head.covarianceEntry(i, j)) / head.covarianceEntry(i, i)) }
+        }
         #expect(worst < 1e-8, "W differs by \(worst)")
+        #expect(worstP < 1e-8, "P differs by \(worstP)")
 
-        // A per-partition pipeline refuses the shared snapshot (and says why).
+        // A per-partition pipeline restores the shared snapshot (its head; the evidence is read and left)...
+        let shared0 = try #require(snapshots[0]).bytes
         var perPartition = fixture.configuration
         perPartition.modelMode = .perPartition
         fixture.configuration = perPartition
         let other = try fixture.loop()
         let lane = try other.newLane()
+        _ = try other.restore(shared0, model: lane.0, recentInputs: lane.1)
+        #expect(lane.0.eventCount > 0)
+        // ... but a shared pipeline refuses a per-partition snapshot: its events would be missing from the fold.
+        let perPartitionBytes = other.sealedState(model: lane.0, recentInputs: lane.1, offsets: [:])
+        var sharedAgain = perPartition
+        sharedAgain.modelMode = .shared
+        fixture.configuration = sharedAgain
+        let again = try fixture.loop()
+        let sharedLane = try again.newLane()
         let error = try #require(throws: CheckpointError.self) {
-            _ = try other.restore(snapshots[0]!.bytes, model: lane.0, recentInputs: lane.1)
+            _ = try again.restore(perPartitionBytes, model: sharedLane.0, recentInputs: sharedLane.1, evidence: AdaptationLoop.evidence(of: sharedLane.0))
         }
         #expect(error.field == "model.mode", "\(error)")
     }

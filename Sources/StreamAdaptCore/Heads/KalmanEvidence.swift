@@ -199,10 +199,11 @@ public final class KalmanEvidence {
         let latest = evidence.compactMap(\.latestTime).max()
         switch config.forgettingUnit {
         case .event:
-            priorWeight = Foundation.pow(config.forgetting, Double(evidence.map(\.count).max() ?? 0))
+            priorWeight = max(Foundation.pow(config.forgetting, Double(evidence.map(\.count).max() ?? 0)), 1e-300)
         case .second:
             if let latest, let first = evidence.compactMap(\.firstTime).min() {
-                priorWeight = Foundation.pow(config.forgetting, latest - first)
+                // Kept above 0 (a prior forgotten to 0 leaves G singular where no event looked).
+                priorWeight = max(Foundation.pow(config.forgetting, latest - first), 1e-300)
             }
             for (i, e) in evidence.enumerated() {
                 if let t = e.latestTime, let latest { weights[i] = Foundation.pow(config.forgetting, latest - t) }

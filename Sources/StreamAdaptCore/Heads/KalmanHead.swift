@@ -367,16 +367,23 @@ public final class KalmanHead: AdapterHead {
         maintainCovariance(refreshingTrace: updateCount % 1024 == 0)
     }
 
+    /// The least lambda^dt one update applies (event-time forgetting after a long gap: lambda^dt would
+    /// underflow to 0, and P / 0 is not a covariance). An update forgets at most this much; the
+    /// shared model's fold is exact only while no gap reaches it (docs/scale-out.md).
+    public static let minimumForgettingFactor = 1e-8
+
     /// lambda_eff of an update at event time `time`: max(lambda^k, min(1, tr(P) / (b tr(P0)))) with k = 1 per
     /// event, or k = the seconds since the latest update (`forgettingUnit: second`; 0 without a time or
-    /// for an older event). Advances ``lastTime``.
+    /// for an older event; lambda^k at least ``minimumForgettingFactor``). Advances ``lastTime``.
     func forgettingFactor(time: Double?) -> Double {
         let config = configuration
         var base = config.forgetting
         if config.forgettingUnit == .second {
             base = 1
             if let time, time.isFinite {
-                if let last = lastTime, time > last, config.forgetting < 1 { base = Foundation.pow(config.forgetting, time - last) }
+                if let last = lastTime, time > last, config.forgetting < 1 {
+                    base = max(Foundation.pow(config.forgetting, time - last), Self.minimumForgettingFactor)
+                }
                 if lastTime.map({ time > $0 }) ?? true { lastTime = time }
             }
         }

@@ -48,6 +48,8 @@ final class DashboardHistory {
         var value: Double
         var threshold: Double
         var clearReason: String?
+        /// In a consumer group, the input partition whose model raised it (each numbers its own alerts).
+        var partition: Int?
     }
 
     let capacity: Int
@@ -113,15 +115,15 @@ final class DashboardHistory {
         events += 1
     }
 
-    /// Records an alert raised or cleared by the last recorded event.
-    func record(_ change: AlertChange) {
+    /// Records an alert raised or cleared by the last recorded event (of `partition`'s model in a group).
+    func record(_ change: AlertChange, partition: Int? = nil) {
         let alert = change.alert
         if alerts.count == Self.alertCapacity { alerts.removeFirst() }
         alerts.append(
             AlertMark(
                 kind: alert.kind.rawValue, sequence: alert.sequence, raised: change.raised, event: max(0, events - 1),
                 value: change.raised ? alert.value : alert.clearedValue ?? alert.value, threshold: alert.threshold,
-                clearReason: change.raised ? nil : alert.clearReason?.rawValue))
+                clearReason: change.raised ? nil : alert.clearReason?.rawValue, partition: partition))
     }
 
     /// Records the handle time of one message.

@@ -46,7 +46,7 @@ extension AdaptationLoop {
         if group != nil {
             guard try writeSnapshots(of: Array(lanes.values), limit: limit, setting: setting, consuming: consuming, stopping: stopping)
             else { return }
-            if configuration.modelMode == .shared { try foldSharedModel() }
+            if configuration.modelMode == .shared { foldSharedModel() }
         } else {
             guard let store else { return }
             try store.write(sealedState(model: model, recentInputs: recentInputs, offsets: nextOffsets))
@@ -117,12 +117,11 @@ extension AdaptationLoop {
                 code: .unsupportedVersion, field: "daemon",
                 message: "daemon section \(tag), this version reads \(Self.sharedTag), \(Self.checkpointTag) and \(Self.version1Tag)")
         }
-        if (tag == Self.sharedTag) != (evidence != nil) {
+        if tag != Self.sharedTag, evidence != nil {
+            // Its events would be missing from the shared model: start shared models on a fresh state topic.
             throw CheckpointError(
                 code: .configurationMismatch, field: "model.mode",
-                message: tag == Self.sharedTag
-                    ? "the snapshot holds a shared model's evidence (written with model.mode shared)"
-                    : "the snapshot holds no shared model's evidence (written with another model.mode)")
+                message: "the snapshot holds no shared model's evidence (written with model.mode \(tag == Self.version1Tag ? "single" : "per-partition")): a shared model needs a fresh state topic (docs/scale-out.md)")
         }
         let topic = try reader.readString()
         guard topic == inputTopic else {
@@ -144,7 +143,17 @@ extension AdaptationLoop {
         }
         let cacheCommit = try labelCache.prepareRestore(from: &reader)
         let recentCommit = tag == Self.version1Tag ? CheckpointCommit {} : try recentInputs.prepareRestore(from: &reader)
-        let evidenceCommit = try evidence?.prepareRestore(from: &reader) ?? CheckpointCommit {}
+        var evidenceCommit = CheckpointCommit {}
+        if let evidence {
+            evidenceCommit = try evidence.prepareRestore(from: &reader)
+        } else if tag == Self.sharedTag {
+            // A shared model's snapshot restored as a per-partition one: its model is the partition's head
+            // as it was; the evidence is read (checked) and left.
+            guard let head = model.head as? KalmanHead else {
+                throw CheckpointError(code: .configurationMismatch, field: "model.head", message: "a shared model's snapshot holds a kalman head")
+            }
+            _ = try KalmanEvidence(for: head).prepareRestore(from: &reader)
+        }
         try reader.finish()
         return (tag, offsets, CheckpointCommit([commit, cacheCommit, recentCommit]), evidenceCommit)
     }

@@ -59,17 +59,21 @@ extension AdaptationLoop {
             json.value("value", mark.value)
             json.value("threshold", mark.threshold)
             json.value("clear_reason", mark.clearReason)
+            json.value("partition", mark.partition)
             json.endObject()
         }
         json.endArray()
         json.beginArray("active_alerts")
         for mark in history.alerts where mark.raised
-            && !history.alerts.contains(where: { !$0.raised && $0.kind == mark.kind && $0.sequence == mark.sequence })
+            && !history.alerts.contains(where: {
+                !$0.raised && $0.kind == mark.kind && $0.sequence == mark.sequence && $0.partition == mark.partition
+            })
         {
             json.beginObject()
             json.value("kind", mark.kind)
             json.value("sequence", mark.sequence)
             json.value("raised_event", mark.event)
+            json.value("partition", mark.partition)
             json.value("value", mark.value)
             json.value("threshold", mark.threshold)
             json.endObject()

@@ -181,6 +181,11 @@ extension AdaptationLoop {
             }
             nextOffsets[p] = nil
             partitions.removeAll { $0 == p }
+            // Its model's alerts go with it.
+            for kind in activeAlerts.keys {
+                activeAlerts[kind] = activeAlerts[kind]?.filter { !$0.hasPrefix("\(p.partition)#") }
+                metrics.alertActive(kind).record(activeAlerts[kind]?.count ?? 0)
+            }
         }
         recordOwnership()
     }

@@ -37,8 +37,12 @@ extension AdaptationLoop {
         let alert = change.alert
         let state: StaticString = change.raised ? "raised" : "cleared"
         if change.raised { metrics.alerts(alert.kind.rawValue).increment() }
-        dashboardHistory?.record(change)
-        metrics.alertActive(alert.kind.rawValue).record(change.raised ? 1 : 0)
+        let partition = activeLane.map(Int.init)
+        dashboardHistory?.record(change, partition: partition)
+        // Active alerts of this kind over every model (one per partition in a group).
+        let key = "\(partition ?? -1)#\(alert.sequence)"
+        if change.raised { activeAlerts[alert.kind.rawValue, default: []].insert(key) } else { activeAlerts[alert.kind.rawValue]?.remove(key) }
+        metrics.alertActive(alert.kind.rawValue).record(activeAlerts[alert.kind.rawValue]?.count ?? 0)
         do {
             try encoder.alert(
                 alert, state: state, windowEvents: recentInputs.count, modelVersion: modelVersion,

@@ -11,21 +11,37 @@ import StreamAdaptKafka
 /// partition and cumulative, evidence is counted once wherever the partition moves: a new owner restores
 /// the partition's evidence with its offset, and the events after it are learned (and recorded) again.
 extension AdaptationLoop {
-    /// Folds the shared model (after a snapshot round). Skipped while stopping.
-    func foldSharedModel() throws {
+    /// Folds the shared model (after a snapshot round). Skipped while stopping. A fold that fails (the
+    /// state topic unreadable in time, a stop while reading, G not positive definite) leaves every head
+    /// as it is: it is logged and counted (`streamadapt_shared_model_fold_failures_total`), and the next
+    /// round tries again; it never stops the daemon.
+    func foldSharedModel() {
         guard configuration.modelMode == .shared, !lanes.isEmpty, !health.isStopping else { return }
+        do {
+            try fold()
+        } catch let error as KafkaError where error.code == .stopped {
+            return
+        } catch {
+            metrics.foldFailures.increment()
+            logger.warning("shared model fold failed: the heads go on as they are until the next one", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func fold() throws {
         let started = clock()
-        let wait = StopCondition(deadline: .now + .seconds(30), shouldStop: { [health] in health.isStopping })
         let topic = stateTopic
         var parts: [KalmanEvidence] = []
         var foreign = 0
         var missing: [Int32] = []
-        for partition in try topic.partitions(until: wait).sorted() {
+        let health = self.health
+        let wait = { StopCondition(deadline: .now + .seconds(60), shouldStop: { health.isStopping }) }
+        for partition in try topic.partitions(until: wait()).sorted() {
+            health.beat()  // each read is bounded; the loop is alive
             if let lane = lanes[partition] {
                 if let evidence = Self.evidence(of: lane.model) { parts.append(evidence) }
                 continue
             }
-            if let evidence = try foreignEvidence(partition: partition, topic: topic, until: wait) {
+            if let evidence = try foreignEvidence(partition: partition, topic: topic, until: wait()) {
                 parts.append(evidence)
                 foreign += 1
             } else {

@@ -127,6 +127,8 @@ public final class AdaptationLoop {
     /// Predictions published since start, and the last consumer lag measured.
     var predictionsPublished = 0
     var lastLag: Int64?
+    /// Per alert kind, the alerts raised and not cleared ("partition#sequence"): `streamadapt_alert_active`.
+    var activeAlerts: [String: Set<String>] = [:]
     public var recordsLatencies = false
     public internal(set) var latencies: [UInt64] = []
 

@@ -35,6 +35,7 @@ final class DaemonMetrics {
     /// the other partitions' snapshots included).
     let folds = Counter(label: "streamadapt_shared_model_folds_total")
     let foldSeconds = Gauge(label: "streamadapt_shared_model_fold_seconds")
+    let foldFailures = Counter(label: "streamadapt_shared_model_fold_failures_total")
     private var labelled: [String: [String: Counter]] = [:]
     private var activeGauges: [String: Gauge] = [:]
 
@@ -47,7 +48,8 @@ final class DaemonMetrics {
     /// streamadapt_alerts_total{kind}.
     func alerts(_ kind: String) -> Counter { counter("streamadapt_alerts_total", "kind", kind) }
 
-    /// streamadapt_alert_active{kind}: 1 while an alert of that kind is raised, else 0.
+    /// streamadapt_alert_active{kind}: how many alerts of that kind are raised and not cleared (0 or 1 for
+    /// one model; in a group, over the owned partitions' models).
     func alertActive(_ kind: String) -> Gauge {
         if let g = activeGauges[kind] { return g }
         let g = Gauge(label: "streamadapt_alert_active", dimensions: [("kind", kind)])

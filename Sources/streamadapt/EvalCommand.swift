@@ -198,7 +198,7 @@ struct EvalCommand: ParsableCommand {
                             event += 1
                             continue
                         }
-                        try batch.append(x, label: keepsLabel[event] ? truth : nil)
+                        try batch.append(x, label: keepsLabel[event] ? truth : nil, time: Double(event))
                         pending.append((s, truth, keepsLabel[event], event))
                         event += 1
                         if batch.isFull { flush() }

@@ -18,7 +18,7 @@ struct HeadOptions: ParsableArguments {
     var kalmanPrecision: String?
     @Option(help: "Kalman forgetting factor lambda in (0, 1].")
     var kalmanForgetting: Double?
-    @Option(help: "What the Kalman forgetting factor counts: event (per update, default) or second (per second of event time; eval gives event i the time i s).")
+    @Option(help: "What the Kalman forgetting factor counts: event (per update, default) or second (per second of event time; eval gives event i of the stream the time i s).")
     var kalmanForgettingUnit: String?
     @Option(help: "Kalman trace bound b (a multiple of trace(P0); inf: none).")
     var kalmanTraceBound: Double?

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Daemon-level prequential accuracy on the projected shared stream (D = 64), 4 partitions:
-#   run.sh NAME MODE MEMBERS EVERY [KALMAN-YAML-LINES]
+#   run-group.sh NAME MODE MEMBERS EVERY [KALMAN-YAML-LINES]
 # MODE: single | per-partition | shared; EVERY: checkpoint.everyEvents (the shared model's merge interval).
 set -u
 NAME=$1; MODE=$2; MEMBERS=$3; EVERY=$4; EXTRA=${5:-}

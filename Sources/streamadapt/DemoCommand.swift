@@ -193,7 +193,11 @@ struct DemoCommand: AsyncParsableCommand {
         signal(SIGINT, SIG_IGN)
         let interrupted = SharedCounter()
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { interrupted.add(1) }
+        source.setEventHandler {
+            interrupted.add(1)
+            health.requestStop()  // waits that watch the health state end too
+            signal(SIGINT, SIG_DFL)  // a second Ctrl-C ends the process at once
+        }
         source.resume()
         defer { source.cancel() }
         try loop.run { interrupted.value > 0 }

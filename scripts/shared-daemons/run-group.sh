@@ -4,7 +4,7 @@
 # MODE: single | per-partition | shared; EVERY: checkpoint.everyEvents (the shared model's merge interval).
 set -u
 NAME=$1; MODE=$2; MEMBERS=$3; EVERY=$4; EXTRA=${5:-}
-S=${STREAM_DIR:-/tmp/shared-daemons}; B=${STREAMADAPT:-.build/release/streamadapt}; W=$S/run-$NAME; rm -rf $W; mkdir -p $W
+S=${STREAM_DIR:-/tmp/shared-daemons}; B=${STREAMADAPT:-.build/release/streamadapt}; W="$S/run-$NAME"; rm -rf "$W"; mkdir -p "$W"
 PORT=$((20000 + RANDOM % 20000))
 $B broker --port $PORT --partitions 4 --topics embeddings,preds,alerts,dead,state > $W/broker.log 2>&1 &
 BROKER=$!
@@ -70,5 +70,6 @@ for line in open(sys.argv[1]):
     k, v = line.rstrip("\n").split("\t", 1)
     if k not in seen: seen[k] = json.loads(v)["label"]
 ok = [seen[f"e{i}"] == truth[i] for i in range(6000) if f"e{i}" in seen]
+if len(seen) < 6000: print(f"warning: only {len(seen)} of 6000 events predicted before the wait ended", file=sys.stderr)
 print(f"{sys.argv[3]}: {len(seen)} predicted, prequential accuracy {sum(ok)/len(ok):.4f} (clean {sum(ok[:3000])/3000:.4f}, corrupted {sum(ok[3000:])/max(1,len(ok)-3000):.4f})")
 PY

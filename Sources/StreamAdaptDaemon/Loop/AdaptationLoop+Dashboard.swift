@@ -9,7 +9,7 @@ extension AdaptationLoop {
         let now = clock()
         lastDashboard = now
         dashboardSamples.append((now, handled, predictionsPublished))
-        if dashboardSamples.count > 11 { dashboardSamples.removeFirst() }  // rates over the last ~5 s
+        if dashboardSamples.count > 11 { dashboardSamples.removeFirst() }  // rates over the last ten builds
         var eventsPerSecond: Double?
         var predictionsPerSecond: Double?
         if let first = dashboardSamples.first, let last = dashboardSamples.last, last.time > first.time {
@@ -64,18 +64,17 @@ extension AdaptationLoop {
         }
         json.endArray()
         json.beginArray("active_alerts")
-        for mark in history.alerts where mark.raised
-            && !history.alerts.contains(where: {
-                !$0.raised && $0.kind == mark.kind && $0.sequence == mark.sequence && $0.partition == mark.partition
-            })
-        {
+        for (partition, alert) in openAlerts {
             json.beginObject()
-            json.value("kind", mark.kind)
-            json.value("sequence", mark.sequence)
-            json.value("raised_event", mark.event)
-            json.value("partition", mark.partition)
-            json.value("value", mark.value)
-            json.value("threshold", mark.threshold)
+            json.value("kind", alert.kind.rawValue)
+            json.value("sequence", alert.sequence)
+            // The event (index above) at which the page saw it raised, if its change is still in the history.
+            json.value("raised_event", history.alerts.last(where: {
+                $0.raised && $0.kind == alert.kind.rawValue && $0.sequence == alert.sequence && $0.partition == partition
+            })?.event)
+            json.value("value", alert.value)
+            json.value("threshold", alert.threshold)
+            json.value("partition", partition)
             json.endObject()
         }
         json.endArray()

@@ -71,6 +71,11 @@ extension AdaptationLoop {
                     let (_, offsets) = try restore(snapshot.bytes, model: lane.0, recentInputs: lane.1, evidence: Self.evidence(of: lane.0))
                     restored = (snapshot, lane, offsets[p])
                     break
+                } catch let error as CheckpointError where error.field == "model.mode" {
+                    // Written in another model mode: an older snapshot would not be the partition's state either.
+                    throw GroupStateError(
+                        partition: p,
+                        "state topic \(configuration.stateTopic) [\(p.partition)] epoch \(snapshot.epoch) sequence \(snapshot.sequence): \(error)")
                 } catch {
                     refusals.append("epoch \(snapshot.epoch) sequence \(snapshot.sequence): \(error)")
                     logger.warning(
@@ -181,11 +186,7 @@ extension AdaptationLoop {
             }
             nextOffsets[p] = nil
             partitions.removeAll { $0 == p }
-            // Its model's alerts go with it.
-            for kind in activeAlerts.keys {
-                activeAlerts[kind] = activeAlerts[kind]?.filter { !$0.hasPrefix("\(p.partition)#") }
-                metrics.alertActive(kind).record(activeAlerts[kind]?.count ?? 0)
-            }
+
         }
         recordOwnership()
     }
@@ -267,6 +268,7 @@ extension AdaptationLoop {
     }
 
     private func recordOwnership() {
+        recordActiveAlerts()  // the owned partitions' models' open alerts
         metrics.ownedPartitions.record(lanes.count)
         metrics.highestEpoch.record(Int(clamping: lanes.values.map(\.epoch).max() ?? 0))
     }

@@ -37,12 +37,8 @@ extension AdaptationLoop {
         let alert = change.alert
         let state: StaticString = change.raised ? "raised" : "cleared"
         if change.raised { metrics.alerts(alert.kind.rawValue).increment() }
-        let partition = activeLane.map(Int.init)
-        dashboardHistory?.record(change, partition: partition)
-        // Active alerts of this kind over every model (one per partition in a group).
-        let key = "\(partition ?? -1)#\(alert.sequence)"
-        if change.raised { activeAlerts[alert.kind.rawValue, default: []].insert(key) } else { activeAlerts[alert.kind.rawValue]?.remove(key) }
-        metrics.alertActive(alert.kind.rawValue).record(activeAlerts[alert.kind.rawValue]?.count ?? 0)
+        dashboardHistory?.record(change, partition: activeLane.map(Int.init))
+        recordActiveAlerts()
         do {
             try encoder.alert(
                 alert, state: state, windowEvents: recentInputs.count, modelVersion: modelVersion,
@@ -65,6 +61,22 @@ extension AdaptationLoop {
         if let before = alert.errorRateBefore { metadata["error-rate-before"] = "\(before)" }
         if let now = alert.errorRateAtClear ?? alert.errorRateAtRaise { metadata["error-rate"] = "\(now)" }
         logger.notice("drift alert \(state)", metadata: metadata)
+    }
+
+    /// The models' open alerts (raised, not cleared), per model: the active lane's or the single model,
+    /// and in a group every owned partition's.
+    var openAlerts: [(partition: Int?, alert: DriftAlert)] {
+        let models: [(Int?, StreamModel)] = group != nil ? lanes.map { (Int($0.key), $0.value.model) } : [(nil, model)]
+        return models.flatMap { p, m in m.alerts.filter { $0.clearedAt == nil }.map { (p, $0) } }
+    }
+
+    /// `streamadapt_alert_active{kind}`: the open alerts of each kind over the models (after an alert
+    /// change, a restore, an assignment or a revocation).
+    func recordActiveAlerts() {
+        let open = openAlerts
+        for kind in DriftAlert.Kind.allCases {
+            metrics.alertActive(kind.rawValue).record(open.filter { $0.alert.kind == kind }.count)
+        }
     }
 
     func deadLetter(_ message: KafkaMessage, _ error: InputError) throws {

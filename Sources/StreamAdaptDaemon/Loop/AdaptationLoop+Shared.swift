@@ -11,10 +11,14 @@ import StreamAdaptKafka
 /// partition and cumulative, evidence is counted once wherever the partition moves: a new owner restores
 /// the partition's evidence with its offset, and the events after it are learned (and recorded) again.
 extension AdaptationLoop {
-    /// Folds the shared model (after a snapshot round). Skipped while stopping. A fold that fails (the
-    /// state topic unreadable in time, a stop while reading, G not positive definite) leaves every head
-    /// as it is: it is logged and counted (`streamadapt_shared_model_fold_failures_total`), and the next
-    /// round tries again; it never stops the daemon.
+    /// The most a fold spends reading the other partitions' snapshots.
+    static let foldReadSeconds = 20
+
+    /// Folds the shared model (after a snapshot round). Skipped while stopping; a stop while reading
+    /// ends it, uncounted. A fold that fails (the state topic not readable within ``foldReadSeconds``, G
+    /// not positive definite) leaves every head as it is: it is logged and counted
+    /// (`streamadapt_shared_model_fold_failures_total`), and the next round tries again; it never stops
+    /// the daemon.
     func foldSharedModel() {
         guard configuration.modelMode == .shared, !lanes.isEmpty, !health.isStopping else { return }
         do {
@@ -33,10 +37,17 @@ extension AdaptationLoop {
         var parts: [KalmanEvidence] = []
         var foreign = 0
         var missing: [Int32] = []
+        // One deadline for the whole fold, below the 30 s after which /healthz reports a stall (and far
+        // below max.poll.interval.ms): the reads beat the health state while they wait.
         let health = self.health
-        let wait = { StopCondition(deadline: .now + .seconds(60), shouldStop: { health.isStopping }) }
+        let deadline = ContinuousClock.now + .seconds(Self.foldReadSeconds)
+        let wait = {
+            StopCondition(deadline: deadline, shouldStop: {
+                health.beat()
+                return health.isStopping
+            })
+        }
         for partition in try topic.partitions(until: wait()).sorted() {
-            health.beat()  // each read is bounded; the loop is alive
             if let lane = lanes[partition] {
                 if let evidence = Self.evidence(of: lane.model) { parts.append(evidence) }
                 continue

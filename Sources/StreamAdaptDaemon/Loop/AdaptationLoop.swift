@@ -127,8 +127,6 @@ public final class AdaptationLoop {
     /// Predictions published since start, and the last consumer lag measured.
     var predictionsPublished = 0
     var lastLag: Int64?
-    /// Per alert kind, the alerts raised and not cleared ("partition#sequence"): `streamadapt_alert_active`.
-    var activeAlerts: [String: Set<String>] = [:]
     public var recordsLatencies = false
     public internal(set) var latencies: [UInt64] = []
 
@@ -194,6 +192,7 @@ public final class AdaptationLoop {
             try classesChanged()  // the restored class set (classes added over topics.control)
         }
         recordClassCounts()
+        recordActiveAlerts()
     }
 
     static func makeModel(_ configuration: PipelineConfiguration, _ classes: ClassEmbeddings) throws -> StreamModel {

@@ -96,3 +96,53 @@ import Testing
         #expect(error.field == "model.mode", "\(error)")
     }
 }
+
+/// Switching a group's model mode, and alerts that survive a restart.
+@Suite struct ModeSwitchAndOpenAlertTests {
+    /// Shared, then per-partition (which restores the shared snapshots and writes its own), then shared
+    /// again on the same state topic: every assigned partition is refused at once
+    /// (`state-not-restorable`, naming `model.mode`) instead of falling back to the older shared
+    /// snapshot; nothing is handled.
+    @Test func aSharedMemberRefusesPerPartitionStateAtOnce() throws {
+        let fixture = try GroupLoopTests.groupFixture()
+        let events = SyntheticStream.events(120)
+        try fixture.produceJSON(Array(events[..<80]), partitions: 4)
+        try fixture.loop {
+            $0.modelMode = .shared
+            $0.group = "first"
+        }.run(untilCaughtUp: true) { false }
+        try fixture.produceJSON(Array(events[80...]), partitions: 4)
+        let perPartition = try fixture.loop { $0.group = "second" }
+        let restored = Shared(0)
+        perPartition.hooks.handled = { _, _ in restored.update { $0 += 1 } }
+        try perPartition.run(untilCaughtUp: true) { false }
+        #expect(restored.get() == 40)  // it went on from the shared snapshots' offsets
+        let shared = try fixture.loop {
+            $0.modelMode = .shared
+            $0.group = "switched"
+        }
+        let handled = Shared(0)
+        shared.hooks.handled = { _, _ in handled.update { $0 += 1 } }
+        #expect {
+            try shared.run(untilCaughtUp: true) { false }
+        } throws: { error in
+            let failure = error as? GroupStateError
+            return failure?.code == "state-not-restorable" && failure?.message.contains("model.mode") == true
+        }
+        #expect(handled.get() == 0)
+    }
+
+    /// An alert open at a checkpoint is open again after the restart: it counts in
+    /// `streamadapt_alert_active` and on the live page (both read ``AdaptationLoop/openAlerts``).
+    @Test func anAlertOpenAtACheckpointIsOpenAfterTheRestart() throws {
+        let fixture = try LoopFixture()
+        try fixture.produceJSON(SyntheticStream.events(300, shiftAt: 200))
+        let first = try fixture.loop()
+        try first.run(maximumEvents: 210) { false }  // input drift raised at 204 (cleared at 219)
+        let open = first.openAlerts.map(\.alert.kind)
+        #expect(open == [.inputDrift], "open alerts \(open); all: \(first.model.alerts.map { "\($0.kind) \($0.raisedAt) \($0.clearedAt ?? -1)" })")
+        let restarted = try fixture.loop()
+        #expect(restarted.openAlerts.map(\.alert.kind) == open)
+        #expect(restarted.openAlerts.map(\.alert.sequence) == first.openAlerts.map(\.alert.sequence))
+    }
+}

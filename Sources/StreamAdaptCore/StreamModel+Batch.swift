@@ -110,15 +110,13 @@ extension StreamModel {
             if n < minimumBlock {
                 // Too few events for the level-3 calls to pay for their packing: event by event.
                 for i in 0..<n {
-                    let label = batch.labels[start + i]
-                    batch.record(start + i, step(rows + i * dimension, label: label >= 0 ? label : nil, blockRow: nil, time: batch.time(start + i)), self)
+                    batch.record(start + i, step(rows + i * dimension, label: batch.label(start + i), blockRow: nil, time: batch.time(start + i)), self)
                 }
             } else {
                 blockedHead?.beginBlock(rows, count: n)
                 scorer?.beginBlock(rows, count: n)
                 for i in 0..<n {
-                    let label = batch.labels[start + i]
-                    batch.record(start + i, step(rows + i * dimension, label: label >= 0 ? label : nil, blockRow: i, time: batch.time(start + i)), self)
+                    batch.record(start + i, step(rows + i * dimension, label: batch.label(start + i), blockRow: i, time: batch.time(start + i)), self)
                 }
                 blockedHead?.endBlock()
             }

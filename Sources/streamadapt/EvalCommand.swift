@@ -328,11 +328,7 @@ struct EvalCommand: ParsableCommand {
         let final = KalmanHead(classes: merge.classes, configuration: first.configuration)
         try KalmanEvidence.fold(merge.heads.map { $0.evidence! }, into: final, classes: merge.classes)
         let (c, d) = (final.classCount, final.dimension)
-        var largestW = 0.0, worstW = 0.0, largestP = 0.0, worstP = 0.0
-        for k in 0..<c { for j in 0..<d { largestW = max(largestW, abs(reference.weights[k, j])) } }
-        for k in 0..<c { for j in 0..<d { worstW = max(worstW, abs(final.weights[k, j] - reference.weights[k, j])) } }
-        for i in 0..<d { for j in i..<d { largestP = max(largestP, abs(reference.covarianceEntry(i, j))) } }
-        for i in 0..<d { for j in i..<d { worstP = max(worstP, abs(final.covarianceEntry(i, j) - reference.covarianceEntry(i, j))) } }
+        let (w, p) = final.largestDifferences(from: reference)
         var agree = 0
         var total = 0
         let a = UnsafeMutablePointer<Double>.allocate(capacity: c)
@@ -350,7 +346,7 @@ struct EvalCommand: ParsableCommand {
                 }
             }
         }
-        let line = "shared \(first.name): the final fold against one model over the same events: W differs by \(String(format: "%.1e", worstW / largestW)) of its largest entry, P by \(String(format: "%.1e", worstP / largestP)); argmax agrees on \(agree) of \(total) inputs (\(fmt(100 * Double(agree) / Double(max(1, total)), 2)) %)\n"
+        let line = "shared \(first.name): the final fold against one model over the same events: W differs by \(String(format: "%.1e", w)) of its largest entry, P by \(String(format: "%.1e", p)); argmax agrees on \(agree) of \(total) inputs (\(fmt(100 * Double(agree) / Double(max(1, total)), 2)) %)\n"
         FileHandle.standardError.write(Data(line.utf8))
     }
 

@@ -30,8 +30,6 @@ struct ModelBench {
         var kalmanEvent = 0.0, kalmanBlocked = 0.0
     }
 
-    /// Events: noisy copies of random positive class embeddings, labelled round robin (the pool
-    /// the Kafka benchmark replays).
     /// ``syntheticStream(d:c:pool:)`` with its classes written to a new temporary folder (classes.txt,
     /// text.f32) for a pipeline; the caller removes the folder.
     static func syntheticClassFolder(d: Int, c: Int) throws -> (folder: URL, inputs: [Float], labels: [Int]) {
@@ -44,6 +42,8 @@ struct ModelBench {
         return (folder, inputs, labels)
     }
 
+    /// Events: noisy copies of random positive class embeddings, labelled round robin (the pool
+    /// the Kafka benchmark replays).
     static func syntheticStream(d: Int, c: Int, pool: Int = 512) -> (classValues: [Float], inputs: [Float], labels: [Int]) {
         var random = SplitMix64(seed: UInt64(d * 1000 + c))
         let classValues = (0..<(c * d)).map { _ in Float(random.next() % 1000) / 1000 }

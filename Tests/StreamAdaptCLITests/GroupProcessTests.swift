@@ -176,6 +176,47 @@ struct GroupProcessTests {
         }
     }
 
+    /// Daemon A alone until it has predicted rows 0..<300 (one line each on `predictions`), then daemon B,
+    /// until B owns two partitions.
+    static func aloneThenJoined(_ broker: BrokerProcess, pipeline: String, predictions: String) throws -> (a: StreamAdaptProcess, b: StreamAdaptProcess) {
+        let a = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
+        #expect(waitForAssignments(a, 4), "A: \(a.log.suffix(2000))")
+        try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try ProjectedSample.lines(0..<300))
+        #expect(waitForPredictions(broker, predictions, distinct: 300, seconds: 60) == 300)
+        let b = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
+        #expect(waitForAssignments(b, 2), "B: \(b.log.suffix(2000))")
+        return (a, b)
+    }
+
+    /// Stops `daemons` one after the other (SIGTERM, each until it logs that it stopped), then expects every
+    /// one to exit with status 0.
+    static func stop(_ daemons: StreamAdaptProcess...) {
+        for (i, daemon) in daemons.enumerated() {
+            daemon.terminate()
+            #expect(daemon.waitForLog(containing: "] stopped", seconds: 60), "daemon \(i): \(daemon.log.suffix(2000))")
+        }
+        #expect(daemons.allSatisfy { $0.waitForExit(seconds: 30) }, "a daemon did not exit")
+        #expect(daemons.allSatisfy { $0.terminationStatus == 0 })
+    }
+
+    /// Produces rows 300..<600 ten at a time (one kcat each) and kills `victim` (SIGKILL) after a random
+    /// chunk: between two of its snapshots or at one. Returns the chunk and when.
+    static func produceKilling(_ victim: StreamAdaptProcess, _ broker: BrokerProcess) throws -> (afterChunk: Int, at: Date) {
+        let second = try ProjectedSample.lines(300..<600)
+        let killAfter = Int.random(in: 3..<27)
+        var killed = Date()
+        for chunk in 0..<30 {
+            try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: Array(second[(chunk * 10)..<((chunk + 1) * 10)]))
+            if chunk == killAfter {
+                kill(victim.processIdentifier, SIGKILL)
+                killed = Date()
+            }
+        }
+        victim.waitForExit()
+        #expect(victim.terminationReason == .uncaughtSignal, "killed after chunk \(killAfter)")
+        return (killAfter, killed)
+    }
+
     /// A alone, B joins half way: A gives up exactly two partitions in an orderly revoke and keeps the
     /// other two without a pause (cooperative); B starts each at A's snapshot; no event is predicted
     /// twice, every event is predicted, and every partition ends in the reference state.
@@ -183,13 +224,7 @@ struct GroupProcessTests {
         let broker = try BrokerProcess(topics: ["embeddings", "h-state", "ref-state"], partitions: 4)
         let (pipeline, folder) = try Self.pipeline(suffix: "h", group: "h", state: "h-state")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let a = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
-        #expect(Self.waitForAssignments(a, 4), "A: \(a.log.suffix(2000))")
-        try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try ProjectedSample.lines(0..<300))
-        #expect(Self.waitForPredictions(broker, "predictions-h", distinct: 300, seconds: 60) == 300)
-
-        let b = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
-        #expect(Self.waitForAssignments(b, 2), "B: \(b.log.suffix(2000))")
+        let (a, b) = try Self.aloneThenJoined(broker, pipeline: pipeline, predictions: "predictions-h")
         let ofB = Set(Self.assignments(b.log).map(\.partition))
         #expect(ofB.count == 2)
         // B restored each from A's snapshot of epoch 1 and claimed epoch 2.
@@ -204,12 +239,7 @@ struct GroupProcessTests {
         for line in revoked {
             #expect(ofB.contains { line.contains("partition=embeddings/\($0) ") }, "\(line)")
         }
-        b.terminate()
-        #expect(b.waitForLog(containing: "] stopped", seconds: 60), "B: \(b.log.suffix(2000))")
-        a.terminate()
-        #expect(a.waitForLog(containing: "] stopped", seconds: 60), "A: \(a.log.suffix(2000))")
-        #expect(b.waitForExit(seconds: 30) && a.waitForExit(seconds: 30), "a daemon did not exit")
-        #expect(a.terminationStatus == 0 && b.terminationStatus == 0)
+        Self.stop(b, a)
 
         let predictions = try Self.predictions(broker, "predictions-h")
         #expect(predictions.count == 600)
@@ -219,11 +249,12 @@ struct GroupProcessTests {
 
     /// A broker with 4-partition topics, a group pipeline `suffix`, daemon A, then daemon B once A owns
     /// partitions; returns when B owns its two (and the partitions B owns, with the epochs it claimed).
-    static func twoMembers(_ suffix: String) throws -> (
+    /// - Parameter model: more lines of the pipeline's `model` section (``pipeline(suffix:group:state:model:)``).
+    static func twoMembers(_ suffix: String, model: String = "") throws -> (
         broker: BrokerProcess, pipeline: String, folder: URL, a: StreamAdaptProcess, b: StreamAdaptProcess, ofB: Set<Int>, epochsOfB: [Int: Int]
     ) {
         let broker = try BrokerProcess(topics: ["embeddings", "\(suffix)-state", "ref-state"], partitions: 4)
-        let (pipeline, folder) = try pipeline(suffix: suffix, group: suffix, state: "\(suffix)-state")
+        let (pipeline, folder) = try pipeline(suffix: suffix, group: suffix, state: "\(suffix)-state", model: model)
         let a = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
         #expect(a.waitForLog(containing: "partition assigned", seconds: 30))
         let b = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
@@ -243,20 +274,9 @@ struct GroupProcessTests {
 
         try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try ProjectedSample.lines(0..<300))
         #expect(Self.waitForPredictions(broker, "predictions-g", distinct: 300, seconds: 60) == 300)
-        // Mid-stream: the next events come 10 at a time (one kcat each), and B dies after a random number
-        // of them, between two of its snapshots (every 20 events) or at one.
-        let second = try ProjectedSample.lines(300..<600)
-        let killAfter = Int.random(in: 3..<27)
-        var killed = Date()
-        for chunk in 0..<30 {
-            try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: Array(second[(chunk * 10)..<((chunk + 1) * 10)]))
-            if chunk == killAfter {
-                kill(b.processIdentifier, SIGKILL)
-                killed = Date()
-            }
-        }
-        b.waitForExit()
-        #expect(b.terminationReason == .uncaughtSignal, "killed after chunk \(killAfter)")
+        // Mid-stream: the next events come 10 at a time, and B dies after a random number of them,
+        // between two of its snapshots (every 20 events) or at one.
+        let (_, killed) = try Self.produceKilling(b, broker)
         let before = Self.assignments(a.log).count
         var takenOver: [(partition: Int, offset: Int?, epoch: Int)] = []
         while Date().timeIntervalSince(killed) < 20 {
@@ -267,10 +287,7 @@ struct GroupProcessTests {
         #expect(Set(takenOver.map(\.partition)) == ofB, "A took over \(takenOver) within 20 s; log: \(a.log.suffix(3000))")
         print("measured: A owned B's partitions \(Date().timeIntervalSince(killed)) s after kill -9")
         #expect(Self.waitForPredictions(broker, "predictions-g", distinct: 600, seconds: 60) == 600)
-        a.terminate()
-        #expect(a.waitForExit(seconds: 60), "A did not exit")
-        #expect(a.log.contains("] stopped"))
-        #expect(a.terminationStatus == 0)
+        Self.stop(a)
 
         // Duplicates: only events of B's partitions at or after the offset A restored, all identical.
         let restoredAt = Dictionary(takenOver.map { ($0.partition, $0.offset ?? 0) }) { $1 }
@@ -312,12 +329,7 @@ struct GroupProcessTests {
 
         kill(b.processIdentifier, SIGCONT)
         #expect(b.waitForLog(containing: "partition lost", seconds: 30), "B: \(b.log.suffix(3000))")
-        b.terminate()
-        #expect(b.waitForLog(containing: "] stopped", seconds: 60), "B: \(b.log.suffix(3000))")
-        a.terminate()
-        #expect(a.waitForLog(containing: "] stopped", seconds: 60), "A: \(a.log.suffix(3000))")
-        #expect(b.waitForExit(seconds: 30) && a.waitForExit(seconds: 30), "a daemon did not exit")
-        #expect(a.terminationStatus == 0 && b.terminationStatus == 0)
+        Self.stop(b, a)
         // The winning snapshot of every partition B had is of A's epoch or later, never B's old one.
         let entries = try Self.state(broker, topic: "z-state")
         #expect(entries.count == 4)

@@ -60,15 +60,8 @@ struct SharedModelProcessTests {
     /// W and P of the fold against the sequential model (relative to the largest entry of each), and the
     /// argmax of every input under both.
     static func expectEqual(_ folded: KalmanHead, _ reference: KalmanHead, inputs: [[Float]]) {
-        let (c, d) = (reference.classCount, reference.dimension)
-        var largestW = 0.0
-        var largestP = 0.0
-        var worstW = 0.0
-        var worstP = 0.0
-        for k in 0..<c { for j in 0..<d { largestW = max(largestW, abs(reference.weights[k, j])) } }
-        for k in 0..<c { for j in 0..<d { worstW = max(worstW, abs(folded.weights[k, j] - reference.weights[k, j]) / largestW) } }
-        for i in 0..<d { for j in i..<d { largestP = max(largestP, abs(reference.covarianceEntry(i, j))) } }
-        for i in 0..<d { for j in i..<d { worstP = max(worstP, abs(folded.covarianceEntry(i, j) - reference.covarianceEntry(i, j)) / largestP) } }
+        let c = reference.classCount
+        let (worstW, worstP) = folded.largestDifferences(from: reference)
         print("measured: shared fold against the sequential model: W \(worstW), P \(worstP) (relative to the largest entry)")
         #expect(worstW < 1e-8, "W differs by \(worstW) of its largest entry")
         #expect(worstP < 1e-8, "P differs by \(worstP) of its largest entry")
@@ -95,20 +88,10 @@ struct SharedModelProcessTests {
         let (pipeline, folder) = try GroupProcessTests.pipeline(
             suffix: suffix, group: suffix, state: "\(suffix)-state", model: Self.sharedModel(forgetting: forgetting))
         defer { try? FileManager.default.removeItem(at: folder) }
-        let a = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
-        #expect(GroupProcessTests.waitForAssignments(a, 4), "A: \(a.log.suffix(2000))")
-        try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try ProjectedSample.lines(0..<300))
-        #expect(GroupProcessTests.waitForPredictions(broker, "predictions-\(suffix)", distinct: 300, seconds: 60) == 300)
-        let b = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
-        #expect(GroupProcessTests.waitForAssignments(b, 2), "B: \(b.log.suffix(2000))")
+        let (a, b) = try GroupProcessTests.aloneThenJoined(broker, pipeline: pipeline, predictions: "predictions-\(suffix)")
         try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try ProjectedSample.lines(300..<600))
         #expect(GroupProcessTests.waitForPredictions(broker, "predictions-\(suffix)", distinct: 600, seconds: 60) == 600)
-        b.terminate()
-        #expect(b.waitForLog(containing: "] stopped", seconds: 60), "B: \(b.log.suffix(2000))")
-        a.terminate()
-        #expect(a.waitForLog(containing: "] stopped", seconds: 60), "A: \(a.log.suffix(2000))")
-        #expect(b.waitForExit(seconds: 30) && a.waitForExit(seconds: 30), "a daemon did not exit")
-        #expect(a.terminationStatus == 0 && b.terminationStatus == 0)
+        GroupProcessTests.stop(b, a)
 
         let (head, events) = try Self.folded(broker, state: "\(suffix)-state", pipeline: pipeline, folder: folder)
         #expect(events == 600)
@@ -121,33 +104,17 @@ struct SharedModelProcessTests {
     /// no evidence counted twice or lost.
     @Test func aKillDashNineCountsNoEvidenceTwice() throws {
         let suffix = "sk"
-        let broker = try BrokerProcess(topics: ["embeddings", "\(suffix)-state"], partitions: 4)
-        let (pipeline, folder) = try GroupProcessTests.pipeline(
-            suffix: suffix, group: suffix, state: "\(suffix)-state", model: Self.sharedModel(forgetting: 0.3))
+        let (broker, pipeline, folder, a, b, ofB, _) = try GroupProcessTests.twoMembers(suffix, model: Self.sharedModel(forgetting: 0.3))
         defer { try? FileManager.default.removeItem(at: folder) }
-        let a = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
-        #expect(a.waitForLog(containing: "partition assigned", seconds: 30))
-        let b = try StreamAdaptProcess(["run", "--pipeline", pipeline, "--bootstrap", broker.bootstrap])
-        #expect(GroupProcessTests.waitForAssignments(b, 2), "B: \(b.log.suffix(2000))")
-        let ofB = Set(GroupProcessTests.assignments(b.log).map(\.partition))
         try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: try ProjectedSample.lines(0..<300))
         #expect(GroupProcessTests.waitForPredictions(broker, "predictions-\(suffix)", distinct: 300, seconds: 60) == 300)
-        let second = try ProjectedSample.lines(300..<600)
-        let killAfter = Int.random(in: 3..<27)
-        for chunk in 0..<30 {
-            try Kcat.produce(bootstrap: broker.bootstrap, topic: "embeddings", lines: Array(second[(chunk * 10)..<((chunk + 1) * 10)]))
-            if chunk == killAfter { kill(b.processIdentifier, SIGKILL) }
-        }
-        b.waitForExit()
-        #expect(b.terminationReason == .uncaughtSignal, "killed after chunk \(killAfter)")
+        let (killAfter, _) = try GroupProcessTests.produceKilling(b, broker)
         let before = GroupProcessTests.assignments(a.log).count
         let deadline = Date().addingTimeInterval(40)
         while Set(GroupProcessTests.assignments(a.log).dropFirst(before).map(\.partition)) != ofB && Date() < deadline { usleep(100_000) }
         #expect(Set(GroupProcessTests.assignments(a.log).dropFirst(before).map(\.partition)) == ofB, "A: \(a.log.suffix(3000))")
         #expect(GroupProcessTests.waitForPredictions(broker, "predictions-\(suffix)", distinct: 600, seconds: 60) == 600)
-        a.terminate()
-        #expect(a.waitForExit(seconds: 60), "A did not exit")
-        #expect(a.terminationStatus == 0)
+        GroupProcessTests.stop(a)
         let duplicates = try GroupProcessTests.predictions(broker, "predictions-\(suffix)").values.reduce(0) { $0 + $1.count - 1 }
         print("measured: \(duplicates) events learned twice by the group after kill -9 (after chunk \(killAfter))")
 

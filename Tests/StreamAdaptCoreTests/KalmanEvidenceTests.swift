@@ -242,7 +242,7 @@ import Testing
         head.save(to: &writer)
         let copyHead = KalmanHead(classes: classes, configuration: config)
         let copy = KalmanEvidence(for: copyHead)
-        var reader = try CheckpointReader(writer.bytes)
+        var reader = CheckpointReader(writer.bytes)
         try copy.prepareRestore(from: &reader).apply()
         try copyHead.prepareRestore(from: &reader).apply()
         #expect(copy.count == 30 && copy.latestTime == evidence.latestTime && copy.firstTime == 10)
@@ -250,7 +250,7 @@ import Testing
         for i in 0..<d { for j in i..<d { #expect(abs(copy.information[i, j] - evidence.information[i, j]) <= 1e-15 * abs(evidence.information[i, j])) } }
         for k in 0..<c { for j in 0..<d { #expect(copy.projection[k, j] == evidence.projection[k, j]) } }
         let other = KalmanEvidence(dimension: d, classCount: c, forgetting: 0.8, unit: .second)
-        var again = try CheckpointReader(writer.bytes)
+        var again = CheckpointReader(writer.bytes)
         #expect(throws: CheckpointError.self) { try other.prepareRestore(from: &again) }
     }
 }

@@ -162,18 +162,6 @@ public final class KalmanEvidence {
         scale = 1
     }
 
-    /// Empties the record (after its events were folded into a model that is now the prior: not used by
-    /// the daemon, whose records are cumulative).
-    public func removeAll() {
-        pending = 0
-        storedInformation.pointer.update(repeating: 0, count: storedInformation.count)
-        storedProjection.pointer.update(repeating: 0, count: storedProjection.count)
-        scale = 1
-        count = 0
-        latestTime = nil
-        firstTime = nil
-    }
-
     /// Sets `head`'s weights and covariance to the posterior of its prior (W0 = initialScale * t^_c,
     /// P0 = p0 I, from its configuration and `classes`) and `evidence`, weighted as the type's equations
     /// say: one Cholesky factorisation of G, O(D^3 / 3) + O(C D^2). With event-time forgetting the head's

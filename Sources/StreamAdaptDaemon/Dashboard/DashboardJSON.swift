@@ -25,50 +25,45 @@ struct DashboardJSON {
         bytes.append(UInt8(ascii: "\""))
         for unit in s.utf8 {
             switch unit {
-            case UInt8(ascii: "\""): bytes += Array(#"\""#.utf8)
-            case UInt8(ascii: "\\"): bytes += Array(#"\\"#.utf8)
-            case 0..<0x20: bytes += Array(String(format: "\\u%04x", unit).utf8)
+            case UInt8(ascii: "\""): bytes.append(contentsOf: #"\""#.utf8)
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: #"\\"#.utf8)
+            case 0..<0x20: bytes.append(contentsOf: String(format: "\\u%04x", unit).utf8)
             default: bytes.append(unit)
             }
         }
         bytes.append(UInt8(ascii: "\""))
     }
 
-    mutating func beginObject(_ name: String? = nil) {
+    /// Opens an object (`{`) or an array (`[`), as the value of `name` inside an object.
+    private mutating func open(_ name: String?, _ bracket: Unicode.Scalar) {
         key(name)
-        bytes.append(UInt8(ascii: "{"))
+        bytes.append(UInt8(ascii: bracket))
         needsComma.append(false)
     }
 
-    mutating func endObject() {
+    private mutating func close(_ bracket: Unicode.Scalar) {
         needsComma.removeLast()
-        bytes.append(UInt8(ascii: "}"))
+        bytes.append(UInt8(ascii: bracket))
     }
 
-    mutating func beginArray(_ name: String? = nil) {
-        key(name)
-        bytes.append(UInt8(ascii: "["))
-        needsComma.append(false)
-    }
-
-    mutating func endArray() {
-        needsComma.removeLast()
-        bytes.append(UInt8(ascii: "]"))
-    }
+    mutating func beginObject(_ name: String? = nil) { open(name, "{") }
+    mutating func endObject() { close("}") }
+    mutating func beginArray(_ name: String? = nil) { open(name, "[") }
+    mutating func endArray() { close("]") }
 
     mutating func value(_ name: String? = nil, _ v: String?) {
         key(name)
-        if let v { string(v) } else { bytes += Array("null".utf8) }
+        if let v { string(v) } else { bytes.append(contentsOf: "null".utf8) }
     }
 
     mutating func value(_ name: String? = nil, _ v: Int?) {
         key(name)
-        bytes += Array((v.map(String.init) ?? "null").utf8)
+        bytes.append(contentsOf: (v.map(String.init) ?? "null").utf8)
     }
 
     mutating func value(_ name: String? = nil, _ v: Bool) {
         key(name)
-        bytes += Array((v ? "true" : "false").utf8)
+        bytes.append(contentsOf: (v ? "true" : "false").utf8)
     }
 
     /// A number, the shortest text that reads back to the same Double (null for nil, NaN or infinity).
@@ -76,10 +71,10 @@ struct DashboardJSON {
     mutating func value(_ name: String? = nil, _ v: Double?) {
         key(name)
         guard let v, v.isFinite else {
-            bytes += Array("null".utf8)
+            bytes.append(contentsOf: "null".utf8)
             return
         }
-        bytes += Array(v.description.utf8)
+        bytes.append(contentsOf: v.description.utf8)
     }
 
     mutating func values(_ name: String?, _ vs: [Int]) {

@@ -71,7 +71,7 @@ extension AdaptationLoop {
                     let (_, offsets) = try restore(snapshot.bytes, model: lane.0, recentInputs: lane.1, evidence: Self.evidence(of: lane.0))
                     restored = (snapshot, lane, offsets[p])
                     break
-                } catch let error as CheckpointError where error.field == "model.mode" {
+                } catch where error.field == "model.mode" {
                     // Written in another model mode: an older snapshot would not be the partition's state either.
                     throw GroupStateError(
                         partition: p,
@@ -186,7 +186,6 @@ extension AdaptationLoop {
             }
             nextOffsets[p] = nil
             partitions.removeAll { $0 == p }
-
         }
         recordOwnership()
     }

@@ -40,19 +40,16 @@ extension AdaptationLoop {
         // One deadline for the whole fold, below the 30 s after which /healthz reports a stall (and far
         // below max.poll.interval.ms): the reads beat the health state while they wait.
         let health = self.health
-        let deadline = ContinuousClock.now + .seconds(Self.foldReadSeconds)
-        let wait = {
-            StopCondition(deadline: deadline, shouldStop: {
-                health.beat()
-                return health.isStopping
-            })
-        }
-        for partition in try topic.partitions(until: wait()).sorted() {
+        let wait = StopCondition(deadline: .now + .seconds(Self.foldReadSeconds), shouldStop: {
+            health.beat()
+            return health.isStopping
+        })
+        for partition in try topic.partitions(until: wait).sorted() {
             if let lane = lanes[partition] {
                 if let evidence = Self.evidence(of: lane.model) { parts.append(evidence) }
                 continue
             }
-            if let evidence = try foreignEvidence(partition: partition, topic: topic, until: wait()) {
+            if let evidence = try foreignEvidence(partition: partition, topic: topic, until: wait) {
                 parts.append(evidence)
                 foreign += 1
             } else {
@@ -79,27 +76,14 @@ extension AdaptationLoop {
     /// (older ones when it does not), or nil when it has none.
     private func foreignEvidence(partition: Int32, topic: StateTopic, until: StopCondition) throws -> KalmanEvidence? {
         let reader = try topic.read(partition: partition, until: until)
-        if foreignScratch == nil {
-            let (model, recent) = try newLane()
-            foreignScratch = (model, recent, LabelCache(capacity: 0, dimension: classes.dimension))
+        if foreignEvidenceReader == nil { foreignEvidenceReader = try SnapshotEvidenceReader(configuration: configuration, classes: classes) }
+        guard let newest = foreignEvidenceReader?.newest(of: reader.completeSnapshots) else { return nil }
+        for (snapshot, error) in newest.refused {
+            logger.warning(
+                "shared model: a snapshot of another member's partition does not read, trying the previous one",
+                metadata: ["partition": "\(partition)", "epoch": "\(snapshot.epoch)", "sequence": "\(snapshot.sequence)", "error": "\(error)"])
         }
-        guard let scratch = foreignScratch, let head = scratch.model.head as? KalmanHead else { return nil }
-        for snapshot in reader.completeSnapshots {
-            let evidence = KalmanEvidence(for: head)
-            do {
-                // Read against the scratch lane; only the evidence is applied.
-                let state = try Self.prepareState(
-                    snapshot.bytes, model: scratch.model, recentInputs: scratch.recentInputs, labelCache: scratch.labelCache,
-                    evidence: evidence, inputTopic: configuration.inputTopic)
-                state.evidenceCommit.apply()
-                return evidence
-            } catch {
-                logger.warning(
-                    "shared model: a snapshot of another member's partition does not read, trying the previous one",
-                    metadata: ["partition": "\(partition)", "epoch": "\(snapshot.epoch)", "sequence": "\(snapshot.sequence)", "error": "\(error)"])
-            }
-        }
-        return nil
+        return newest.found?.evidence
     }
 }
 
@@ -120,27 +104,16 @@ public struct SharedModelFold {
             throw ConfigurationError(field: "model.mode", reason: "must be shared to fold a state topic's evidence")
         }
         let classes = try ClassFile.load(directory: configuration.classesDirectory)
-        let scratch = try AdaptationLoop.makeModel(configuration, classes)
-        let recent = RecentInputs(capacity: max(1, configuration.drift.inputWindow))
-        let cache = LabelCache(capacity: 0, dimension: classes.dimension)
         guard let head = try AdaptationLoop.makeModel(configuration, classes).head as? KalmanHead else {
             throw ConfigurationError(field: "model.head", reason: "must be kalman")
         }
+        let reader = try SnapshotEvidenceReader(configuration: configuration, classes: classes)
         var parts: [KalmanEvidence] = []
         var sources: [Int32: (UInt64, UInt64)] = [:]
         for (partition, list) in snapshots.sorted(by: { $0.key < $1.key }) {
-            for snapshot in list {
-                let evidence = KalmanEvidence(for: head)
-                guard
-                    let state = try? AdaptationLoop.prepareState(
-                        snapshot.bytes, model: scratch, recentInputs: recent, labelCache: cache, evidence: evidence,
-                        inputTopic: configuration.inputTopic)
-                else { continue }
-                state.evidenceCommit.apply()
-                parts.append(evidence)
-                sources[partition] = (snapshot.epoch, snapshot.sequence)
-                break
-            }
+            guard let found = reader.newest(of: list).found else { continue }
+            parts.append(found.evidence)
+            sources[partition] = (found.snapshot.epoch, found.snapshot.sequence)
         }
         try KalmanEvidence.fold(parts, into: head, classes: classes)
         self.head = head

@@ -96,9 +96,8 @@ public final class AdaptationLoop {
     var groupFailure: (any Error)?
     /// Whether the group ever assigned partitions to this member (`--until-caught-up` waits for it).
     var assignedOnce = false
-    /// Shared model mode: a model, window and label cache that other partitions' snapshots are read into
-    /// (never applied) for their evidence (`AdaptationLoop+Shared.swift`).
-    var foreignScratch: (model: StreamModel, recentInputs: RecentInputs, labelCache: LabelCache)?
+    /// Shared model mode: reads the evidence out of other partitions' snapshots (`AdaptationLoop+Shared.swift`).
+    var foreignEvidenceReader: SnapshotEvidenceReader?
     /// Set when ``run`` threw: the loop refuses to run or checkpoint again.
     var failure: LoopFailure?
     /// Rolling prequential accuracy over the last 500 labelled events.

@@ -18,21 +18,14 @@ enum Browser {
     /// Runs chromium headless on `url` with `arguments`, letting the page's timers and fetches run for
     /// `budget` milliseconds of virtual time; returns stdout.
     static func run(_ url: String, _ arguments: [String], budget: Int = 4000) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
         let profile = FileManager.default.temporaryDirectory.appendingPathComponent("sa-chromium-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: profile) }
-        process.arguments = [
-            "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--disable-extensions",
-            "--user-data-dir=\(profile.path)", "--virtual-time-budget=\(budget)",
-        ] + arguments + [url]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        return try standardOutput(
+            of: path,
+            [
+                "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--disable-extensions",
+                "--user-data-dir=\(profile.path)", "--virtual-time-budget=\(budget)",
+            ] + arguments + [url])
     }
 
     /// The rendered DOM of `url` (after its scripts ran), as HTML.

@@ -180,16 +180,9 @@ enum Kcat {
     /// Every message of a topic from the beginning, as (key, headers, value) with the format
     /// `%k\t%h\t%s`: kcat exits at the end of the partition.
     static func consume(bootstrap: String, topic: String) throws -> [(key: String, headers: String, value: String)] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/kcat")
-        process.arguments = ["-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%k\\t%h\\t%s\\n"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").map { line in
+        let output = try standardOutput(
+            of: "/usr/bin/kcat", ["-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%k\\t%h\\t%s\\n"])
+        return output.split(separator: "\n").map { line in
             let parts = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
             return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "", parts.count > 2 ? String(parts[2]) : "")
         }
@@ -257,15 +250,22 @@ enum SampleEvents {
 
 /// GET `url` with curl; (status, body), or nil when nothing answers.
 func httpGet(_ url: String) -> (Int, String)? {
+    guard let text = try? standardOutput(of: "/usr/bin/curl", ["-s", "-m", "5", "-w", "\n%{http_code}", url]) else { return nil }
+    guard let newline = text.lastIndex(of: "\n"), let status = Int(text[text.index(after: newline)...]), status > 0 else { return nil }
+    return (status, String(text[..<newline]))
+}
+
+/// Runs the program at `path` with `arguments` to its end and returns what it wrote to stdout (stderr
+/// discarded).
+func standardOutput(of path: String, _ arguments: [String]) throws -> String {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-    process.arguments = ["-s", "-m", "5", "-w", "\n%{http_code}", url]
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
     let output = Pipe()
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return nil }
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    guard let newline = text.lastIndex(of: "\n"), let status = Int(text[text.index(after: newline)...]), status > 0 else { return nil }
-    return (status, String(text[..<newline]))
+    return String(decoding: data, as: UTF8.self)
 }

@@ -112,6 +112,7 @@ extension StreamModel {
         if updatingSubspace { inputDetector?.updateClassSubspace(grown.normalized) }
         classes = grown
         retired.append(false)
+        addedClassLabels.append(0)
         logits = Matrix(rows: classCount, columns: 1)
         probabilities = Matrix(rows: classCount, columns: 1)
     }

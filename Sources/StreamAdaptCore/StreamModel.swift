@@ -117,6 +117,14 @@ public final class StreamModel {
     /// it refuses with ``ClassChangeError/tooManyClasses(limit:)``. Restoring a checkpoint is not bounded
     /// by it (the class set was accepted when it was added).
     public var maximumClassCount = StreamModel.defaultMaximumClassCount
+    /// The warm-up of a class added at run time, in its labelled events (0, the default: none). Until
+    /// an added class has learned this many labels, its probability is weighted down by the prior
+    /// ((n + 1) / (m + 1))^2 (``applyClassWarmup()``, `StreamModel+Classes.swift`); learning is not
+    /// changed. Not part of the checkpoint: it may change between runs.
+    public var classWarmup = 0
+    /// Per class added at run time (index c - ``baseClassCount``), the labels it has learned since
+    /// its addition (checkpointed; they drive ``classWarmup``).
+    public internal(set) var addedClassLabels: [Int] = []
     /// The indices of the retired classes, ascending (their logits are masked every event).
     var retiredIndices: [Int] = []
     public let head: any AdapterHead
@@ -254,18 +262,21 @@ public final class StreamModel {
             probabilities[c] = v
             sum += v
         }
+        for c in 0..<classCount { probabilities[c] /= sum }
+        if let label { calibrateScale(label: label, kappa: kappa, maximum: maximum) }
+        let headIndex = index  // the head's own prediction (the drift scorer's pseudo-label)
+        if classWarmup > 0 && classCount > baseClassCount { index = applyClassWarmup(index: index) }
         var entropy = 0.0
         for c in 0..<classCount {
-            let p = probabilities[c] / sum
-            probabilities[c] = p
+            let p = probabilities[c]
             if p > 0 { entropy -= p * Foundation.log(p) }
         }
 
         if let label {
-            calibrateScale(label: label, kappa: kappa, maximum: maximum)
             head.learn(label: label, context: LearnContext(mahalanobis2: d2, time: time))
+            countAddedClassLabel(label)
         }
-        scorer?.learn(label: label ?? index)
+        scorer?.learn(label: label ?? headIndex)
 
         var changed = false
         if let inputDetector, let change = inputDetector.observe(x) {
@@ -294,6 +305,7 @@ public final class StreamModel {
         changes.removeAll(keepingCapacity: true)
         _ = head.predict(UnsafePointer(input.pointer), logits: logits.pointer)
         head.learn(label: label, context: LearnContext(mahalanobis2: nil))
+        countAddedClassLabel(label)
         _ = observeError(label != predicted)
     }
 
@@ -384,6 +396,7 @@ extension StreamModel: Checkpointable {
     /// not saved: checkpoints are taken between events and every event overwrites it before reading it.
     public func save(to writer: inout CheckpointWriter) {
         writeClassSet(to: &writer)  // classes added or retired at run time (StreamModel+Classes.swift)
+        writeAddedClassLabels(to: &writer)
         writer.writeSection("StreamModel")
         writer.writeUInt64(UInt64(classes.names.count))
         for name in classes.names { writer.writeString(name) }
@@ -409,6 +422,7 @@ extension StreamModel: Checkpointable {
     /// reader after this returns and applies the commit only when everything has been read.
     public func prepareRestore(from reader: inout CheckpointReader) throws(CheckpointError) -> CheckpointCommit {
         try expectClassSet(from: &reader)
+        let storedAddedLabels = try readAddedClassLabels(from: &reader)
         try reader.expectSection("StreamModel")
         let storedClassCount = try reader.readUInt64()
         guard storedClassCount <= UInt64(reader.remaining) else {
@@ -451,6 +465,7 @@ extension StreamModel: Checkpointable {
             probabilityScale = storedScale
             calibrationPrecision = storedPrecision
             meanVariance = storedMeanVariance
+            addedClassLabels = storedAddedLabels
         }
     }
 

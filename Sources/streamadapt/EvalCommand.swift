@@ -47,6 +47,9 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("hold-back-class"), help: "Leave the data's class NAME out of the model until event EVENT, then add it with its class embedding: NAME@EVENT (NAME@never: never). Its events before EVENT are dropped. Repeatable.")
     var holdBackClass: [String] = []
 
+    @Option(help: "Warm-up of a class added at run time, in its labels: its probability is weighted by ((n + 1) / (N + 1))^2 until it has learned N labels (the daemon's model.classWarmup; 0: none; docs/classes.md).")
+    var classWarmup = 0
+
     @Flag(help: "With --hold-back-class: do not add the held-back classes (drop all their events) but report the same windows: the counterfactual that isolates what the addition costs the other classes.")
     var controlRun = false
 
@@ -74,6 +77,7 @@ struct EvalCommand: ParsableCommand {
         guard !data.isEmpty else { throw ValidationError("give at least one --data DIR[@FROM:TO]") }
         guard labelFraction >= 0 && labelFraction <= 1 else { throw ValidationError("--label-fraction must be in [0, 1]") }
         guard maxBlock >= 1 else { throw ValidationError("--max-block must be at least 1") }
+        guard classWarmup >= 0 else { throw ValidationError("--class-warmup must be non-negative (0: none)") }
         guard !(controlRun && referenceRun) else { throw ValidationError("give --control-run or --reference-run, not both") }
         guard partitions >= 1 else { throw ValidationError("--partitions must be at least 1") }
         guard modelMode == "per-partition" || modelMode == "shared" else {
@@ -138,6 +142,7 @@ struct EvalCommand: ParsableCommand {
                 throw ValidationError(error.description)
             }
             let model = StreamModel(classes: baseClasses, head: head, drift: drift, maximumBlock: maxBlock)
+            model.classWarmup = classWarmup
             var stats = PrequentialStatistics(segments: segments.count)
             // The events go to the model in batches of `maxBlock` (all rows are at hand). With
             // --max-block 1 each labelled event's `process` is timed on its own (its update time);

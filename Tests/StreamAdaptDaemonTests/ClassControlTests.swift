@@ -111,6 +111,30 @@ import Testing
         #expect(fourth.model.retired == [false, true, false, false])
     }
 
+    /// `model.classWarmup` reaches the model; the labels an added class learned through the daemon count
+    /// toward its warm-up and come back from the checkpoint (the prior itself: `ClassWarmupTests`).
+    @Test func theWarmupCountsLabelsAcrossARestart() throws {
+        let fixture = try LoopFixture()
+        try fixture.broker.createTopic("control", partitions: 1)
+        fixture.configuration.controlTopic = "control"
+        fixture.configuration.classWarmup = 50
+        let embedding = Self.delta.map { "\($0)" }.joined(separator: ",")
+        try control(fixture, ["{\"op\": \"add-class\", \"name\": \"delta\", \"embedding\": [\(embedding)]}"])
+        try fixture.produceJSON(SyntheticStream.events(20))
+        let first = try fixture.loop()
+        try first.run(untilCaughtUp: true) { false }
+        #expect(first.model.classWarmup == 50)
+        #expect(first.model.addedClassLabels == [0])
+        try produce(fixture, Self.deltaEvents(24, from: 0)) { Int($0.id.dropFirst())! % 3 == 0 ? nil : "delta" }
+        try first.run(untilCaughtUp: true) { false }
+        #expect(first.model.addedClassLabels == [16])
+
+        let second = try fixture.loop()
+        #expect(second.model.addedClassLabels == [16])
+        #expect(second.model.classWarmup == 50)
+        #expect(second.model.checkpointPayload() == first.model.checkpointPayload())
+    }
+
     /// topics.control equal to topics.input: a record of the input topic marked with the header
     /// `streamadapt-control` is a control record, applied exactly between the events before it and
     /// after it in its partition (whatever the poll batches and blocks); unmarked records stay events.

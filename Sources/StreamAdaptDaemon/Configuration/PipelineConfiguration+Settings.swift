@@ -72,6 +72,12 @@ extension PipelineConfiguration {
                 "model.maxClasses", \.maximumClassCount,
                 "the most classes (active and retired) add-class records on topics.control can grow the model to; "
                     + "beyond: dead letter too-many-classes (each addition costs O(C^3), docs/classes.md)"),
+            .int(
+                "model.classWarmup", \.classWarmup,
+                "labels a class added at run time learns before it is predicted at full weight: until then its "
+                    + "probability is weighted by ((n + 1) / (classWarmup + 1))^2 (n: its labels so far; without labels "
+                    + "it stays weighted down); 0: none. 100 keeps the other classes within 0.02 at an addition where the "
+                    + "stream shifts (docs/classes.md)"),
             .custom(
                 "model.kalman.observation", type: PipelineSetting.choices(KalmanConfiguration.Observation.self),
                 "gaussian (centred target) | softmax (softmax switches both Kalman heads to its own defaults)",

@@ -50,6 +50,9 @@ public struct PipelineConfiguration: Sendable, Equatable {
     /// model.maxClasses: the most classes (active and retired) control records can grow the model to
     /// (``StreamModel/maximumClassCount``); an add-class beyond is a dead letter `too-many-classes`.
     public var maximumClassCount = StreamModel.defaultMaximumClassCount
+    /// model.classWarmup: the labels a class added at run time learns before its probability is no
+    /// longer weighted down (``StreamModel/classWarmup``; 0: no warm-up).
+    public var classWarmup = 0
     /// model.mode: one model for every partition (`single`), one per input partition (`per-partition`),
     /// or one learned from every partition (`shared`); a ``group`` needs one of the last two.
     public var modelMode = ModelMode.single
@@ -219,6 +222,7 @@ public struct PipelineConfiguration: Sendable, Equatable {
         if !(stopTimeoutSeconds > 0) { throw ConfigurationError(field: "kafka.stopTimeoutSeconds", reason: "must be > 0") }
         if maximumBlock < 1 { throw ConfigurationError(field: "model.maxBlock", reason: "must be >= 1 (1: event by event)") }
         if maximumClassCount < 1 { throw ConfigurationError(field: "model.maxClasses", reason: "must be >= 1") }
+        if classWarmup < 0 { throw ConfigurationError(field: "model.classWarmup", reason: "must be >= 0 (0: no warm-up)") }
         if topClasses < 1 { throw ConfigurationError(field: "input.topClasses", reason: "must be >= 1") }
         if checkpointEveryEvents < 1 { throw ConfigurationError(field: "checkpoint.everyEvents", reason: "must be >= 1") }
         if !(checkpointEverySeconds > 0) { throw ConfigurationError(field: "checkpoint.everySeconds", reason: "must be > 0") }

@@ -198,6 +198,7 @@ public final class AdaptationLoop {
         let head = try configuration.heads.makeHead(configuration.head, classes: classes)
         let model = StreamModel(classes: classes, head: head, drift: configuration.drift, maximumBlock: configuration.maximumBlock)
         model.maximumClassCount = configuration.maximumClassCount
+        model.classWarmup = configuration.classWarmup
         return model
     }
 

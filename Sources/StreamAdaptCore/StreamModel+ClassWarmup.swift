@@ -19,37 +19,46 @@ extension StreamModel {
     func applyClassWarmup(index: Int) -> Int {
         let m = Double(classWarmup)
         var weighted = false
-        for c in baseClassCount..<classCount where addedClassLabels[c - baseClassCount] < classWarmup {
+        var indexWeighted = false
+        for c in baseClassCount..<classCount where !retired[c] && addedClassLabels[c - baseClassCount] < classWarmup {
             let share = (Double(addedClassLabels[c - baseClassCount]) + 1) / (m + 1)
             probabilities[c] *= share * share
             weighted = true
+            if c == index { indexWeighted = true }
         }
         guard weighted else { return index }
         var sum = 0.0
         for c in 0..<classCount { sum += probabilities[c] }
+        for c in 0..<classCount { probabilities[c] /= sum }
+        // Weighting only lowers classes in their warm-up: the head's argmax stays the argmax unless it is
+        // one of them (ties then go to the lowest index, as in the head's argmax).
+        guard indexWeighted else { return index }
         var best = 0
-        for c in 0..<classCount {
-            probabilities[c] /= sum
-            if probabilities[c] > probabilities[best] { best = c }
-        }
+        for c in 1..<classCount where probabilities[c] > probabilities[best] { best = c }
         return best
     }
 
     /// Counts a learned label of an added class.
     func countAddedClassLabel(_ label: Int) {
         let k = label - baseClassCount
-        if k >= 0 && addedClassLabels[k] < Int.max { addedClassLabels[k] += 1 }
+        if k >= 0 && addedClassLabels[k] < Self.completedWarmup { addedClassLabels[k] += 1 }
     }
 
     // MARK: Checkpoint
 
     /// The section after the class set that holds ``addedClassLabels``; written only when classes were
-    /// added. A checkpoint with added classes but without it (written before the warm-up existed) reads
-    /// as warm-ups completed: those classes were already predicted without one.
+    /// added and the warm-up is on, so that with the warm-up off (the default) the checkpoint has the
+    /// layout of earlier builds, which can then still read it. A checkpoint with added classes but without
+    /// it (the warm-up off, or an earlier build) reads as warm-ups completed (``completedWarmup``): those
+    /// classes were predicted without one.
     static let addedLabelsSection = "StreamModel.addedLabels"
 
+    /// The label count of an added class whose warm-up is over for any setting (restored from a
+    /// checkpoint without counts).
+    public static let completedWarmup = Int.max
+
     func writeAddedClassLabels(to writer: inout CheckpointWriter) {
-        guard classCount > baseClassCount else { return }
+        guard classCount > baseClassCount && classWarmup > 0 else { return }
         writer.writeSection(Self.addedLabelsSection)
         writer.writeInts(addedClassLabels)
     }
@@ -58,7 +67,7 @@ extension StreamModel {
         let added = classCount - baseClassCount
         var probe = reader
         guard added > 0, (try? probe.readString()) == Self.addedLabelsSection else {
-            return Array(repeating: Int.max, count: added)
+            return Array(repeating: Self.completedWarmup, count: added)
         }
         reader = probe
         let counts = try reader.readInts(count: added, field: "classes.addedLabels")

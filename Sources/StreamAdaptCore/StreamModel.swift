@@ -75,9 +75,9 @@ public struct DriftSettings: Sendable, Equatable {
 /// readings), so two runs over the same stream give equal results. Callers that want timings time the
 /// call themselves (`streamadapt eval` times ``StreamModel/process(_:label:)`` of labelled events).
 public struct EventResult: Sendable, Equatable {
-    /// Predicted class index (argmax of the logits).
+    /// Predicted class index (argmax of the logits; with a class warm-up, of the weighted probabilities).
     public var index: Int
-    /// Its calibrated probability.
+    /// Its calibrated probability (with a class warm-up, after the warm-up's prior).
     public var probability: Double
     /// Entropy (nats) of the calibrated class distribution.
     public var entropy: Double
@@ -119,11 +119,12 @@ public final class StreamModel {
     public var maximumClassCount = StreamModel.defaultMaximumClassCount
     /// The warm-up of a class added at run time, in its labelled events (0, the default: none). Until
     /// an added class has learned this many labels, its probability is weighted down by the prior
-    /// ((n + 1) / (m + 1))^2 (``applyClassWarmup()``, `StreamModel+Classes.swift`); learning is not
-    /// changed. Not part of the checkpoint: it may change between runs.
+    /// ((n + 1) / (m + 1))^2 (`StreamModel+ClassWarmup.swift`); the head, the drift scorer and the
+    /// calibration learn as without it. Not part of the checkpoint: it may change between runs.
     public var classWarmup = 0
     /// Per class added at run time (index c - ``baseClassCount``), the labels it has learned since
-    /// its addition (checkpointed; they drive ``classWarmup``).
+    /// its addition (checkpointed while the warm-up is on; ``completedWarmup`` when restored from a
+    /// checkpoint without counts). They drive ``classWarmup``.
     public internal(set) var addedClassLabels: [Int] = []
     /// The indices of the retired classes, ascending (their logits are masked every event).
     var retiredIndices: [Int] = []
@@ -465,6 +466,7 @@ extension StreamModel: Checkpointable {
             probabilityScale = storedScale
             calibrationPrecision = storedPrecision
             meanVariance = storedMeanVariance
+            precondition(storedAddedLabels.count == classCount - baseClassCount, "the class set changed during a restore")
             addedClassLabels = storedAddedLabels
         }
     }

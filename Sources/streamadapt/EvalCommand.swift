@@ -86,8 +86,8 @@ struct EvalCommand: ParsableCommand {
         guard modelMode == "per-partition" || (partitions > 1 && mergeEvery >= 1 && members >= 1 && members <= partitions) else {
             throw ValidationError("--model-mode shared needs --partitions > 1, --merge-every >= 1 and 1 <= --members <= --partitions")
         }
-        guard partitions == 1 || (addClass.isEmpty && retireClass.isEmpty && holdBackClass.isEmpty && trace == nil && report == nil) else {
-            throw ValidationError("--partitions does not combine with class changes, --trace or --report")
+        guard partitions == 1 || (addClass.isEmpty && retireClass.isEmpty && holdBackClass.isEmpty && classWarmup == 0 && trace == nil && report == nil) else {
+            throw ValidationError("--partitions does not combine with class changes, --class-warmup, --trace or --report")
         }
         guard !(controlRun || referenceRun) || !holdBackClass.isEmpty else {
             throw ValidationError("--control-run and --reference-run need --hold-back-class")

@@ -57,6 +57,8 @@ import Testing
                 #expect(maxRelativeError(got, expected) < 1e-12, "event \(i): \(got) against \(expected)")
                 #expect(b.index == expected.indices.max { expected[$0] < expected[$1] })
                 #expect(abs(b.probability - expected[b.index]) < 1e-12)
+                let entropy = -expected.reduce(0) { $1 > 0 ? $0 + $1 * Foundation.log($1) : $0 }
+                #expect(abs(b.entropy - entropy) < 1e-12)
                 if a.index != b.index { changed += 1 }
             } else {
                 // (Alerts may differ: the accuracy detector judges the published predictions.)
@@ -91,8 +93,8 @@ import Testing
     }
 
     /// The label counts are checkpointed: a model restored in the middle of a warm-up predicts as the
-    /// uninterrupted one. A checkpoint written before the warm-up existed (no counts section) reads as
-    /// warm-ups completed.
+    /// uninterrupted one. With the warm-up off no counts are written (the layout of earlier builds); such
+    /// a checkpoint reads as warm-ups completed. A negative count is refused.
     @Test func countsSurviveACheckpointAndOldCheckpointsReadAsWarmedUp() throws {
         let stream = try BlockedProcessingTests.random(seed: 33, count: 700)
         let d = stream.dimension
@@ -115,25 +117,108 @@ import Testing
             #expect(try a.process(event(i), label: label(i, a)) == b.process(event(i), label: label(i, b)))
         }
 
-        // The layout before the warm-up: the same payload without the counts section.
-        let section = Self.bytes { a.writeAddedClassLabels(to: &$0) }
-        let old = try #require(Self.removing(Self.bytes { b.writeAddedClassLabels(to: &$0) }, from: b.checkpointPayload()))
-        #expect(section.count > 0)
+        // With the warm-up off the model writes no counts section: the layout of earlier builds, which
+        // reads back as every warm-up completed.
+        let off = try Self.model(base, warmup: 0)
+        try off.restore(payload: payload)
+        let old = off.checkpointPayload()
+        let restored = try Self.model(base, warmup: 40)
+        try restored.restore(payload: payload)
+        let original = Self.bytes { restored.writeAddedClassLabels(to: &$0) }
+        let sameLayout = old == Self.removing(original, from: payload)  // (not in #expect: it would print both payloads)
+        #expect(sameLayout, "the payload with the warm-up off is not the payload without its counts section")
         let c = try Self.model(base, warmup: 40)
         try c.restore(payload: old)
-        #expect(c.addedClassLabels == [Int.max])
+        #expect(c.addedClassLabels == [StreamModel.completedWarmup])
         let unwarmed = try Self.model(base, warmup: 0)
         try unwarmed.restore(payload: old)
         for i in 0..<200 {
             #expect(try c.process(event(i), label: label(i, c)) == unwarmed.process(event(i), label: label(i, unwarmed)))
         }
-        // A corrupt count is refused.
-        var negative = Self.bytes { b.writeAddedClassLabels(to: &$0) }
-        let corrupt = try #require(Self.removing(negative, from: b.checkpointPayload(), replacingWith: {
-            negative.replaceSubrange((negative.count - 8)..., with: [UInt8](repeating: 0xFF, count: 8))
-            return negative
-        }()))
-        #expect(throws: CheckpointError.self) { try Self.model(base, warmup: 40).restore(payload: corrupt) }
+        #expect(c.addedClassLabels == [StreamModel.completedWarmup])
+
+        // A negative count is refused, naming the field.
+        var section = original
+        section.replaceSubrange((section.count - 8)..., with: [UInt8](repeating: 0xFF, count: 8))
+        let corrupt = try #require(Self.removing(original, from: payload, replacingWith: section))
+        do {
+            try Self.model(base, warmup: 40).restore(payload: corrupt)
+            Issue.record("a negative label count was accepted")
+        } catch let error as CheckpointError {
+            #expect(error.code == .corrupt && error.field == "classes.addedLabels", "\(error)")
+        }
+    }
+
+    /// Blocks give the predictions of the per-event path with a warm-up on (the sample, the last class
+    /// added before the first event; probabilities within rounding).
+    @Test func blocksAgreeWithEventsDuringAWarmup() throws {
+        let stream = try BlockedProcessingTests.sample(labelled: 3)
+        let base = try ClassChangeTests.prefix(stream.classes, 9)
+        func make(_ block: Int) throws -> StreamModel {
+            let model = StreamModel(
+                classes: base, head: try HeadSettings().makeHead("kalman", classes: base), maximumBlock: block, minimumBlock: 2)
+            model.classWarmup = 20
+            try model.addClass(name: stream.classes.names[9], embedding: ClassChangeTests.row(stream.classes, 9))
+            return model
+        }
+        let events = try BlockedProcessingTests.run(stream, make(1), batchSize: nil)
+        let blocks = try BlockedProcessingTests.run(stream, make(64), batchSize: 300)
+        let (ties, differing) = BlockedProcessingTests.comparePredictions(events, blocks)
+        #expect(differing <= ties)
+        for (a, b) in zip(events.probabilities, blocks.probabilities) {
+            #expect(BlockedProcessingTests.relative(a, b, floor: 1e-12) < 1e-6)
+        }
+        #expect(events.model.addedClassLabels == blocks.model.addedClassLabels)
+        let learned = try #require(events.model.addedClassLabels.first)
+        #expect(learned > 20, "the warm-up ended within the stream: \(learned) labels")
+        #expect(events.results.contains { $0.index == 9 })
+    }
+
+    /// A class that gets no labels stays weighted at 1 / (m + 1)^2; a retired added class costs nothing
+    /// (the outputs are bit for bit those without a warm-up); m = 1 ends at the first label.
+    @Test func withoutLabelsTheWeightStaysAndRetiredClassesAreLeftAlone() throws {
+        let stream = try BlockedProcessingTests.random(seed: 34, count: 600)
+        let d = stream.dimension
+        let base = try ClassChangeTests.prefix(stream.classes, 5)
+        func event(_ i: Int) -> [Float] { Array(stream.embeddings[(i * d)..<((i + 1) * d)]) }
+        // Labels of the base classes only: class 5 never learns one.
+        func label(_ i: Int) -> Int? { stream.labels[i].flatMap { $0 < 5 ? $0 : nil } }
+        for (m, retire) in [(7, false), (7, true), (1, false)] {
+            let plain = try Self.model(base, warmup: 0)
+            let warm = try Self.model(base, warmup: m)
+            for model in [plain, warm] {
+                try model.addClass(name: "class5", embedding: ClassChangeTests.row(stream.classes, 5))
+                if retire { try model.retireClass(name: "class5") }
+            }
+            let weight = 1 / Double((m + 1) * (m + 1))
+            for i in 0..<600 {
+                let a = try plain.process(event(i), label: label(i))
+                let b = try warm.process(event(i), label: label(i))
+                if retire {
+                    #expect(a == b && plain.probabilities.array == warm.probabilities.array, "event \(i)")
+                    continue
+                }
+                var expected = (0..<6).map { plain.probabilities[$0] * ($0 == 5 ? weight : 1) }
+                let sum = expected.reduce(0, +)
+                expected = expected.map { $0 / sum }
+                let entropy = -expected.reduce(0) { $1 > 0 ? $0 + $1 * Foundation.log($1) : $0 }
+                #expect(maxRelativeError((0..<6).map { warm.probabilities[$0] }, expected) < 1e-12, "m \(m), event \(i)")
+                #expect(abs(b.entropy - entropy) < 1e-12)
+            }
+            #expect(warm.addedClassLabels == [0])
+        }
+        // m = 1: the first label of the class ends the warm-up.
+        let one = try Self.model(base, warmup: 1)
+        let plain = try Self.model(base, warmup: 0)
+        for model in [one, plain] { try model.addClass(name: "class5", embedding: ClassChangeTests.row(stream.classes, 5)) }
+        let first = try #require((0..<600).first { stream.labels[$0] == 5 })
+        for i in 0...first { _ = try one.process(event(i), label: stream.labels[i]); _ = try plain.process(event(i), label: stream.labels[i]) }
+        #expect(one.addedClassLabels == [1])
+        for i in (first + 1)..<600 {
+            let a = try plain.process(event(i), label: stream.labels[i])
+            let b = try one.process(event(i), label: stream.labels[i])
+            #expect(a.index == b.index && a.probability == b.probability && a.entropy == b.entropy, "event \(i)")
+        }
     }
 
     /// `payload` with the first occurrence of `part` replaced (nil when it does not occur).

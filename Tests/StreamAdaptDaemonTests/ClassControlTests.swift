@@ -135,6 +135,43 @@ import Testing
         #expect(second.model.checkpointPayload() == first.model.checkpointPayload())
     }
 
+    /// The warm-up acts on what the daemon publishes: the same stream (a class added, then unlabelled
+    /// events nearer to it than to alpha) through a daemon without a warm-up predicts the new class,
+    /// through one whose warm-up weights it by 1e-12 never does.
+    @Test func theWarmupHoldsTheNewClassBackInThePublishedPredictions() throws {
+        var predictedDelta: [Int] = []
+        for warmup in [0, 999_999] {
+            let fixture = try LoopFixture()
+            fixture.configuration.controlTopic = "in"
+            fixture.configuration.classWarmup = warmup
+            let embedding = Self.delta.map { "\($0)" }.joined(separator: ",")
+            let header = [(PipelineConfiguration.controlHeader, [UInt8]())]
+            var records: [(key: [UInt8]?, value: [UInt8], partition: Int32?, headers: [(String, [UInt8])])] = []
+            records.append((nil, Array("{\"op\": \"add-class\", \"name\": \"delta\", \"embedding\": [\(embedding)]}".utf8), nil, header))
+            // Between delta (e_6) and alpha (e_0), nearer delta: the head prefers delta by about 14 logits
+            // (a probability ratio of about 1e6), which a prior of 1e-12 overturns.
+            var rng = SplitMix(seed: 5)
+            let between = (0..<20).map { i in
+                var e = (0..<SyntheticStream.dimension).map { _ in Float(rng.uniform() - 0.5) * 0.04 }
+                e[6] += 0.55
+                e[0] += 0.45
+                return SyntheticStream.Event(id: "b\(i)", label: 0, embedding: e, timestamp: 1_700_000_200_000 + Int64(i))
+            }
+            records += between.map { (Array($0.id.utf8), Self.json($0, label: nil), nil, []) }
+            try fixture.produce(records)
+            let loop = try fixture.loop()
+            try loop.run(untilCaughtUp: true) { false }
+            let predictions = try fixture.read("predictions").map(Prediction.init)
+            #expect(predictions.count == 20)
+            predictedDelta.append(predictions.filter { $0.label == "delta" }.count)
+            if warmup > 0 {
+                #expect(predictions.allSatisfy { p in p.top.allSatisfy { $0.label != "delta" || $0.p < 0.01 } })
+            }
+        }
+        #expect(predictedDelta[0] >= 15, "without a warm-up \(predictedDelta[0]) of 20 events of the new class predicted as it")
+        #expect(predictedDelta[1] == 0, "with the warm-up \(predictedDelta[1]) of 20")
+    }
+
     /// topics.control equal to topics.input: a record of the input topic marked with the header
     /// `streamadapt-control` is a control record, applied exactly between the events before it and
     /// after it in its partition (whatever the poll batches and blocks); unmarked records stay events.

@@ -28,6 +28,17 @@ import Testing
         return Array("{\"id\":\"\(e.id)\",\"embedding\":[\(values)]\(label.map { ",\"label\":\"\($0)\"" } ?? "")}".utf8)
     }
 
+    /// A fixture with the control topic `control`.
+    func controlFixture() throws -> LoopFixture {
+        let fixture = try LoopFixture()
+        try fixture.broker.createTopic("control", partitions: 1)
+        fixture.configuration.controlTopic = "control"
+        return fixture
+    }
+
+    /// The control record that adds `delta`.
+    static let addDelta = "{\"op\": \"add-class\", \"name\": \"delta\", \"embedding\": [\(delta.map { "\($0)" }.joined(separator: ","))]}"
+
     func control(_ fixture: LoopFixture, _ records: [String]) throws {
         try fixture.produce(topic: "control", records.map { (nil, Array($0.utf8), nil, []) })
     }
@@ -37,9 +48,7 @@ import Testing
     }
 
     @Test func aClassAddedOverTheControlTopicIsPredictedAndSurvivesRestarts() throws {
-        let fixture = try LoopFixture()
-        try fixture.broker.createTopic("control", partitions: 1)
-        fixture.configuration.controlTopic = "control"
+        let fixture = try controlFixture()
         fixture.configuration.maximumClassCount = 4
         let embedding = Self.delta.map { "\($0)" }.joined(separator: ",")
         let epsilon = (0..<SyntheticStream.dimension).map { $0 == 7 ? "1" : "0" }.joined(separator: ",")
@@ -114,12 +123,9 @@ import Testing
     /// `model.classWarmup` reaches the model; the labels an added class learned through the daemon count
     /// toward its warm-up and come back from the checkpoint (the prior itself: `ClassWarmupTests`).
     @Test func theWarmupCountsLabelsAcrossARestart() throws {
-        let fixture = try LoopFixture()
-        try fixture.broker.createTopic("control", partitions: 1)
-        fixture.configuration.controlTopic = "control"
+        let fixture = try controlFixture()
         fixture.configuration.classWarmup = 50
-        let embedding = Self.delta.map { "\($0)" }.joined(separator: ",")
-        try control(fixture, ["{\"op\": \"add-class\", \"name\": \"delta\", \"embedding\": [\(embedding)]}"])
+        try control(fixture, [Self.addDelta])
         try fixture.produceJSON(SyntheticStream.events(20))
         let first = try fixture.loop()
         try first.run(untilCaughtUp: true) { false }
@@ -144,10 +150,9 @@ import Testing
             let fixture = try LoopFixture()
             fixture.configuration.controlTopic = "in"
             fixture.configuration.classWarmup = warmup
-            let embedding = Self.delta.map { "\($0)" }.joined(separator: ",")
             let header = [(PipelineConfiguration.controlHeader, [UInt8]())]
             var records: [(key: [UInt8]?, value: [UInt8], partition: Int32?, headers: [(String, [UInt8])])] = []
-            records.append((nil, Array("{\"op\": \"add-class\", \"name\": \"delta\", \"embedding\": [\(embedding)]}".utf8), nil, header))
+            records.append((nil, Array(Self.addDelta.utf8), nil, header))
             // Between delta (e_6) and alpha (e_0), nearer delta: the head prefers delta by about 14 logits
             // (a probability ratio of about 1e6), which a prior of 1e-12 overturns.
             var rng = SplitMix(seed: 5)

@@ -17,6 +17,10 @@ public final class KafkaConsumer {
     private var partitionsSeen: [Int32] = []
     /// The most messages one ``poll(timeoutMilliseconds:_:afterBatch:)`` hands over.
     public var batchSize: Int { batch.count }
+    /// During ``poll(timeoutMilliseconds:_:afterBatch:)``: the number of messages (and events) taken
+    /// by this poll, known before the first is handed over (so a caller can tell a trickle from a
+    /// backlog); 0 between polls.
+    public private(set) var currentBatchCount = 0
     /// Hand each poll's messages over partition by partition (each partition's in order, partitions in
     /// the order they first appear in the batch) instead of as librdkafka interleaves them. For a
     /// consumer whose partitions are independent (a group member with a model per partition): its
@@ -152,7 +156,9 @@ public final class KafkaConsumer {
         }
         var delivered = 0
         var events: [KafkaConsumerEvent] = []
+        currentBatchCount = count
         defer {
+            currentBatchCount = 0
             // Released together at the end: a message handed over stays valid until afterBatch returns.
             for index in 0..<count { rd_kafka_message_destroy(batch[index]) }
         }

@@ -31,6 +31,31 @@ import Testing
         #expect(p1.allSatisfy { $0.headers.isEmpty && $0.topic == "events" })
     }
 
+    /// While a poll hands its messages over, `currentBatchCount` is the number it took (what the daemon
+    /// reads to tell a trickle from a backlog); 0 between polls.
+    @Test func aPollTellsItsSizeBeforeTheFirstMessage() throws {
+        let broker = try EmbeddedBroker()
+        try broker.createTopic("events", partitions: 1)
+        let producer = try KafkaProducer(configuration: testProperties(broker.bootstrapServers))
+        for i in 0..<40 { try producer.send("events", partition: 0, key: "k\(i)", value: [UInt8(i)]) }
+        #expect(try producer.flush(until: .timeout(.seconds(10))) == 0)
+        let consumer = try KafkaConsumer(configuration: testProperties(broker.bootstrapServers), batchSize: 16)
+        try consumer.assign([("events", 0, nil)])
+        var received = 0
+        var polls = 0
+        while received < 40 && polls < 300 {
+            polls += 1
+            var seen: [Int] = []
+            let (count, events) = try consumer.poll(timeoutMilliseconds: 100) { _ in seen.append(consumer.currentBatchCount) }
+            #expect(events.isEmpty)
+            #expect(seen.allSatisfy { $0 == count }, "poll of \(count): \(seen)")
+            #expect(count <= 16)
+            #expect(consumer.currentBatchCount == 0)
+            received += count
+        }
+        #expect(received == 40)
+    }
+
     @Test func watermarksAreAskedOfTheBroker() throws {
         let broker = try EmbeddedBroker()
         try broker.createTopic("marks", partitions: 2)

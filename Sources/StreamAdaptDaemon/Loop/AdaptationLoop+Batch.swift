@@ -23,41 +23,55 @@ extension AdaptationLoop {
     /// Processes the pending events (``StreamModel/process(_:)``), then for each in order: the recent
     /// inputs, the observer, the metrics, the label cache, the prediction and the alerts the event
     /// raised or cleared (each with the model version right after that event), and the message's
-    /// bookkeeping (``finished(_:_:start:)``). Called when the batch is full, before a late label or a
+    /// bookkeeping (``finished(_:_:start:)``). Fewer events than a block (`StreamModel.minimumBlock`)
+    /// are processed and finished one at a time. Called when the batch is full, before a late label or a
     /// dead letter, and at the end of every poll batch, so nothing is pending between polls (nor at a
     /// checkpoint or a stop).
     func processBatch() throws {
         guard batch.count > 0 else { return }
-        model.process(batch)
         defer {
             batch.removeAll()
             pending.removeAll(keepingCapacity: true)
         }
-        let dimension = classes.dimension
-        for i in 0..<batch.count {
-            let event = pending[i]
-            let result = batch.results[i]
-            let version = batch.modelVersions[i]
-            recentInputs.append(partition: event.message.partition, offset: event.message.offset)
-            observer?(result)
-            if result.updated { metrics.updates.increment() }
-            if result.drifting { metrics.driftFlags.increment() }
-            if let d2 = result.mahalanobis2 { metrics.driftScore.record(d2) }
-            if let correct = result.correct { recordCorrect(correct) }
-            dashboardHistory?.record(
-                result, label: batch.label(i), rollingAccuracy: result.correct == nil ? nil : rollingAccuracy,
-                threshold: model.scorer?.threshold)
-            if event.cachesEmbedding {
-                pendingEmbeddings.withUnsafeBufferPointer {
-                    labelCache.insert(
-                        id: event.id, embedding: UnsafeBufferPointer(rebasing: $0[(i * dimension)..<((i + 1) * dimension)]),
-                        predicted: result.index)
-                }
+        if batch.count < model.minimumBlock {
+            // Too few events for a block (a trickle): the model takes them event by event anyway, so each
+            // is published before the next is processed, as with model.maxBlock 1 (its handle time does
+            // not include the later events of its poll).
+            for i in 0..<batch.count {
+                model.process(batch, events: i..<(i + 1))
+                try finishEvent(i)
             }
-            try publishPrediction(event, result, probabilities: batch.probabilities.row(i), modelVersion: version)
-            for change in batch.alertChanges[i] { try publishAlert(change, modelVersion: version) }
-            finished(event.topic, event.message, start: event.start)
+        } else {
+            model.process(batch)
+            for i in 0..<batch.count { try finishEvent(i) }
         }
+    }
+
+    /// The outputs and bookkeeping of event i of the processed batch.
+    private func finishEvent(_ i: Int) throws {
+        let dimension = classes.dimension
+        let event = pending[i]
+        let result = batch.results[i]
+        let version = batch.modelVersions[i]
+        recentInputs.append(partition: event.message.partition, offset: event.message.offset)
+        observer?(result)
+        if result.updated { metrics.updates.increment() }
+        if result.drifting { metrics.driftFlags.increment() }
+        if let d2 = result.mahalanobis2 { metrics.driftScore.record(d2) }
+        if let correct = result.correct { recordCorrect(correct) }
+        dashboardHistory?.record(
+            result, label: batch.label(i), rollingAccuracy: result.correct == nil ? nil : rollingAccuracy,
+            threshold: model.scorer?.threshold)
+        if event.cachesEmbedding {
+            pendingEmbeddings.withUnsafeBufferPointer {
+                labelCache.insert(
+                    id: event.id, embedding: UnsafeBufferPointer(rebasing: $0[(i * dimension)..<((i + 1) * dimension)]),
+                    predicted: result.index)
+            }
+        }
+        try publishPrediction(event, result, probabilities: batch.probabilities.row(i), modelVersion: version)
+        for change in batch.alertChanges[i] { try publishAlert(change, modelVersion: version) }
+        finished(event.topic, event.message, start: event.start)
     }
 
     /// Messages taken since the loop was built: handled, or pending in the batch (and so handled before

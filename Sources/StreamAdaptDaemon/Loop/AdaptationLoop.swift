@@ -271,7 +271,9 @@ public final class AdaptationLoop {
         pending.append(PendingEvent(
             message: message, topic: topic, id: event.id, timestamp: event.timestamp ?? message.timestamp,
             cachesEmbedding: cached, start: start))
-        if batch.isFull { try processBatch() }
+        // A poll too small for a block (a trickle) goes event by event: each event is published before
+        // the next is decoded, as with model.maxBlock 1, and its handle time is its own.
+        if batch.isFull || consumer.currentBatchCount < model.minimumBlock { try processBatch() }
     }
 
     /// A message of the labels topic: `{"id": "...", "label": 3 | "sandal"}`.

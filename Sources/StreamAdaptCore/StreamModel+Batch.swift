@@ -101,20 +101,11 @@ extension StreamModel {
     /// (`MahalanobisScorer+Block.swift`). The model's stored state is complete again when this returns:
     /// a checkpoint can never fall inside a block.
     public func process(_ batch: EventBatch) {
-        process(batch, events: 0..<batch.count)
-    }
-
-    /// Processes the events `range` of `batch` as ``process(_:)`` processes all of them (the events
-    /// before the range must have been processed already, those after it are processed later). The
-    /// daemon uses it to publish each event of a poll batch too small for a block before it processes
-    /// the next.
-    public func process(_ batch: EventBatch, events range: Range<Int>) {
         precondition(batch.dimension == dimension && batch.classCount == classCount, "a batch of another class set")
         precondition(batch.retired == retired, "a batch made before a class was retired: use makeBatch(capacity:)")
-        precondition(range.lowerBound >= 0 && range.upperBound <= batch.count, "events outside the batch")
-        var start = range.lowerBound
-        while start < range.upperBound {
-            let n = min(maximumBlock, range.upperBound - start)
+        var start = 0
+        while start < batch.count {
+            let n = min(maximumBlock, batch.count - start)
             let rows = UnsafePointer(batch.inputs.row(start))
             if n < minimumBlock {
                 // Too few events for the level-3 calls to pay for their packing: event by event.

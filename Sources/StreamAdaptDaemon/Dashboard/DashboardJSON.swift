@@ -1,49 +1,34 @@
-import Foundation
-
-/// A minimal JSON writer for the dashboard document: numbers, strings, arrays, objects, appended to one
-/// byte buffer (the document is built every half second, so it reuses its capacity).
+/// The dashboard document's structure (objects, arrays, keys and commas) over the daemon's
+/// ``JSONWriter``, which writes the strings and numbers (the same escaping and number forms as the
+/// output records). The document is built every half second, so it reuses its capacity.
 struct DashboardJSON {
-    private(set) var bytes: [UInt8] = []
+    private var writer: JSONWriter
+    /// Per open object or array, whether a value was written in it (the next one needs a comma).
     private var needsComma = [false]
 
-    init(reservingCapacity capacity: Int) { bytes.reserveCapacity(capacity) }
+    var bytes: [UInt8] { writer.bytes }
 
-    private mutating func separate() {
-        if needsComma[needsComma.count - 1] { bytes.append(UInt8(ascii: ",")) }
-        needsComma[needsComma.count - 1] = true
-    }
+    init(reservingCapacity capacity: Int) { writer = JSONWriter(capacity: capacity) }
 
     private mutating func key(_ name: String?) {
-        separate()
+        if needsComma[needsComma.count - 1] { writer.bytes.append(UInt8(ascii: ",")) }
+        needsComma[needsComma.count - 1] = true
         if let name {
-            string(name)
-            bytes.append(UInt8(ascii: ":"))
+            writer.string(name)
+            writer.bytes.append(UInt8(ascii: ":"))
         }
-    }
-
-    private mutating func string(_ s: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for unit in s.utf8 {
-            switch unit {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: #"\""#.utf8)
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: #"\\"#.utf8)
-            case 0..<0x20: bytes.append(contentsOf: String(format: "\\u%04x", unit).utf8)
-            default: bytes.append(unit)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
     }
 
     /// Opens an object (`{`) or an array (`[`), as the value of `name` inside an object.
     private mutating func open(_ name: String?, _ bracket: Unicode.Scalar) {
         key(name)
-        bytes.append(UInt8(ascii: bracket))
+        writer.bytes.append(UInt8(ascii: bracket))
         needsComma.append(false)
     }
 
     private mutating func close(_ bracket: Unicode.Scalar) {
         needsComma.removeLast()
-        bytes.append(UInt8(ascii: bracket))
+        writer.bytes.append(UInt8(ascii: bracket))
     }
 
     mutating func beginObject(_ name: String? = nil) { open(name, "{") }
@@ -53,28 +38,23 @@ struct DashboardJSON {
 
     mutating func value(_ name: String? = nil, _ v: String?) {
         key(name)
-        if let v { string(v) } else { bytes.append(contentsOf: "null".utf8) }
+        if let v { writer.string(v) } else { writer.raw("null") }
     }
 
     mutating func value(_ name: String? = nil, _ v: Int?) {
         key(name)
-        bytes.append(contentsOf: (v.map(String.init) ?? "null").utf8)
+        if let v { writer.number(v) } else { writer.raw("null") }
     }
 
     mutating func value(_ name: String? = nil, _ v: Bool) {
         key(name)
-        bytes.append(contentsOf: (v ? "true" : "false").utf8)
+        writer.bool(v)
     }
 
-    /// A number, the shortest text that reads back to the same Double (null for nil, NaN or infinity).
-    /// (`description`, not `String(format:)`: a document of 2,000 points holds some 20,000 numbers.)
+    /// A number in its shortest round-tripping form; null for nil, NaN or infinity.
     mutating func value(_ name: String? = nil, _ v: Double?) {
         key(name)
-        guard let v, v.isFinite else {
-            bytes.append(contentsOf: "null".utf8)
-            return
-        }
-        bytes.append(contentsOf: v.description.utf8)
+        if let v { writer.number(v) } else { writer.raw("null") }
     }
 
     mutating func values(_ name: String?, _ vs: [Int]) {

@@ -23,8 +23,8 @@ extension AdaptationLoop {
     /// Processes the pending events (``StreamModel/process(_:)``), then for each in order: the recent
     /// inputs, the observer, the metrics, the label cache, the prediction and the alerts the event
     /// raised or cleared (each with the model version right after that event), and the message's
-    /// bookkeeping (``finished(_:_:start:)``). Fewer events than a block (`StreamModel.minimumBlock`)
-    /// are processed and finished one at a time. Called when the batch is full, before a late label or a
+    /// bookkeeping (``finished(_:_:start:)``). (A poll too small for a block reaches it one event at a
+    /// time: see ``handle(_:)``.) Called when the batch is full, before a late label or a
     /// dead letter, and at the end of every poll batch, so nothing is pending between polls (nor at a
     /// checkpoint or a stop).
     func processBatch() throws {
@@ -33,18 +33,8 @@ extension AdaptationLoop {
             batch.removeAll()
             pending.removeAll(keepingCapacity: true)
         }
-        if batch.count < model.minimumBlock {
-            // Too few events for a block (a trickle): the model takes them event by event anyway, so each
-            // is published before the next is processed, as with model.maxBlock 1 (its handle time does
-            // not include the later events of its poll).
-            for i in 0..<batch.count {
-                model.process(batch, events: i..<(i + 1))
-                try finishEvent(i)
-            }
-        } else {
-            model.process(batch)
-            for i in 0..<batch.count { try finishEvent(i) }
-        }
+        model.process(batch)
+        for i in 0..<batch.count { try finishEvent(i) }
     }
 
     /// The outputs and bookkeeping of event i of the processed batch.
